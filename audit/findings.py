@@ -1,0 +1,128 @@
+"""What every reporter consumes: findings, their status and severity, and the exit-code table."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+class Status(enum.StrEnum):
+    """Outcome of one check; mapped 1:1 to JUnit (FAIL -> failure, ERROR -> error, SKIP -> skipped)."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"  # could not tell: fail closed
+    SKIP = "SKIP"  # not applicable or waived, with the reason in the message
+
+
+class Severity(enum.StrEnum):
+    """How bad a failure of the check is; ordered from most to least severe."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most severe."""
+        return list(Severity).index(self)
+
+
+class ExitCode(enum.IntEnum):
+    """The one exit-code table (design.md). When several apply the most severe wins: 2 > 3 > 1 > 0."""
+
+    COMPLIANT = 0
+    NON_COMPLIANT = 1
+    USAGE = 2  # usage error or invalid policy
+    UNKNOWN_STATE = 3  # could not collect, a probe errored, a snapshot is unreadable: fail closed
+    NOTHING_EVALUATED = 4
+
+    @classmethod
+    def worst(cls, codes: Iterable[ExitCode]) -> ExitCode:
+        """The code that wins when several apply."""
+        order = [cls.USAGE, cls.UNKNOWN_STATE, cls.NON_COMPLIANT, cls.NOTHING_EVALUATED, cls.COMPLIANT]
+        present = set(codes)
+        for code in order:
+            if code in present:
+                return code
+        return cls.COMPLIANT
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where in a policy file the expectation behind a finding was written."""
+
+    path: str
+    line: int
+    column: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The verdict of one check for one policy."""
+
+    check_id: str  # EXA0xx
+    title: str
+    status: Status
+    severity: Severity
+    message: str  # what a human can act on
+    policy: str  # metadata.name of the policy
+    expected: str = ""
+    actual: str = ""
+    remediation: str = ""  # PowerShell for this exact drift; empty when nothing is to be done
+    doc_url: str = ""
+    rationale: str = ""
+    evidence: tuple[str, ...] = ()  # short lines quoting what was observed (no secrets, ever)
+    location: SourceLocation | None = None
+    waived_by: str | None = None  # the waiver's reason when the check was waived
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Facts about the run that every report prints next to the findings."""
+
+    tool_version: str
+    generated_at: str  # ISO 8601 UTC
+    policies: tuple[str, ...]  # policy file paths
+    target: str  # e.g. "lab (scenario compliant)" or "https://ex01.contoso.com/PowerShell"; never credentials
+    snapshot_sha256: str = ""
+    collected_at: str = ""
+    server_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """Findings of a run plus the facts about it; the one input of every reporter."""
+
+    info: RunInfo
+    findings: tuple[Finding, ...]
+    counts: dict[Status, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        counts = Counter(f.status for f in self.findings)
+        object.__setattr__(self, "counts", {s: counts.get(s, 0) for s in Status})
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 compliant, 1 a check failed, 3 a check could not tell, 4 nothing was evaluated."""
+        if self.counts[Status.ERROR]:
+            return ExitCode.UNKNOWN_STATE
+        if self.counts[Status.FAIL]:
+            return ExitCode.NON_COMPLIANT
+        if not self.counts[Status.PASS]:
+            return ExitCode.NOTHING_EVALUATED
+        return ExitCode.COMPLIANT
+
+    @property
+    def verdict(self) -> str:
+        """One word for the summary line."""
+        return {
+            ExitCode.COMPLIANT: "COMPLIANT",
+            ExitCode.NON_COMPLIANT: "NON-COMPLIANT",
+            ExitCode.UNKNOWN_STATE: "UNKNOWN (fail closed)",
+            ExitCode.NOTHING_EVALUATED: "NOTHING EVALUATED",
+        }.get(self.exit_code, "UNKNOWN")

@@ -1,0 +1,382 @@
+"""The snapshot: everything collected and probed, as typed records in a versioned, hashed JSON document.
+
+A snapshot is what `exaudit collect` writes and `exaudit evaluate --snapshot` reads. Records mirror what the
+Exchange cmdlets return (`Get-ManagementRoleAssignment`, `Get-ManagementScope`, ...), already parsed from the
+Partial serialization at the collector edge (see the collector for the wire details). The raw cmdlet output is
+kept beside them as evidence. A SHA-256 over the canonical JSON of the content is verified on load, so an edited
+snapshot is refused rather than evaluated.
+
+Missing data is explicit: every cmdlet call is listed in ``calls`` with whether it succeeded; a check that needs
+a cmdlet that failed (or was never called) reports ERROR, never PASS.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from audit.errors import SnapshotError
+
+SCHEMA_VERSION = 1
+"""The snapshot schema this exaudit writes and the newest it reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the state came from. Never holds a credential."""
+
+    platform: str  # "on-premises" | "exchange-online"
+    psrp_endpoint: str  # e.g. "http://ex01.contoso.com/PowerShell" or "lab"
+    ews_url: str
+    service_account: str  # the principal whose access was probed (a UPN or SMTP address, not a secret)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionCall:
+    """One cmdlet call made during collection, and whether it worked."""
+
+    cmdlet: str
+    parameters: dict[str, str]
+    ok: bool
+    object_count: int
+    duration_ms: float
+    error: str | None = None  # what went wrong, for a human; ERROR findings quote it
+    error_kind: str | None = None  # e.g. "CommandNotFound", "Timeout", "ManagementObjectNotFound", "Transport"
+
+
+@dataclass(frozen=True, slots=True)
+class RawOutput:
+    """The cmdlet output as received (adapted properties, values as strings or lists), kept as evidence."""
+
+    cmdlet: str
+    parameters: dict[str, str]
+    objects: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    """A management role assignment (`Get-ManagementRoleAssignment`), as ExchangeRoleAssignmentPresentation."""
+
+    name: str
+    identity: str
+    role: str
+    role_assignee: str  # canonical name of the assignee, e.g. "contoso.com/Users/svcServiceAccount"
+    role_assignee_name: str  # the assignee's Name, e.g. "svcServiceAccount" or a role group's Name
+    role_assignee_type: str  # User | SecurityGroup | RoleGroup | RoleAssignmentPolicy | ServicePrincipal | ...
+    assignment_method: str  # Direct | RoleGroup | SecurityGroup | RoleAssignmentPolicy
+    delegation_type: str  # Regular | Delegating | DelegatingOrgWide (RoleAssignmentDelegationType)
+    enabled: bool
+    recipient_write_scope: str  # Organization | CustomRecipientScope | OU | MyGAL | Self | ... | NotApplicable
+    custom_recipient_write_scope: str | None = None
+    custom_resource_scope: str | None = None  # Exchange Online RBAC for Applications
+    recipient_ou_scope: str | None = None
+    distinguished_name: str = ""
+    guid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementScope:
+    """A management scope (`Get-ManagementScope`). ``recipient_filter`` is the filter as Exchange stored it."""
+
+    name: str
+    identity: str
+    scope_restriction_type: str  # RecipientScope | ServerScope | DatabaseScope | ...
+    exclusive: bool
+    recipient_filter: str | None = None
+    recipient_root: str | None = None
+    distinguished_name: str = ""
+    guid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementRole:
+    """A management role (`Get-ManagementRole`)."""
+
+    name: str
+    identity: str
+    role_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGroup:
+    """A role group (`Get-RoleGroup`), with its roles, assignments and direct members (canonical names)."""
+
+    name: str
+    display_name: str
+    identity: str
+    distinguished_name: str
+    guid: str
+    role_group_type: str
+    roles: tuple[str, ...] = ()
+    role_assignments: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()  # identities (canonical names) as Get-RoleGroup/Get-RoleGroupMember show them
+    managed_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group (`Get-Group`), merged with its distribution-group facts when it is mail-enabled."""
+
+    name: str
+    display_name: str
+    identity: str
+    distinguished_name: str
+    guid: str
+    recipient_type_details: str  # MailUniversalSecurityGroup | MailUniversalDistributionGroup | UniversalSecurityGroup | RoleGroup | ...
+    group_type: str  # e.g. "Universal, SecurityEnabled"
+    members: tuple[str, ...] = ()  # direct members, identities (canonical names)
+    primary_smtp_address: str | None = None
+    hidden_from_address_lists_enabled: bool | None = None  # None: not mail-enabled, not read
+    member_join_restriction: str | None = None  # Open | Closed | ApprovalRequired
+    member_depart_restriction: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A recipient (`Get-Recipient`), with its direct group memberships as DNs (what MemberOfGroup matches)."""
+
+    name: str
+    identity: str
+    distinguished_name: str
+    guid: str
+    alias: str
+    display_name: str
+    primary_smtp_address: str
+    recipient_type: str  # UserMailbox | MailUniversalSecurityGroup | MailUser | ...
+    recipient_type_details: str
+    email_addresses: tuple[str, ...] = ()  # proxy addresses, "SMTP:" upper case marks the primary
+    member_of: tuple[str, ...] = ()  # DNs of groups this recipient is a *direct* member of
+    department: str = ""
+    company: str = ""
+    custom_attributes: tuple[str, ...] = ()  # CustomAttribute1..15, "" when empty
+    hidden_from_address_lists_enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A mailbox (`Get-Mailbox`)."""
+
+    name: str
+    identity: str
+    distinguished_name: str
+    primary_smtp_address: str
+    user_principal_name: str
+    recipient_type_details: str  # UserMailbox | SharedMailbox | RoomMailbox | ...
+    account_disabled: bool = False
+    throttling_policy: str | None = None  # None: the default policy applies
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user (`Get-User`): the principal whose access is audited."""
+
+    name: str
+    identity: str
+    distinguished_name: str
+    user_principal_name: str
+    sam_account_name: str
+    recipient_type_details: str
+    account_disabled: bool
+    sid: str = ""
+    windows_email_address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlingPolicy:
+    """A throttling policy (`Get-ThrottlingPolicy`); ``ews_max_concurrency`` None means Unlimited."""
+
+    name: str
+    identity: str
+    scope: str  # Global | Organization | Regular
+    is_default: bool
+    ews_max_concurrency: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """Organization facts (`Get-OrganizationConfig`)."""
+
+    name: str
+    identity: str
+    is_exchange_online: bool
+    ews_enabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeServer:
+    """An Exchange server (`Get-ExchangeServer`)."""
+
+    name: str
+    fqdn: str
+    admin_display_version: str  # "Version 15.2 (Build 1544.4)"
+    edition: str = ""
+    server_role: str = ""
+
+
+class ProbeOutcome(enum.StrEnum):
+    """What one impersonated EWS request ended in."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"  # ErrorImpersonateUserDenied: outside the scope, as intended for canaries
+    NO_IMPERSONATION_RIGHT = "no_impersonation_right"  # ErrorImpersonationDenied
+    NO_MAILBOX = "no_mailbox"  # ErrorNonExistentMailbox
+    AUTH_FAILED = "auth_failed"  # HTTP 401
+    ERROR = "error"  # anything else: timeout, throttled past the deadline, 5xx, malformed reply
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One impersonation probe of one mailbox."""
+
+    mailbox: str  # primary SMTP address
+    expect: str  # "allow" | "deny"
+    source: str  # "groupMembers" | "list" | "canary" | "sample"
+    operation: str  # "calendarRead" | "calendarWrite"
+    outcome: ProbeOutcome
+    response_code: str = ""  # the EWS ResponseCode or HTTP status behind the outcome
+    detail: str = ""
+    elapsed_ms: float = 0.0
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRun:
+    """How probing went as a whole."""
+
+    started_at: str
+    finished_at: str
+    concurrency: int
+    deadline_seconds: float
+    completed: bool  # False: the deadline or an abort cut the run short; missing probes are ERROR
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one collection saw. Build it with the collector, or load it with :func:`load`."""
+
+    tool_version: str
+    collected_at: str  # ISO 8601 UTC, start of collection
+    finished_at: str
+    target: Target
+    schema_version: int = SCHEMA_VERSION
+    organization: Organization | None = None
+    servers: tuple[ExchangeServer, ...] = ()
+    role_assignments: tuple[RoleAssignment, ...] = ()
+    scopes: tuple[ManagementScope, ...] = ()
+    roles: tuple[ManagementRole, ...] = ()
+    role_groups: tuple[RoleGroup, ...] = ()
+    groups: tuple[Group, ...] = ()
+    recipients: tuple[Recipient, ...] = ()
+    mailboxes: tuple[Mailbox, ...] = ()
+    users: tuple[User, ...] = ()
+    throttling_policies: tuple[ThrottlingPolicy, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    probe_run: ProbeRun | None = None
+    calls: tuple[CollectionCall, ...] = ()
+    evidence: tuple[RawOutput, ...] = field(default=(), repr=False)
+
+    def call_status(self, cmdlet: str) -> tuple[bool, str]:
+        """Whether every call of ``cmdlet`` succeeded, and if not, why (never called counts as failed)."""
+        calls = [c for c in self.calls if c.cmdlet.lower() == cmdlet.lower()]
+        if not calls:
+            return False, f"{cmdlet} was not called during collection"
+        failed = [c for c in calls if not c.ok]
+        if failed:
+            return False, f"{cmdlet} failed: {failed[0].error or 'unknown error'}"
+        return True, ""
+
+
+_ADAPTER: pydantic.TypeAdapter[Snapshot] = pydantic.TypeAdapter(Snapshot)
+
+
+def _canonical(content: dict[str, Any]) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """SHA-256 (hex) over the canonical JSON of a snapshot document without its ``sha256`` member."""
+    body = {k: v for k, v in content.items() if k != "sha256"}
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def to_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The JSON document of a snapshot, sealed with its SHA-256."""
+    doc: dict[str, Any] = _ADAPTER.dump_python(snapshot, mode="json")
+    doc["sha256"] = content_hash(doc)
+    return doc
+
+
+def dumps(snapshot: Snapshot) -> str:
+    """The snapshot as JSON text, sealed."""
+    return json.dumps(to_document(snapshot), ensure_ascii=False, indent=None, separators=(",", ":")) + "\n"
+
+
+def write(snapshot: Snapshot, path: Path) -> str:
+    """Write the sealed snapshot to ``path`` and return its SHA-256."""
+    doc = to_document(snapshot)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return str(doc["sha256"])
+
+
+def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, str]:
+    """Verify and parse a snapshot document; returns the snapshot and its SHA-256."""
+    if not isinstance(doc, dict):
+        raise SnapshotError(f"{source}: not a snapshot (expected a JSON object at the top)")
+    version = doc.get("schema_version")
+    if not isinstance(version, int):
+        raise SnapshotError(f"{source}: not a snapshot (no integer 'schema_version')")
+    if version > SCHEMA_VERSION:
+        raise SnapshotError(
+            f"{source}: written with snapshot schema {version}; this exaudit reads up to {SCHEMA_VERSION}. "
+            "Upgrade exaudit to evaluate it."
+        )
+    claimed = doc.get("sha256")
+    if not isinstance(claimed, str):
+        raise SnapshotError(f"{source}: no 'sha256' seal; refusing an unsealed snapshot")
+    actual = content_hash(doc)
+    if actual != claimed:
+        raise SnapshotError(
+            f"{source}: SHA-256 mismatch (sealed {claimed[:12]}..., content {actual[:12]}...): the snapshot "
+            "was changed after it was written. Collect a new one with `exaudit collect`."
+        )
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    try:
+        snapshot = _ADAPTER.validate_python(body)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SnapshotError(
+            f"{source}: invalid snapshot at '{where}': {first['msg']} ({exc.error_count()} problem(s))"
+        ) from exc
+    return snapshot, claimed
+
+
+def loads(text: str, source: str = "<snapshot>") -> tuple[Snapshot, str]:
+    """Parse and verify snapshot JSON text."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(
+            f"{source}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); the file is corrupt or truncated"
+        ) from exc
+    return from_document(doc, source)
+
+
+def load(path: Path) -> tuple[Snapshot, str]:
+    """Read, verify and parse a snapshot file; returns the snapshot and its SHA-256."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"{path}: no such snapshot file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc}") from exc
+    return loads(text, str(path))
