@@ -32,8 +32,9 @@ class UsageError(ExauditError):
 class PolicyError(ExauditError):
     """A policy file is invalid; the message names the file and, where known, line and column."""
 
-    def __init__(self, message: str, path: Path | str | None = None, line: int | None = None,
-                 column: int | None = None) -> None:
+    def __init__(
+        self, message: str, path: Path | str | None = None, line: int | None = None, column: int | None = None
+    ) -> None:
         self.path = str(path) if path is not None else None
         self.line = line
         self.column = column

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 class Status(enum.StrEnum):
     """Outcome of one check; mapped 1:1 to JUnit (FAIL -> failure, ERROR -> error, SKIP -> skipped)."""
 
-    PASS = "PASS"
+    PASS = "PASS"  # noqa: S105 (a status, not a password)
     FAIL = "FAIL"
     ERROR = "ERROR"  # could not tell: fail closed
     SKIP = "SKIP"  # not applicable or waived, with the reason in the message

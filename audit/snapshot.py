@@ -128,7 +128,7 @@ class Group:
     identity: str
     distinguished_name: str
     guid: str
-    recipient_type_details: str  # MailUniversalSecurityGroup | MailUniversalDistributionGroup | UniversalSecurityGroup | RoleGroup | ...
+    recipient_type_details: str  # MailUniversalSecurityGroup | UniversalSecurityGroup | RoleGroup | ...
     group_type: str  # e.g. "Universal, SecurityEnabled"
     members: tuple[str, ...] = ()  # direct members, identities (canonical names)
     primary_smtp_address: str | None = None
