@@ -1,0 +1,507 @@
+"""The exaudit command line: the only place with argv, environment, stdout/stderr and exit codes.
+
+Payload goes to files (or stdout when a path is ``-``); progress and the summary go to stderr. Every error is
+mapped to one clear line and an exit code from :class:`audit.findings.ExitCode`; there is no traceback unless
+``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from audit import __version__
+from audit.errors import (
+    CollectionError,
+    ExauditError,
+    PolicyError,
+    ProbeError,
+    ReportError,
+    SnapshotError,
+    UsageError,
+)
+from audit.findings import AuditResult, ExitCode, Finding, RunInfo
+
+if TYPE_CHECKING:
+    from audit.policy import LoadedPolicy
+    from audit.snapshot import Snapshot
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  compliant: every check passed (waived checks are skipped, with their reason)
+  1  non-compliant: at least one check failed
+  2  usage error or invalid policy (the message names file:line:column)
+  3  state unknown: collection failed, a probe errored, or a snapshot is unreadable or tampered (fail closed)
+  4  nothing was evaluated
+  When several apply, the most severe wins: 2 > 3 > 1 > 0.
+
+environment defaults (flags win):
+  EXAUDIT_REPORT_DIR, EXAUDIT_SERVER, EXAUDIT_PORT, EXAUDIT_SCHEME, EXAUDIT_AUTH, EXAUDIT_CA_BUNDLE,
+  EXAUDIT_EWS_URL, EXAUDIT_AUDIT_USER, EXAUDIT_SERVICE_USER, EXAUDIT_CONCURRENCY, EXAUDIT_DEADLINE
+secrets (never on the command line):
+  EXAUDIT_AUDIT_PASSWORD or --audit-password-file   the auditing account (PowerShell remoting)
+  EXAUDIT_SERVICE_PASSWORD or --service-password-file the integration's service account (EWS probes)
+  with --auth kerberos no password is needed (a ticket from kinit is used)
+"""
+
+REPORT_FLAGS = ("html", "junit", "json", "sarif", "markdown")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"EXAUDIT_{name}")
+    return value if value not in (None, "") else default
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reports (a path, or - for stdout)")
+    g.add_argument("--report-dir", type=Path, default=_env("REPORT_DIR"), help="write every format into DIR")
+    g.add_argument("--html", metavar="PATH", help="self-contained HTML report")
+    g.add_argument("--junit", metavar="PATH", help="JUnit XML (one testcase per check)")
+    g.add_argument("--json", metavar="PATH", help="JSON findings")
+    g.add_argument("--sarif", metavar="PATH", help="SARIF 2.1.0 (code scanning)")
+    g.add_argument("--markdown", metavar="PATH", help="Markdown summary (CI job summary)")
+    g.add_argument("-q", "--quiet", action="store_true", help="no summary and no progress on stderr")
+
+
+def _add_target_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("target (secrets come from the environment or a file, never from argv)")
+    g.add_argument("--server", default=_env("SERVER"), help="Exchange server host name (PowerShell and EWS)")
+    g.add_argument("--port", type=int, default=int(_env("PORT", "0") or 0) or None, help="port (default 80/443)")
+    g.add_argument("--path", default="/PowerShell", help="PowerShell remoting path (default /PowerShell)")
+    g.add_argument("--scheme", choices=("http", "https"), default=_env("SCHEME", "https"))
+    g.add_argument(
+        "--auth",
+        choices=("kerberos", "negotiate", "ntlm", "basic", "certificate"),
+        default=_env("AUTH", "kerberos"),
+        help="authentication for PowerShell remoting (Exchange on-premises expects kerberos)",
+    )
+    g.add_argument("--ca-bundle", type=Path, default=_env("CA_BUNDLE"), help="CA bundle to verify TLS with")
+    g.add_argument("--insecure", action="store_true", help="do NOT verify TLS certificates (loud; never in CI)")
+    g.add_argument("--ews-url", default=_env("EWS_URL"), help="EWS URL (default: derived from --server)")
+    g.add_argument("--audit-user", default=_env("AUDIT_USER"), help="auditing account (View-Only Org Management)")
+    g.add_argument("--audit-password-file", type=Path, help="file holding the auditing account's password")
+    g.add_argument("--service-user", default=_env("SERVICE_USER"), help="the integration's service account")
+    g.add_argument("--service-password-file", type=Path, help="file holding the service account's password")
+    g.add_argument("--timeout", type=float, default=60.0, help="per cmdlet call timeout in seconds (default 60)")
+    g.add_argument("--concurrency", type=int, default=int(_env("CONCURRENCY", "8") or 8), help="EWS probes in flight")
+    g.add_argument(
+        "--deadline", type=float, default=float(_env("DEADLINE", "600") or 600), help="deadline for all probes, s"
+    )
+    g.add_argument(
+        "--probe",
+        choices=("calendar-read", "calendar-write"),
+        default=None,
+        help="probe operation (default: the policy's; calendar-write creates and deletes a test item)",
+    )
+    g.add_argument("--sample-seed", type=int, default=None, help="seed for the random out-of-scope sample")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="exaudit",
+        description="Prove that an integration's Exchange mailbox access is scoped exactly as intended.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"exaudit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, epilog=EXIT_CODES_HELP, formatter_class=_Formatter)
+
+    p = add("validate", "validate policy files (schema and meaning; no network)")
+    p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
+
+    p = add("schema", "print the JSON Schema of the policy format (for editor completion)")
+    p.add_argument("--out", type=Path, help="write to a file instead of stdout")
+
+    p = add("evaluate", "evaluate policies against a snapshot, offline")
+    p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
+    p.add_argument("--snapshot", type=Path, required=True, help="snapshot written by `exaudit collect`")
+    p.add_argument("--now", help="evaluate as of this ISO date/time (default: now); waivers expire against it")
+    _add_report_options(p)
+
+    p = add("plan", "print the PowerShell that would bring Exchange to the policy (never run)")
+    p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
+    p.add_argument("--snapshot", type=Path, required=True)
+
+    p = add("collect", "collect state and probe mailboxes; write a snapshot")
+    p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
+    p.add_argument("--out", type=Path, required=True, help="snapshot file to write")
+    _add_target_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    p = add("run", "collect, probe, evaluate and report: the CI gate")
+    p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
+    p.add_argument("--snapshot-out", type=Path, help="also keep the snapshot (evidence) here")
+    _add_target_options(p)
+    _add_report_options(p)
+
+    p = add("demo", "start the embedded lab, audit it with the seed policy, write every report")
+    p.add_argument("--scenario", default="compliant", help="lab scenario (see `exaudit lab scenarios`)")
+    p.add_argument("--mailboxes", type=int, default=None, help="grow the lab tenant to N mailboxes")
+    p.add_argument("--out", type=Path, default=Path("exaudit-report"), help="folder for reports and snapshot")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    lab = add("lab", "the embedded Exchange lab (WSMan/PSRP and EWS on 127.0.0.1)")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
+    s = lab_sub.add_parser("serve", help="serve a lab tenant until Ctrl-C; prints endpoints and credentials")
+    s.add_argument("--scenario", default="compliant")
+    s.add_argument("--mailboxes", type=int, default=None)
+    s.add_argument("--latency-ms", type=int, default=0)
+    s.add_argument("--tls", action="store_true", help="serve https with a certificate generated at start")
+    s.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    lab_sub.add_parser("scenarios", help="list the lab's scenarios and the checks each must fail")
+    return parser
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+def _now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"--now {text!r} is not an ISO 8601 date or date-time") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _load_policies(paths: Sequence[Path]) -> list[LoadedPolicy]:
+    from audit.policy import load_policies
+
+    return load_policies(list(paths))
+
+
+def _write(path_text: str | Path, text: str, stdout: TextIO) -> None:
+    if str(path_text) == "-":
+        stdout.write(text)
+        return
+    path = Path(path_text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    fmt: str
+    path: str
+
+
+def write_reports(result: AuditResult, args: argparse.Namespace, stdout: TextIO) -> list[_Written]:
+    """Render each requested format once and write it where asked."""
+    from audit.report import FILE_NAMES, Format, render
+
+    targets: dict[Format, list[str]] = {}
+    report_dir: Path | None = getattr(args, "report_dir", None)
+    if report_dir is not None:
+        for fmt in Format:
+            targets.setdefault(fmt, []).append(str(report_dir / FILE_NAMES[fmt]))
+    for flag in REPORT_FLAGS:
+        value = getattr(args, flag, None)
+        if value:
+            targets.setdefault(Format(flag), []).append(value)
+    written: list[_Written] = []
+    for fmt, paths in targets.items():
+        text = render(fmt, result)
+        for p in paths:
+            _write(p, text, stdout)
+            written.append(_Written(fmt.value, p))
+    return written
+
+
+def _result(
+    findings: Sequence[Finding],
+    policies: Sequence[LoadedPolicy],
+    target: str,
+    snapshot: Snapshot | None,
+    sha: str,
+    now: datetime,
+) -> AuditResult:
+    server = ""
+    if snapshot is not None and snapshot.servers:
+        server = snapshot.servers[0].admin_display_version
+    info = RunInfo(
+        tool_version=__version__,
+        generated_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        policies=tuple(str(p.path) for p in policies),
+        target=target,
+        snapshot_sha256=sha,
+        collected_at=snapshot.collected_at if snapshot is not None else "",
+        server_version=server,
+    )
+    return AuditResult(info=info, findings=tuple(findings))
+
+
+def _summary(result: AuditResult, args: argparse.Namespace, stderr: TextIO) -> None:
+    if getattr(args, "quiet", False):
+        return
+    from audit.report import console_summary
+
+    stderr.write(console_summary(result, color=stderr.isatty()))
+    if not console_summary(result).endswith("\n"):
+        stderr.write("\n")
+
+
+def _secret(env_name: str, file: Path | None, what: str) -> str | None:
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UsageError(f"cannot read the {what} password file {file}: {exc.strerror or exc}") from exc
+    value = os.environ.get(env_name)
+    return value if value else None
+
+
+def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
+    from audit.run import TargetOptions
+
+    if not args.server:
+        raise UsageError(
+            "no target: give --server (or EXAUDIT_SERVER); to try exaudit without Exchange, run `exaudit demo`"
+        )
+    if args.insecure:
+        stderr.write(
+            "WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read the session\n"
+        )
+    audit_password = _secret("EXAUDIT_AUDIT_PASSWORD", args.audit_password_file, "auditing account")
+    service_password = _secret("EXAUDIT_SERVICE_PASSWORD", args.service_password_file, "service account")
+    if args.auth not in {"kerberos", "certificate"} and audit_password is None:
+        raise UsageError(
+            f"--auth {args.auth} needs the auditing account's password: set EXAUDIT_AUDIT_PASSWORD "
+            "or pass --audit-password-file (never on the command line)"
+        )
+    if not args.audit_user and args.auth not in ("kerberos", "certificate"):
+        raise UsageError("--audit-user (or EXAUDIT_AUDIT_USER) is required with this --auth")
+    port = args.port or (443 if args.scheme == "https" else 80)
+    return TargetOptions(
+        server=args.server,
+        port=port,
+        path=args.path,
+        scheme=args.scheme,
+        auth=args.auth,
+        ca_bundle=args.ca_bundle,
+        insecure=args.insecure,
+        ews_url=args.ews_url,
+        audit_username=args.audit_user or "",
+        audit_password=audit_password,
+        service_username=args.service_user or "",
+        service_password=service_password,
+        timeout_seconds=args.timeout,
+        concurrency=args.concurrency,
+        deadline_seconds=args.deadline,
+        probe_operation=_probe_operation(args.probe),
+        sample_seed=args.sample_seed,
+    )
+
+
+def _probe_operation(flag: str | None) -> str | None:
+    return {None: None, "calendar-read": "calendarRead", "calendar-write": "calendarWrite"}[flag]
+
+
+def _progress(args: argparse.Namespace, stderr: TextIO) -> Any:
+    if getattr(args, "quiet", False):
+        return None
+    from audit.console import make_progress
+
+    return make_progress(stderr)
+
+
+# --- commands ------------------------------------------------------------------------------------------------
+
+
+def _cmd_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    policies = _load_policies(args.policies)
+    for p in policies:
+        stdout.write(f"{p.path}: ok ({p.spec.metadata.name})\n")
+    return ExitCode.COMPLIANT
+
+
+def _cmd_schema(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    import json
+
+    from audit.policy import policy_json_schema
+
+    text = json.dumps(policy_json_schema(), indent=2, sort_keys=False) + "\n"
+    _write(args.out if args.out else "-", text, stdout)
+    return ExitCode.COMPLIANT
+
+
+def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import snapshot as snap
+    from audit.evaluate import evaluate_all
+
+    now = _now(args.now)
+    policies = _load_policies(args.policies)
+    snapshot, sha = snap.load(args.snapshot)
+    findings = evaluate_all(policies, snapshot, now)
+    result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
+    write_reports(result, args, stdout)
+    _summary(result, args, stderr)
+    return result.exit_code
+
+
+def _cmd_plan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import snapshot as snap
+    from audit.evaluate import remediation_plan
+
+    now = datetime.now(UTC)
+    policies = _load_policies(args.policies)
+    snapshot, _sha = snap.load(args.snapshot)
+    for policy in policies:
+        stdout.write(remediation_plan(policy, snapshot, now))
+    return ExitCode.COMPLIANT
+
+
+def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import run as live
+    from audit import snapshot as snap
+
+    policies = _load_policies(args.policies)
+    target = _target_options(args, stderr)
+    snapshot = live.collect(policies, target, progress=_progress(args, stderr))
+    sha = snap.write(snapshot, args.out)
+    if not args.quiet:
+        stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
+    failed = [c for c in snapshot.calls if not c.ok]
+    if failed or (snapshot.probe_run is not None and not snapshot.probe_run.completed):
+        return ExitCode.UNKNOWN_STATE
+    return ExitCode.COMPLIANT
+
+
+def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import run as live
+    from audit import snapshot as snap
+
+    now = datetime.now(UTC)
+    policies = _load_policies(args.policies)
+    target = _target_options(args, stderr)
+    snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
+    sha = (
+        snap.write(snapshot, args.snapshot_out) if args.snapshot_out else snap.content_hash(snap.to_document(snapshot))
+    )
+    result = _result(findings, policies, f"{args.scheme}://{args.server}{args.path}", snapshot, sha, now)
+    write_reports(result, args, stdout)
+    _summary(result, args, stderr)
+    return result.exit_code
+
+
+def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import run as live
+    from audit import snapshot as snap
+
+    now = datetime.now(UTC)
+    out: Path = args.out
+    if not args.quiet:
+        stderr.write(f"exaudit demo: starting the embedded Exchange lab (scenario {args.scenario}) on 127.0.0.1\n")
+    demo = live.demo(args.scenario, mailboxes=args.mailboxes, progress=_progress(args, stderr))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create {out}: {exc.strerror or exc}") from exc
+    sha = snap.write(demo.snapshot, out / "snapshot.json")
+    result = _result(demo.findings, demo.policies, demo.lab_description, demo.snapshot, sha, now)
+    args.report_dir = out
+    written = write_reports(result, args, stdout)
+    _summary(result, args, stderr)
+    stdout.write(f"verdict: {result.verdict} (exit code {int(result.exit_code)})\n")
+    stdout.write(f"snapshot: {out / 'snapshot.json'}\n")
+    for w in written:
+        stdout.write(f"{w.fmt}: {w.path}\n")
+    return result.exit_code
+
+
+def _cmd_lab(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.lab import server as lab
+
+    if args.lab_command == "scenarios":
+        for name in lab.list_scenarios():
+            exp = lab.scenario_expectations(name)
+            failing = ", ".join(exp.failing) or "none"
+            stdout.write(f"{name:22} exit {exp.exit_code}  must not pass: {failing}\n")
+        return ExitCode.COMPLIANT
+    code = lab.serve(
+        scenario=args.scenario,
+        mailboxes=args.mailboxes,
+        latency_ms=args.latency_ms,
+        tls=args.tls,
+        port=args.port,
+        out=stdout,
+    )
+    return ExitCode(code)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = {
+    "validate": _cmd_validate,
+    "schema": _cmd_schema,
+    "evaluate": _cmd_evaluate,
+    "plan": _cmd_plan,
+    "collect": _cmd_collect,
+    "run": _cmd_run,
+    "demo": _cmd_demo,
+    "lab": _cmd_lab,
+}
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run exaudit with ``argv``; returns the exit code (tests call this)."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.USAGE)
+    try:
+        return int(COMMANDS[args.command](args, out, err))
+    except PolicyError as exc:
+        err.write(f"exaudit: invalid policy: {exc}\n")
+        return int(ExitCode.USAGE)
+    except UsageError as exc:
+        err.write(f"exaudit: {exc}\n")
+        return int(ExitCode.USAGE)
+    except SnapshotError as exc:
+        err.write(f"exaudit: unusable snapshot: {exc}\n")
+        return int(ExitCode.UNKNOWN_STATE)
+    except (CollectionError, ProbeError) as exc:
+        err.write(f"exaudit: could not collect: {exc}\n")
+        return int(ExitCode.UNKNOWN_STATE)
+    except ReportError as exc:
+        err.write(f"exaudit: {exc}\n")
+        return int(ExitCode.UNKNOWN_STATE)
+    except ExauditError as exc:
+        err.write(f"exaudit: {exc}\n")
+        return int(ExitCode.UNKNOWN_STATE)
+    except KeyboardInterrupt:
+        err.write("exaudit: interrupted; nothing was evaluated\n")
+        return int(ExitCode.UNKNOWN_STATE)
+    except Exception as exc:  # the CLI never shows a raw traceback unless asked
+        if args.debug:
+            traceback.print_exc(file=err)
+        err.write(
+            f"exaudit: internal error ({type(exc).__name__}); state unknown. "
+            "Rerun with --debug for details and report it.\n"
+        )
+        return int(ExitCode.UNKNOWN_STATE)
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
