@@ -40,10 +40,9 @@ def test_every_pipeline_publishes_junit_and_runs_exaudit() -> None:
         assert "--audit-password " not in text, name
 
 
-def test_a_broken_pipeline_is_rejected() -> None:
+def test_a_broken_pipeline_is_rejected(tmp_path: Path) -> None:
     """The validation can fail: a workflow without jobs is refused."""
-    broken = CI.parent / "build" / "broken-workflow.yml"
-    broken.parent.mkdir(exist_ok=True)
+    broken = tmp_path / "broken-workflow.yml"
     broken.write_text("name: x\non: push\n")
     proc = subprocess.run(
         [*CHECK, "--builtin-schema", "vendor.github-workflows", str(broken)],
