@@ -1,0 +1,52 @@
+"""Policies: what must be true of an integration's mailbox access, loaded from YAML with line and column."""
+
+from audit.policy.loader import LoadedPolicy, MemberExpectation, dotted_path, load_policies, load_policy
+from audit.policy.model import (
+    API_VERSION,
+    SUPPORTED_API_VERSIONS,
+    AppPrincipal,
+    Deny,
+    DirectVia,
+    Grant,
+    Group,
+    MailboxAccessPolicy,
+    Members,
+    Metadata,
+    Principal,
+    Probes,
+    RecipientFilter,
+    RoleGroupVia,
+    Scope,
+    SecurityGroupVia,
+    Via,
+    Waiver,
+)
+from audit.policy.schema import SCHEMA_ID, policy_json_schema
+
+__all__ = [
+    "API_VERSION",
+    "SCHEMA_ID",
+    "SUPPORTED_API_VERSIONS",
+    "AppPrincipal",
+    "Deny",
+    "DirectVia",
+    "Grant",
+    "Group",
+    "LoadedPolicy",
+    "MailboxAccessPolicy",
+    "MemberExpectation",
+    "Members",
+    "Metadata",
+    "Principal",
+    "Probes",
+    "RecipientFilter",
+    "RoleGroupVia",
+    "Scope",
+    "SecurityGroupVia",
+    "Via",
+    "Waiver",
+    "dotted_path",
+    "load_policies",
+    "load_policy",
+    "policy_json_schema",
+]

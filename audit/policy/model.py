@@ -1,0 +1,419 @@
+"""The policy format ``exaudit/v1``, ``kind: MailboxAccessPolicy``, as frozen pydantic v2 models.
+
+YAML keys are camelCase (the aliases); Python attributes are snake_case. Every model forbids unknown keys.
+Structural rules (types, "exactly one of") live on the model that owns the keys; rules that relate two parts of
+a policy (the scope filter names the group, an app principal holds an ``Application`` role) live on
+:class:`MailboxAccessPolicy`. A rule that fails raises :class:`PolicyValueError`, which carries the path of the
+offending key relative to the model, so that the loader can point at the right line and column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from audit.errors import FilterError
+from audit.findings import Severity
+
+API_VERSION = "exaudit/v1"
+SUPPORTED_API_VERSIONS: tuple[str, ...] = (API_VERSION,)
+KIND = "MailboxAccessPolicy"
+
+# Human names for the patterns below, used by the loader to say what a value should look like.
+SMTP_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CHECK_ID_PATTERN = r"^EXA\d{3}$"
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$"
+PATTERN_NAMES: dict[str, str] = {
+    SMTP_PATTERN: "an SMTP address such as ad.viseur@contoso.com",
+    CHECK_ID_PATTERN: "a check id such as EXA031 (EXA followed by three digits)",
+    GUID_PATTERN: "a GUID such as 6233fba6-0198-4277-892f-9275bf728bcc",
+    NAME_PATTERN: "lower-case letters, digits, '-', '.' and '_', such as callpro-calendar-access",
+}
+
+# The prefix of the Exchange Online RBAC for Applications roles, e.g. "Application Calendars.ReadWrite".
+# https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+APPLICATION_ROLE_PREFIX = "Application "
+
+Text = Annotated[str, Field(min_length=1)]
+SmtpAddress = Annotated[str, Field(pattern=SMTP_PATTERN)]
+CheckId = Annotated[str, Field(pattern=CHECK_ID_PATTERN)]
+Guid = Annotated[str, Field(pattern=GUID_PATTERN)]
+
+
+class PolicyValueError(ValueError):
+    """A rule across keys failed; ``path`` leads from the validating model to the key to blame."""
+
+    def __init__(self, message: str, path: Sequence[str | int] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = tuple(path)
+
+
+def _unique_addresses(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse an address listed twice (addresses compare case-insensitively, like Exchange's)."""
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        key = value.casefold()
+        if key in seen:
+            raise PolicyValueError(f"'{value}' is listed twice (first as item {seen[key] + 1})", (index,))
+        seen[key] = index
+    return values
+
+
+AddressList = Annotated[tuple[SmtpAddress, ...], AfterValidator(_unique_addresses)]
+
+
+def _exactly_one(model: BaseModel, keys: Sequence[str]) -> None:
+    """Raise unless exactly one of the given snake_case attributes is set."""
+    fields = type(model).model_fields
+    aliases = [fields[key].alias or key for key in keys]
+    present = [alias for key, alias in zip(keys, aliases, strict=True) if getattr(model, key) is not None]
+    choices = ", ".join(f"'{alias}'" for alias in aliases)
+    if not present:
+        raise PolicyValueError(f"needs exactly one of {choices}; none is given")
+    if len(present) > 1:
+        raise PolicyValueError(
+            f"needs exactly one of {choices}; both '{present[0]}' and '{present[1]}' are given",
+            (present[1],),
+        )
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+
+class Metadata(_Model):
+    """Who owns the policy and what it is for."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=253)] = Field(
+        description="Unique name of the policy; findings and reports are keyed by it."
+    )
+    owner: str | None = Field(default=None, description="Who answers for this access (a mailbox or team).")
+    description: str | None = Field(default=None, description="What the integration is and why it needs access.")
+
+
+class AppPrincipal(_Model):
+    """An Exchange Online service principal (RBAC for Applications)."""
+
+    app_id: Guid = Field(description="Application (client) id of the Entra app registration.")
+    service_principal_id: Guid = Field(
+        description="Object id of the enterprise application (the -ObjectId given to New-ServicePrincipal)."
+    )
+    display_name: str | None = Field(default=None, description="Display name of the service principal in Exchange.")
+
+
+class Principal(_Model):
+    """Who gets access: a service account or an application; exactly one."""
+
+    service_account: Text | None = Field(
+        default=None, description="UPN or primary SMTP address of the user that holds the role."
+    )
+    app: AppPrincipal | None = Field(
+        default=None, description="Service principal for Exchange Online RBAC for Applications."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Principal:
+        _exactly_one(self, ("service_account", "app"))
+        return self
+
+
+class RoleGroupVia(_Model):
+    """The role is held through a management role group the principal is a member of."""
+
+    name: Text = Field(description="Name or DisplayName of the role group.")
+    exact_roles: tuple[Text, ...] | None = Field(
+        default=None, description="The role group must hold exactly these management roles."
+    )
+    exact_members: tuple[Text, ...] | None = Field(
+        default=None, description="The role group must have exactly these members (names, aliases or UPNs)."
+    )
+
+
+class DirectVia(_Model):
+    """The role is assigned straight to the principal (required for RBAC for Applications)."""
+
+
+class SecurityGroupVia(_Model):
+    """The role is assigned to a universal security group the principal is a member of."""
+
+    name: Text = Field(description="Name of the security group that holds the assignment.")
+
+
+class Via(_Model):
+    """How the role reaches the principal; exactly one of roleGroup, direct, securityGroup."""
+
+    role_group: RoleGroupVia | None = Field(default=None, description="Through a management role group.")
+    direct: DirectVia | None = Field(default=None, description="Assigned straight to the principal: write {}.")
+    security_group: SecurityGroupVia | None = Field(default=None, description="Through a security group.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_direct(cls, data: Any) -> Any:
+        # "direct:" with nothing after it is YAML null; it plainly means "direct, no options".
+        if isinstance(data, dict) and "direct" in data and data["direct"] is None:
+            return {**data, "direct": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _one_path(self) -> Via:
+        _exactly_one(self, ("role_group", "direct", "security_group"))
+        return self
+
+
+class Grant(_Model):
+    """The management role assignment the principal must hold, and nothing more."""
+
+    role: Text = Field(
+        description="Management role, e.g. ApplicationImpersonation, or for an app 'Application EWS.AccessAsApp'."
+    )
+    via: Via = Field(description="How the role reaches the principal.")
+    scope: Text = Field(
+        description=(
+            "Management scope the assignment must carry: CustomRecipientWriteScope, or CustomResourceScope for an app."
+        )
+    )
+    only_path: StrictBool = Field(
+        default=True, description="No other effective assignment of the role may reach the principal."
+    )
+    other_roles_allowed: tuple[Text, ...] = Field(
+        default=(), description="Management roles the principal may hold besides the granted role."
+    )
+
+
+def _parse_opath(text: str) -> str:
+    """Refuse an OPATH filter that does not parse; the parser is imported here so this module loads without it."""
+    try:
+        # Imported here, not at the top: audit.opath is written alongside this module and imports nothing from it.
+        parse = importlib.import_module("audit.opath").parse
+    except (ImportError, AttributeError):  # pragma: no cover - only while audit.opath has not landed
+        return text
+    try:
+        parse(text)
+    except FilterError as exc:
+        raise PolicyValueError(f"invalid OPATH filter: {exc.reason}", ()) from exc
+    return text
+
+
+class RecipientFilter(_Model):
+    """Which recipients the scope selects; exactly one of memberOfGroup, opath."""
+
+    member_of_group: Text | None = Field(
+        default=None,
+        description="Name of the group whose direct members are in scope; resolved to its DN at audit time.",
+    )
+    opath: Annotated[str, Field(min_length=1), AfterValidator(_parse_opath)] | None = Field(
+        default=None, description="An OPATH recipient filter, e.g. \"CustomAttribute1 -eq 'CallPro'\"."
+    )
+
+    @model_validator(mode="after")
+    def _one_filter(self) -> RecipientFilter:
+        _exactly_one(self, ("member_of_group", "opath"))
+        return self
+
+
+class Scope(_Model):
+    """The management scope that limits the assignment."""
+
+    name: Text = Field(description="Name of the management scope.")
+    recipient_filter: RecipientFilter = Field(description="What the scope's RecipientRestrictionFilter must mean.")
+
+
+class Members(_Model):
+    """Expected group membership: exactly, or atLeast and/or atMost, or a file (exactly, from a file)."""
+
+    exactly: Annotated[AddressList, Field(min_length=1)] | None = Field(
+        default=None, description="The group must have exactly these members (SMTP addresses, case-insensitive)."
+    )
+    at_least: AddressList | None = Field(default=None, description="These addresses must be members.")
+    at_most: AddressList | None = Field(default=None, description="Only these addresses may be members.")
+    file: Text | None = Field(
+        default=None,
+        description="File with exactly the members, one address per line, '#' comments; relative to the policy.",
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Members:
+        forms = [
+            alias
+            for alias, present in (
+                ("exactly", self.exactly is not None),
+                ("atLeast/atMost", self.at_least is not None or self.at_most is not None),
+                ("file", self.file is not None),
+            )
+            if present
+        ]
+        if not forms:
+            raise PolicyValueError("needs one of 'exactly', 'atLeast' and/or 'atMost', or 'file'")
+        if len(forms) > 1:
+            raise PolicyValueError(
+                f"takes one of 'exactly', 'atLeast'/'atMost' or 'file', not both {forms[0]} and {forms[1]}"
+            )
+        if self.at_least is not None and self.at_most is not None:
+            allowed = {address.casefold() for address in self.at_most}
+            for index, address in enumerate(self.at_least):
+                if address.casefold() not in allowed:
+                    raise PolicyValueError(f"'{address}' is in atLeast but not in atMost", ("atLeast", index))
+        return self
+
+
+class Group(_Model):
+    """The mail-enabled security group whose members are in scope."""
+
+    name: Text = Field(description="Name or DisplayName of the group.")
+    type: Literal["MailUniversalSecurityGroup", "MailUniversalDistributionGroup", "MailNonUniversalGroup"] = Field(
+        default="MailUniversalSecurityGroup", description="Expected RecipientTypeDetails of the group."
+    )
+    hidden_from_address_lists: StrictBool = Field(
+        default=True, description="HiddenFromAddressListsEnabled must be this value."
+    )
+    membership_closed: StrictBool = Field(
+        default=True, description="MemberJoinRestriction and MemberDepartRestriction must both be Closed."
+    )
+    members: Members = Field(description="Who must (and may) be a direct member.")
+
+
+_ADDRESS_LIST: TypeAdapter[tuple[str, ...]] = TypeAdapter(AddressList)
+
+
+def _allow_form(value: Any) -> Any:
+    """Accept 'groupMembers' or a list of addresses, and say so plainly instead of reporting each union branch."""
+    if value == "groupMembers":
+        return value
+    if not isinstance(value, list | tuple):
+        raise PolicyValueError("must be 'groupMembers' or a list of SMTP addresses")
+    try:
+        _ADDRESS_LIST.validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        ctx_error = first.get("ctx", {}).get("error")
+        if isinstance(ctx_error, PolicyValueError):
+            raise PolicyValueError(ctx_error.message, (*first["loc"], *ctx_error.path)) from None
+        index = first["loc"][0] if first["loc"] else None
+        shown = value[index] if isinstance(index, int) and index < len(value) else value
+        raise PolicyValueError(
+            f"{shown!r} is not an SMTP address such as ad.viseur@contoso.com", first["loc"]
+        ) from None
+    return value
+
+
+class Deny(_Model):
+    """Mailboxes the principal must NOT be able to impersonate."""
+
+    canaries: AddressList = Field(
+        default=(), description="Mailboxes outside the scope that must be refused (ErrorImpersonateUserDenied)."
+    )
+    sample: Annotated[StrictInt, Field(ge=0)] = Field(
+        default=0, description="Also probe this many random recipients outside the scope."
+    )
+
+
+class Probes(_Model):
+    """Live EWS probes: who must be reachable, who must be refused, and how."""
+
+    allow: Annotated[Literal["groupMembers"] | AddressList, BeforeValidator(_allow_form)] = Field(
+        default="groupMembers",
+        description="'groupMembers' (every expected member) or a list of SMTP addresses that must be reachable.",
+    )
+    deny: Deny = Field(default_factory=Deny, description="Canaries and random samples that must be refused.")
+    operation: Literal["calendarRead", "calendarWrite"] = Field(
+        default="calendarRead",
+        description="calendarRead binds to the calendar; calendarWrite also creates and deletes a test item (opt-in).",
+    )
+
+
+class Waiver(_Model):
+    """An accepted deviation: the check is skipped with the reason until the waiver expires."""
+
+    check: CheckId = Field(description="Check id, e.g. EXA031.")
+    reason: Text = Field(description="Why the deviation is accepted; shown in every report.")
+    expires: dt.date = Field(description="Last day the waiver holds (YYYY-MM-DD); afterwards it is itself a finding.")
+
+
+class MailboxAccessPolicy(_Model):
+    """What must be true of one integration's mailbox access."""
+
+    model_config = ConfigDict(
+        title="exaudit MailboxAccessPolicy",
+        json_schema_extra={"description": "What must be true of one integration's Exchange mailbox access."},
+    )
+
+    api_version: Literal["exaudit/v1"] = Field(description="Version of the policy format.")
+    kind: Literal["MailboxAccessPolicy"] = Field(description="Kind of policy.")
+    metadata: Metadata = Field(description="Name, owner and description.")
+    principal: Principal = Field(description="Who gets access.")
+    grant: Grant = Field(description="The role assignment that gives access.")
+    scope: Scope = Field(description="The management scope that limits it.")
+    group: Group | None = Field(default=None, description="The group the scope filter names, if it names one.")
+    probes: Probes | None = Field(default=None, description="Live EWS probes; omit to run none.")
+    waivers: tuple[Waiver, ...] = Field(default=(), description="Accepted deviations, each with a reason and expiry.")
+    severity: dict[CheckId, Severity] = Field(default_factory=dict, description="Severity overrides by check id.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> MailboxAccessPolicy:
+        role = self.grant.role
+        if self.principal.app is not None:
+            # RBAC for Applications only knows "Application *" roles, assigned straight to the service principal.
+            # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+            if not role.startswith(APPLICATION_ROLE_PREFIX):
+                raise PolicyValueError(
+                    f"an app principal holds an 'Application ...' role (e.g. 'Application EWS.AccessAsApp'), "
+                    f"not '{role}'",
+                    ("grant", "role"),
+                )
+            if self.grant.via.direct is None:
+                raise PolicyValueError(
+                    "an app principal's role is assigned directly: write 'via: {direct: {}}'", ("grant", "via")
+                )
+        elif role.startswith(APPLICATION_ROLE_PREFIX):
+            raise PolicyValueError(
+                f"'{role}' can only be assigned to an app (service principal), not to serviceAccount",
+                ("grant", "role"),
+            )
+        if self.grant.scope.casefold() != self.scope.name.casefold():
+            raise PolicyValueError(
+                f"grant.scope '{self.grant.scope}' is not the scope this policy describes ('{self.scope.name}')",
+                ("grant", "scope"),
+            )
+        member_of = self.scope.recipient_filter.member_of_group
+        if self.group is not None and member_of is not None and member_of.casefold() != self.group.name.casefold():
+            raise PolicyValueError(
+                f"the scope filter names group '{member_of}' but group.name is '{self.group.name}'",
+                ("scope", "recipientFilter", "memberOfGroup"),
+            )
+        if self.probes is not None and self.probes.allow == "groupMembers" and self.group is None:
+            raise PolicyValueError(
+                "'groupMembers' needs a group section; list the addresses to probe instead", ("probes", "allow")
+            )
+        seen: dict[str, int] = {}
+        for index, waiver in enumerate(self.waivers):
+            if waiver.check in seen:
+                raise PolicyValueError(
+                    f"{waiver.check} is waived twice (first as item {seen[waiver.check] + 1})",
+                    ("waivers", index, "check"),
+                )
+            seen[waiver.check] = index
+        return self
