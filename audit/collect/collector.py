@@ -1,0 +1,231 @@
+"""Read the Exchange state an audit needs with a fixed set of read-only cmdlet calls.
+
+The number of calls does not depend on the number of mailboxes: every collection reads the whole organization
+with ``-ResultSize Unlimited`` where the cmdlet pages (its default is 1000 objects), and resolves memberships
+locally, never one call per mailbox or group. For an audit of N distinct principals the collector makes exactly
+``BASE_CALL_COUNT + N`` calls (11 + one Get-User per principal: 12 for the usual single service account).
+
+A failed call is recorded in ``calls`` (ok False, with the error and its kind) and collection goes on, so the
+checks that do not need that cmdlet still run; the evaluator turns the checks that need it into ERROR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from audit.collect import mapping
+from audit.collect.interface import CmdletResult, CmdletRunner, ErrorKind, TransportFailure, require_read_only
+from audit.errors import CmdletUnavailableError, CollectionError
+from audit.snapshot import (
+    CollectionCall,
+    ExchangeServer,
+    Group,
+    Mailbox,
+    ManagementRole,
+    ManagementScope,
+    Organization,
+    RawOutput,
+    Recipient,
+    RoleAssignment,
+    RoleGroup,
+    ThrottlingPolicy,
+    User,
+)
+
+UNLIMITED = "Unlimited"
+
+PLAN: tuple[tuple[str, Mapping[str, object]], ...] = (
+    ("Get-OrganizationConfig", {}),
+    ("Get-ExchangeServer", {}),
+    ("Get-ThrottlingPolicy", {}),
+    ("Get-ManagementRole", {}),
+    # Get-ManagementRoleAssignment, Get-ManagementScope and Get-ManagementRole return every object and take no
+    # -ResultSize (https://learn.microsoft.com/powershell/module/exchangepowershell/get-managementroleassignment).
+    # All assignments are read, not only the principal's: the evaluator expands role groups and USGs itself.
+    ("Get-ManagementRoleAssignment", {}),
+    ("Get-ManagementScope", {}),
+    ("Get-RoleGroup", {"ResultSize": UNLIMITED}),
+    ("Get-Group", {"ResultSize": UNLIMITED}),
+    ("Get-DistributionGroup", {"ResultSize": UNLIMITED}),
+    ("Get-Recipient", {"ResultSize": UNLIMITED}),
+    ("Get-Mailbox", {"ResultSize": UNLIMITED}),
+)
+"""The organization-wide calls, in order; Get-User -Identity <principal> follows once per principal."""
+
+BASE_CALL_COUNT = len(PLAN)
+"""11: the calls made whatever the policies say; add one Get-User per distinct principal."""
+
+
+def call_count(principal_count: int) -> int:
+    """The exact number of cmdlet calls one collection makes for ``principal_count`` distinct principals."""
+    return BASE_CALL_COUNT + principal_count
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedState:
+    """The records read over PowerShell remoting, with every call made and its raw output as evidence."""
+
+    organization: Organization | None
+    servers: tuple[ExchangeServer, ...]
+    role_assignments: tuple[RoleAssignment, ...]
+    scopes: tuple[ManagementScope, ...]
+    roles: tuple[ManagementRole, ...]
+    role_groups: tuple[RoleGroup, ...]
+    groups: tuple[Group, ...]
+    recipients: tuple[Recipient, ...]
+    mailboxes: tuple[Mailbox, ...]
+    users: tuple[User, ...]
+    throttling_policies: tuple[ThrottlingPolicy, ...]
+    calls: tuple[CollectionCall, ...]
+    evidence: tuple[RawOutput, ...]
+
+    def server_version(self) -> tuple[int, int, int, int] | None:
+        """The highest Exchange build read from Get-ExchangeServer, or None when none was read."""
+        versions = [mapping.parse_server_version(s.admin_display_version) for s in self.servers]
+        return max(versions) if versions else None
+
+
+CallListener = Callable[[CollectionCall], None]
+
+
+class _Session:
+    """Runs the plan against one runner, recording every call; stops contacting the server after a fatal error."""
+
+    def __init__(self, runner: CmdletRunner, timeout: float, listener: CallListener | None) -> None:
+        self.runner = runner
+        self.timeout = timeout
+        self.listener = listener
+        self.calls: list[CollectionCall] = []
+        self.evidence: list[RawOutput] = []
+        self.fatal: TransportFailure | None = None
+
+    def _record(self, call: CollectionCall) -> None:
+        self.calls.append(call)
+        if self.listener is not None:
+            self.listener(call)
+
+    def run(self, cmdlet: str, params: Mapping[str, object]) -> CmdletResult | None:
+        """Run one cmdlet; the result when it succeeded without error records, else None (and the call is logged)."""
+        require_read_only(cmdlet)
+        shown = {k: str(v) for k, v in params.items()}
+        if self.fatal is not None:
+            self._record(CollectionCall(cmdlet, shown, False, 0, 0.0, f"not attempted: {self.fatal}", self.fatal.kind))
+            return None
+        start = time.perf_counter()
+        error: str | None = None
+        kind: str | None = None
+        result: CmdletResult | None = None
+        try:
+            result = self.runner.run(cmdlet, params, self.timeout)
+        except CmdletUnavailableError as exc:
+            error, kind = str(exc), ErrorKind.COMMAND_NOT_FOUND
+        except TransportFailure as exc:
+            error, kind = str(exc), exc.kind
+            if exc.fatal:
+                self.fatal = exc
+        except CollectionError as exc:
+            error, kind = str(exc), ErrorKind.TRANSPORT
+        elapsed = (time.perf_counter() - start) * 1000.0
+        if result is not None:
+            self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects)))
+            if not result.ok:
+                error = "; ".join(result.errors) or f"{cmdlet} failed"
+                kind = result.error_kind or ErrorKind.NON_TERMINATING
+            else:
+                try:
+                    mapping.check_types(cmdlet, result.type_names)
+                except CollectionError as exc:
+                    error, kind = str(exc), ErrorKind.UNEXPECTED
+        count = len(result.objects) if result is not None else 0
+        self._record(CollectionCall(cmdlet, shown, error is None, count, round(elapsed, 3), error, kind))
+        return result if error is None else None
+
+    def mapped(self, cmdlet: str, mapper: Callable[[], Any], empty: Any) -> Any:
+        """Apply ``mapper``; an object the mapper cannot read marks the call failed instead of half-mapping it."""
+        try:
+            return mapper()
+        except CollectionError as exc:
+            self._fail_last(cmdlet, str(exc))
+            return empty
+
+    def _fail_last(self, cmdlet: str, message: str) -> None:
+        for i in range(len(self.calls) - 1, -1, -1):
+            call = self.calls[i]
+            if call.cmdlet == cmdlet and call.ok:
+                self.calls[i] = CollectionCall(
+                    call.cmdlet, call.parameters, False, call.object_count, call.duration_ms, message,
+                    ErrorKind.UNEXPECTED,
+                )  # fmt: skip
+                return
+
+
+def collect_state(
+    runner: CmdletRunner,
+    principals: Sequence[str],
+    *,
+    timeout: float = 120.0,
+    on_call: CallListener | None = None,
+) -> CollectedState:
+    """Read the organization's RBAC, recipient and throttling state with ``call_count(len(principals))`` calls.
+
+    Args:
+        runner: the seam to the PowerShell endpoint (pypsrp in production, a fake in unit tests).
+        principals: UPNs or SMTP addresses of the service accounts whose access the policies describe.
+        timeout: seconds each cmdlet call may take.
+        on_call: called after each call (progress).
+    """
+    s = _Session(runner, timeout, on_call)
+    outputs: dict[str, CmdletResult | None] = {}
+    for cmdlet, params in PLAN:
+        outputs[cmdlet] = s.run(cmdlet, params)
+    user_objects: list[dict[str, Any]] = []
+    for principal in dict.fromkeys(p.strip() for p in principals if p.strip()):
+        result = s.run("Get-User", {"Identity": principal})
+        if result is not None:
+            user_objects.extend(result.objects)
+
+    def objs(cmdlet: str) -> list[dict[str, Any]]:
+        result = outputs.get(cmdlet)
+        return result.objects if result is not None else []
+
+    group_list: tuple[Group, ...] = s.mapped(
+        "Get-Group",
+        lambda: mapping.groups(
+            objs("Get-Group"), objs("Get-DistributionGroup") if outputs["Get-DistributionGroup"] else None
+        ),
+        (),
+    )
+    recipient_objects = objs("Get-Recipient")
+    state = CollectedState(
+        organization=s.mapped(
+            "Get-OrganizationConfig", lambda: mapping.organization(objs("Get-OrganizationConfig")), None
+        ),
+        servers=s.mapped("Get-ExchangeServer", lambda: mapping.exchange_servers(objs("Get-ExchangeServer")), ()),
+        role_assignments=s.mapped(
+            "Get-ManagementRoleAssignment",
+            lambda: mapping.role_assignments(objs("Get-ManagementRoleAssignment")),
+            (),
+        ),
+        scopes=s.mapped("Get-ManagementScope", lambda: mapping.management_scopes(objs("Get-ManagementScope")), ()),
+        roles=s.mapped("Get-ManagementRole", lambda: mapping.management_roles(objs("Get-ManagementRole")), ()),
+        role_groups=s.mapped("Get-RoleGroup", lambda: mapping.role_groups(objs("Get-RoleGroup")), ()),
+        groups=group_list,
+        recipients=s.mapped(
+            "Get-Recipient",
+            lambda: mapping.recipients(recipient_objects, mapping.direct_memberships(recipient_objects, group_list)),
+            (),
+        ),
+        mailboxes=s.mapped("Get-Mailbox", lambda: mapping.mailboxes(objs("Get-Mailbox")), ()),
+        users=s.mapped("Get-User", lambda: mapping.users(user_objects), ()),
+        throttling_policies=s.mapped(
+            "Get-ThrottlingPolicy", lambda: mapping.throttling_policies(objs("Get-ThrottlingPolicy")), ()
+        ),
+        calls=(),
+        evidence=(),
+    )
+    # Calls and evidence last: mapping may have turned a call into a failure.
+    return dataclasses.replace(state, calls=tuple(s.calls), evidence=tuple(s.evidence))

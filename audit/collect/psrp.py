@@ -1,0 +1,295 @@
+"""The pypsrp runner: Exchange remote PowerShell (WSMan, configuration ``Microsoft.Exchange``), one cmdlet at a time.
+
+Exchange's endpoint runs in no-language mode, so every call is ``add_cmdlet``/``add_parameter``, never a script
+(https://github.com/jborean93/pypsrp/issues/103). pypsrp reports non-terminating errors only in
+``streams.error`` (``had_errors`` stays False), so both are checked. Every library exception is translated here
+into :class:`audit.errors.CollectionError` with a message that says what to do, and never contains a password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+import requests
+from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
+from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, require_read_only
+from audit.errors import CmdletUnavailableError
+
+T = TypeVar("T")
+
+EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
+AUTH_METHODS = ("kerberos", "negotiate", "ntlm", "basic", "certificate")
+
+# Reading RBAC objects takes the View-Only Configuration role; recipients take View-Only Recipients; both are held
+# by the View-Only Organization Management role group (exchange-rbac.md section 11;
+# https://learn.microsoft.com/exchange/permissions/feature-permissions/recipient-permissions).
+_RECIPIENT_NOUNS = {"recipient", "mailbox", "user", "group", "distributiongroup", "distributiongroupmember"}
+_READ_ROLE_GROUP = "View-Only Organization Management"
+
+
+def missing_role(cmdlet: str) -> tuple[str, str]:
+    """The RBAC role (and the role group holding it) that exposes ``cmdlet`` to a read-only auditing account."""
+    noun = cmdlet.partition("-")[2].lower()
+    if noun in _RECIPIENT_NOUNS:
+        return "View-Only Recipients", _READ_ROLE_GROUP
+    return "View-Only Configuration", _READ_ROLE_GROUP
+
+
+@dataclass(frozen=True, slots=True)
+class PsrpEndpoint:
+    """How to reach and log in to the PowerShell endpoint; the password never shows in repr."""
+
+    server: str
+    port: int
+    path: str = "/PowerShell"
+    ssl: bool = False
+    auth: str = "kerberos"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
+    connection_timeout: float = 30.0
+    certificate_pem: str | None = None
+    certificate_key_pem: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL, for messages."""
+        scheme = "https" if self.ssl else "http"
+        return f"{scheme}://{self.server}:{self.port}/{self.path.strip('/')}"
+
+
+def plain(value: Any) -> Any:
+    """A deserialized PSRP value as plain Python: strings, bools, ints, lists, or None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, GenericComplexObject):
+        # A multi-valued property arrives as an object with a <LST>, which pypsrp keeps in property_sets.
+        lists = [p for p in value.property_sets if isinstance(p, list)]
+        if lists:
+            return [plain(v) for v in lists[0]]
+        if value.to_string is not None:
+            return str(value.to_string)
+        return {str(k): plain(v) for k, v in value.adapted_properties.items()}
+    return str(value)
+
+
+def _error_text(record: Any) -> str:
+    exception = getattr(record, "exception", None)
+    message = None
+    if isinstance(exception, GenericComplexObject):
+        message = exception.adapted_properties.get("Message") or exception.extended_properties.get("Message")
+    text = getattr(record, "details_message", None) or message or str(record) or "unknown error"
+    reason = getattr(record, "reason", None)
+    return f"{text} ({reason})" if reason and str(reason) not in str(text) else str(text)
+
+
+def _is_command_not_found(record: Any) -> bool:
+    exception = getattr(record, "exception", None)
+    types = list(getattr(exception, "types", []) or [])
+    markers = [str(getattr(record, "reason", "") or ""), str(getattr(record, "fq_error", "") or ""), *types]
+    return any("CommandNotFoundException" in m for m in markers)
+
+
+class PsrpRunner:
+    """Runs read-only cmdlets over one pypsrp runspace pool, opened on first use and reused for every call."""
+
+    def __init__(self, endpoint: PsrpEndpoint) -> None:
+        if endpoint.auth not in AUTH_METHODS:
+            raise TransportFailure(
+                f"unknown authentication {endpoint.auth!r}; use one of {', '.join(AUTH_METHODS)}",
+                ErrorKind.AUTH,
+                fatal=True,
+            )
+        self.endpoint = endpoint
+        self._pool: RunspacePool | None = None
+        self._timeouts = 0
+
+    def _scrub(self, text: str) -> str:
+        password = self.endpoint.password
+        return text.replace(password, "********") if password else text
+
+    def _connect(self, timeout: float) -> RunspacePool:
+        ep = self.endpoint
+        # Basic over plain http cannot use WinRM message encryption; Negotiate/NTLM/Kerberos over http must
+        # (https://github.com/jborean93/pypsrp/blob/master/src/pypsrp/wsman.py, _TransportHTTP).
+        encryption = "never" if (ep.auth in {"basic", "certificate"} or ep.ssl) else "auto"
+        extra: dict[str, Any] = {}
+        if ep.auth == "certificate":
+            extra = {"certificate_pem": ep.certificate_pem, "certificate_key_pem": ep.certificate_key_pem}
+        if ep.cert_validation is False:
+            import urllib3  # noqa: PLC0415  (only when the user asked for --insecure)
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        seconds = max(1, int(timeout + 0.999))
+        wsman = WSMan(
+            ep.server,
+            port=ep.port,
+            path=ep.path.strip("/"),
+            ssl=ep.ssl,
+            auth=ep.auth,
+            username=ep.username,
+            password=ep.password,
+            encryption=encryption,
+            # pypsrp types this as bool, but hands it to requests' Session.verify, which takes a CA bundle path.
+            cert_validation=cast(bool, ep.cert_validation),
+            connection_timeout=max(1, int(ep.connection_timeout)),
+            operation_timeout=seconds,
+            read_timeout=seconds + 5,
+            **extra,
+        )
+        pool = RunspacePool(wsman, configuration_name=EXCHANGE_CONFIGURATION)
+        self._bounded(pool.open, timeout, "opening the PowerShell session")
+        return pool
+
+    def _bounded(self, fn: Callable[[], T], timeout: float, what: str) -> T:
+        """Run ``fn`` in a worker thread and give up after ``timeout`` seconds (a reply that never ends)."""
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, name="exaudit-psrp", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            raise TimeoutError(f"{what} took longer than {timeout:g} s")
+        if "error" in box:
+            raise box["error"]
+        return cast(T, box.get("value"))
+
+    def _translate(self, exc: BaseException, what: str) -> TransportFailure:
+        ep = self.endpoint
+        if isinstance(exc, TimeoutError):
+            self._timeouts += 1
+            self._pool = None  # the pipeline may still be running; never reuse that pool
+            return TransportFailure(
+                f"{exc} at {ep.url}; the server did not answer in time (raise --timeout if it is just slow)",
+                ErrorKind.TIMEOUT,
+                fatal=self._timeouts >= 2,
+            )
+        if isinstance(exc, AuthenticationError) or (
+            isinstance(exc, WinRMTransportError) and getattr(exc, "code", None) == 401
+        ):
+            return TransportFailure(
+                f"authentication to {ep.url} failed for {ep.username or 'the current Kerberos ticket'} ({ep.auth}): "
+                "check the auditing account's user name and password, and that the PowerShell virtual directory "
+                f"accepts {ep.auth} authentication",
+                ErrorKind.AUTH,
+                fatal=True,
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TransportFailure(
+                f"TLS verification of {ep.url} failed: pass --ca-bundle with the CA that issued the server's "
+                "certificate (or --insecure to skip verification, not for production)",
+                ErrorKind.TLS,
+                fatal=True,
+            )
+        if isinstance(exc, requests.exceptions.Timeout):
+            return self._translate(TimeoutError(f"{what}: no reply"), what)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            refused = "refused" in str(exc).lower() or "NewConnectionError" in repr(exc)
+            self._pool = None
+            if refused:
+                return TransportFailure(
+                    f"cannot connect to {ep.url}: connection refused; check --server and --port and that the "
+                    "server's PowerShell virtual directory is reachable from here",
+                    ErrorKind.CONNECTION,
+                    fatal=True,
+                )
+            return TransportFailure(
+                f"the connection to {ep.url} broke while {what} ({type(exc).__name__}); retry, and check any "
+                "proxy or load balancer in between",
+                ErrorKind.CONNECTION,
+                fatal=False,
+            )
+        if isinstance(exc, WSManFaultError):
+            self._pool = None
+            reason = self._scrub(str(exc.reason or exc.code))
+            return TransportFailure(
+                f"{ep.url} answered {what} with a WSMan fault: {reason}", ErrorKind.TRANSPORT, fatal=False
+            )
+        if isinstance(exc, WinRMError):
+            self._pool = None
+            return TransportFailure(
+                f"{ep.url} answered {what} with a WinRM error: {self._scrub(str(exc))}",
+                ErrorKind.TRANSPORT,
+                fatal=False,
+            )
+        if type(exc).__module__.startswith("spnego"):
+            return TransportFailure(
+                f"{ep.auth} authentication to {ep.url} failed ({type(exc).__name__}): check the auditing account's "
+                "credentials and the server's authentication settings",
+                ErrorKind.AUTH,
+                fatal=True,
+            )
+        self._pool = None
+        return TransportFailure(
+            f"unexpected reply from {ep.url} while {what} ({type(exc).__name__}: {self._scrub(str(exc))[:300]})",
+            ErrorKind.TRANSPORT,
+            fatal=False,
+        )
+
+    def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+        """Run one Get-* cmdlet with parameters; see :class:`audit.collect.interface.CmdletRunner`."""
+        require_read_only(cmdlet)
+        try:
+            if self._pool is None:
+                self._pool = self._connect(timeout)
+            pool = self._pool
+            ps = PowerShell(pool).add_cmdlet(cmdlet)
+            for name, value in params.items():
+                # A True value is a switch parameter (e.g. -GetEffectiveUsers); pypsrp sends a name-only argument.
+                ps.add_parameter(name, None if value is True else value)
+            output = self._bounded(ps.invoke, timeout, f"running {cmdlet}")
+        except (TransportFailure, CmdletUnavailableError):
+            raise
+        except Exception as exc:
+            raise self._translate(exc, f"running {cmdlet}") from None
+        self._timeouts = 0
+        records = list(ps.streams.error or [])
+        for record in records:
+            if _is_command_not_found(record):
+                role, group = missing_role(cmdlet)
+                raise CmdletUnavailableError(cmdlet, role, group)
+        objects: list[dict[str, Any]] = []
+        type_names: list[tuple[str, ...]] = []
+        for item in output or []:
+            if isinstance(item, GenericComplexObject):
+                objects.append({str(k): plain(v) for k, v in item.adapted_properties.items()})
+                type_names.append(tuple(str(t) for t in item.types))
+            else:
+                objects.append({"Value": plain(item)})
+                type_names.append(())
+        errors = [self._scrub(_error_text(r)) for r in records]
+        kind: str | None = None
+        if ps.state == PSInvocationState.FAILED or ps.had_errors:
+            kind = ErrorKind.TERMINATING if ps.state == PSInvocationState.FAILED else ErrorKind.NON_TERMINATING
+            if not errors:
+                errors = [f"{cmdlet} failed on the server without an error record"]
+        elif errors:
+            kind = ErrorKind.NON_TERMINATING
+        return CmdletResult(objects=objects, errors=errors, error_kind=kind, type_names=type_names)
+
+    def close(self) -> None:
+        """Close the runspace pool (best effort: a server that no longer answers is simply left)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # Closing is best effort: a server that stopped answering expires the shell on its own.
+        with contextlib.suppress(Exception):
+            self._bounded(pool.close, 5.0, "closing the PowerShell session")

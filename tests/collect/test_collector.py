@@ -1,0 +1,279 @@
+"""The collector as a pure mapping layer behind the runner seam (a fake runner; the e2e tests use pypsrp)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from audit.collect import BASE_CALL_COUNT, CmdletResult, ErrorKind, TransportFailure, call_count, collect_state
+from audit.collect.interface import require_read_only
+from audit.collect.mapping import parse_server_version, to_bool, to_list, to_unlimited_int
+from audit.errors import CmdletUnavailableError, CollectionError
+
+GROUP_DN = "CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com"
+RA = "Microsoft.Exchange.Data.Directory.Management.ExchangeRoleAssignmentPresentation"
+
+
+def _recipient(alias: str, rtd: str = "UserMailbox") -> dict[str, Any]:
+    return {
+        "Name": alias,
+        "Identity": f"contoso.com/Users/{alias}",
+        "DistinguishedName": f"CN={alias},CN=Users,DC=contoso,DC=com",
+        "Guid": f"guid-{alias}",
+        "Alias": alias,
+        "DisplayName": alias.title(),
+        "PrimarySmtpAddress": f"{alias}@contoso.com",
+        "RecipientType": rtd,
+        "RecipientTypeDetails": rtd,
+        "EmailAddresses": [f"SMTP:{alias}@contoso.com", f"smtp:{alias}@contoso.local"],
+        "HiddenFromAddressListsEnabled": False,
+        "CustomAttribute1": "",
+    }
+
+
+def canned(mailboxes: int = 3) -> dict[str, list[dict[str, Any]]]:
+    aliases = [f"user{i}" for i in range(mailboxes)]
+    return {
+        "Get-OrganizationConfig": [{"Name": "Contoso", "Identity": "Contoso", "EwsEnabled": None}],
+        "Get-ExchangeServer": [
+            {"Name": "EX01", "Fqdn": "ex01.contoso.com", "AdminDisplayVersion": "Version 15.2 (Build 1544.4)"}
+        ],
+        "Get-ThrottlingPolicy": [
+            {"Name": "GlobalThrottlingPolicy_1", "ThrottlingPolicyScope": "Global", "EwsMaxConcurrency": "27"},
+            {"Name": "Svc", "ThrottlingPolicyScope": "Regular", "EwsMaxConcurrency": "Unlimited"},
+        ],
+        "Get-ManagementRole": [{"Name": "ApplicationImpersonation", "RoleType": "ApplicationImpersonation"}],
+        "Get-ManagementRoleAssignment": [
+            {
+                "Name": "ApplicationImpersonation-CallPro Calendar Access",
+                "Identity": "ApplicationImpersonation-CallPro Calendar Access",
+                "Role": "ApplicationImpersonation",
+                "RoleAssignee": "contoso.com/Microsoft Exchange Security Groups/CallPro Calendar Access",
+                "RoleAssigneeName": "CallPro Calendar Access",
+                "RoleAssigneeType": "RoleGroup",
+                "AssignmentMethod": "Direct",
+                "RoleAssignmentDelegationType": "Regular",
+                "Enabled": "True",
+                "RecipientWriteScope": "CustomRecipientScope",
+                "CustomRecipientWriteScope": "Scope-CallPro Calendar Access",
+                "CustomConfigWriteScope": None,
+            }
+        ],
+        "Get-ManagementScope": [
+            {
+                "Name": "Scope-CallPro Calendar Access",
+                "ScopeRestrictionType": "RecipientScope",
+                "Exclusive": False,
+                "RecipientFilter": f"MemberOfGroup -eq '{GROUP_DN}'",
+                "RecipientRoot": None,
+            }
+        ],
+        "Get-RoleGroup": [
+            {
+                "Name": "CallPro Calendar Access",
+                "DisplayName": "",
+                "Identity": "contoso.com/Microsoft Exchange Security Groups/CallPro Calendar Access",
+                "DistinguishedName": "CN=CallPro Calendar Access,OU=Microsoft Exchange Security Groups,"
+                "DC=contoso,DC=com",
+                "Guid": "rg",
+                "RoleGroupType": "Standard",
+                "Roles": ["ApplicationImpersonation"],
+                "RoleAssignments": ["ApplicationImpersonation-CallPro Calendar Access"],
+                "Members": ["contoso.com/Users/svcServiceAccount"],
+                "ManagedBy": [],
+            }
+        ],
+        "Get-Group": [
+            {
+                "Name": "SecurityGroup-CallPro Calendar Access",
+                "DisplayName": "SecurityGroup-CallPro Calendar Access",
+                "Identity": "contoso.com/Groups/SecurityGroup-CallPro Calendar Access",
+                "DistinguishedName": GROUP_DN,
+                "Guid": "g1",
+                "RecipientTypeDetails": "MailUniversalSecurityGroup",
+                "GroupType": "Universal, SecurityEnabled",
+                "Members": [f"contoso.com/Users/{a}" for a in aliases[:2]],
+            }
+        ],
+        "Get-DistributionGroup": [
+            {
+                "Name": "SecurityGroup-CallPro Calendar Access",
+                "DistinguishedName": GROUP_DN,
+                "Guid": "g1",
+                "PrimarySmtpAddress": "callpro@contoso.com",
+                "HiddenFromAddressListsEnabled": "True",
+                "MemberJoinRestriction": "Closed",
+                "MemberDepartRestriction": "Closed",
+            }
+        ],
+        "Get-Recipient": [_recipient(a) for a in aliases],
+        "Get-Mailbox": [
+            {"Name": a, "PrimarySmtpAddress": f"{a}@contoso.com", "RecipientTypeDetails": "UserMailbox"}
+            for a in aliases
+        ],
+        "Get-User": [
+            {
+                "Name": "svcServiceAccount",
+                "UserPrincipalName": "svcServiceAccount@contoso.com",
+                "SamAccountName": "svcServiceAccount",
+                "RecipientTypeDetails": "User",
+                "AccountDisabled": False,
+            }
+        ],
+    }
+
+
+class FakeRunner:
+    """Returns canned objects; records every call it was asked to make."""
+
+    def __init__(self, outputs: Mapping[str, list[dict[str, Any]]], fail: Mapping[str, Exception] | None = None):
+        self.outputs = outputs
+        self.fail = dict(fail or {})
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+        self.calls.append((cmdlet, dict(params)))
+        if cmdlet in self.fail:
+            raise self.fail[cmdlet]
+        objs = self.outputs.get(cmdlet, [])
+        types = [(f"Deserialized.Microsoft.Exchange.X.{_cls(cmdlet)}", "System.Object")] * len(objs)
+        return CmdletResult(objects=list(objs), type_names=types)
+
+    def close(self) -> None:
+        pass
+
+
+def _cls(cmdlet: str) -> str:
+    from audit.collect.mapping import EXPECTED_TYPES
+
+    return EXPECTED_TYPES[cmdlet]
+
+
+def test_maps_partial_output_to_records() -> None:
+    state = collect_state(FakeRunner(canned()), ["svcServiceAccount@contoso.com"])
+    assert all(c.ok for c in state.calls), [c.error for c in state.calls if not c.ok]
+    (ra,) = state.role_assignments
+    assert ra.enabled is True
+    assert ra.custom_recipient_write_scope == "Scope-CallPro Calendar Access"
+    assert ra.role_assignee_type == "RoleGroup"
+    (group,) = state.groups
+    assert group.hidden_from_address_lists_enabled is True
+    assert group.member_join_restriction == "Closed"
+    assert group.primary_smtp_address == "callpro@contoso.com"
+    by_alias = {r.alias: r for r in state.recipients}
+    assert by_alias["user0"].member_of == (GROUP_DN,)
+    assert by_alias["user2"].member_of == ()
+    assert by_alias["user0"].email_addresses[0] == "SMTP:user0@contoso.com"
+    assert {p.name: p.ews_max_concurrency for p in state.throttling_policies} == {
+        "GlobalThrottlingPolicy_1": 27,
+        "Svc": None,
+    }
+    assert state.server_version() == (15, 2, 1544, 4)
+    assert state.users[0].user_principal_name == "svcServiceAccount@contoso.com"
+    assert len(state.evidence) == len(state.calls)
+
+
+@pytest.mark.parametrize("mailboxes", [20, 20_000])
+def test_call_count_does_not_depend_on_mailboxes(mailboxes: int) -> None:
+    runner = FakeRunner(canned(mailboxes))
+    state = collect_state(runner, ["svcServiceAccount@contoso.com"])
+    assert len(runner.calls) == call_count(1) == BASE_CALL_COUNT + 1 == 12
+    assert len(state.calls) == 12
+    assert len(state.recipients) == mailboxes
+
+
+def test_only_get_cmdlets_are_sent() -> None:
+    runner = FakeRunner(canned())
+    collect_state(runner, ["a@contoso.com", "b@contoso.com", "a@contoso.com"])
+    assert all(name.startswith("Get-") for name, _ in runner.calls)
+    assert [p for n, p in runner.calls if n == "Get-User"] == [
+        {"Identity": "a@contoso.com"},
+        {"Identity": "b@contoso.com"},
+    ]
+    assert ("Get-Recipient", {"ResultSize": "Unlimited"}) in runner.calls
+
+
+@pytest.mark.parametrize("cmdlet", ["Set-Mailbox", "Remove-ManagementRoleAssignment", "Get", "Get-X; Remove-Y", "iex"])
+def test_read_only_guard_refuses_other_verbs(cmdlet: str) -> None:
+    with pytest.raises(CollectionError, match="read-only"):
+        require_read_only(cmdlet)
+
+
+def test_failed_call_is_recorded_and_collection_continues() -> None:
+    runner = FakeRunner(
+        canned(),
+        fail={
+            "Get-ManagementRoleAssignment": CmdletUnavailableError(
+                "Get-ManagementRoleAssignment", "View-Only Configuration", "View-Only Organization Management"
+            )
+        },
+    )
+    state = collect_state(runner, ["svc@contoso.com"])
+    failed = [c for c in state.calls if not c.ok]
+    assert [c.cmdlet for c in failed] == ["Get-ManagementRoleAssignment"]
+    assert failed[0].error_kind == ErrorKind.COMMAND_NOT_FOUND
+    assert "View-Only Organization Management" in (failed[0].error or "")
+    assert state.role_assignments == ()
+    assert len(state.recipients) == 3  # the other checks still have their data
+
+
+def test_fatal_transport_failure_stops_contacting_the_server() -> None:
+    runner = FakeRunner(
+        canned(), fail={"Get-OrganizationConfig": TransportFailure("authentication failed", ErrorKind.AUTH, fatal=True)}
+    )
+    state = collect_state(runner, ["svc@contoso.com"])
+    assert len(runner.calls) == 1
+    assert len(state.calls) == 12
+    assert not any(c.ok for c in state.calls)
+    assert all(c.error_kind == ErrorKind.AUTH for c in state.calls)
+
+
+def test_non_terminating_errors_fail_the_call() -> None:
+    class Erring(FakeRunner):
+        def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+            result = super().run(cmdlet, params, timeout)
+            if cmdlet == "Get-User":
+                return CmdletResult([], ["object 'svc' couldn't be found"], ErrorKind.NON_TERMINATING)
+            return result
+
+    state = collect_state(Erring(canned()), ["svc@contoso.com"])
+    (call,) = [c for c in state.calls if c.cmdlet == "Get-User"]
+    assert not call.ok
+    assert "couldn't be found" in (call.error or "")
+
+
+def test_unmappable_output_marks_the_call_failed() -> None:
+    outputs = canned()
+    outputs["Get-ManagementRoleAssignment"] = [{"Name": "x"}]  # no Role
+    state = collect_state(FakeRunner(outputs), ["svc@contoso.com"])
+    (call,) = [c for c in state.calls if c.cmdlet == "Get-ManagementRoleAssignment"]
+    assert not call.ok
+    assert call.error_kind == ErrorKind.UNEXPECTED
+
+
+def test_unexpected_type_is_refused() -> None:
+    class WrongType(FakeRunner):
+        def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+            r = super().run(cmdlet, params, timeout)
+            return CmdletResult(r.objects, type_names=[("System.String",)] * len(r.objects))
+
+    state = collect_state(WrongType(canned()), ["svc@contoso.com"])
+    assert not any(c.ok for c in state.calls if c.object_count)
+
+
+def test_value_parsers() -> None:
+    assert to_bool("True") is True
+    assert to_bool("false") is False
+    assert to_bool(None) is None
+    assert to_list("{top, person}") == ("top", "person")
+    assert to_list(["a", None, ""]) == ("a",)
+    assert to_unlimited_int("Unlimited") is None
+    assert to_unlimited_int("27") == 27
+    assert parse_server_version("Version 15.1 (Build 2507.6)") == (15, 1, 2507, 6)
+    assert parse_server_version("15.2.1544.4") == (15, 2, 1544, 4)
+    with pytest.raises(CollectionError):
+        parse_server_version("Exchange")
+    with pytest.raises(CollectionError):
+        to_bool("maybe")
