@@ -1,0 +1,400 @@
+"""The lab's own reading of the tenant's RBAC: who may impersonate whom, and which cmdlets an account sees.
+
+Deliberately independent of the auditor (it never imports audit.opath or audit.evaluate): a small OPATH
+evaluator of its own decides management scopes, so that a mistake in the auditor's evaluator shows up as a
+disagreement between the audit's verdict and the lab's EWS answers.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from audit.lab.tenant import ManagementScope, Recipient, RoleAssignment, Tenant
+
+log = logging.getLogger(__name__)
+
+IMPERSONATION_ROLE = "ApplicationImpersonation"
+
+
+class Decision(enum.Enum):
+    """The outcome of an impersonation attempt, named after the EWS response it produces."""
+
+    ALLOWED = "NoError"
+    IMPERSONATE_USER_DENIED = "ErrorImpersonateUserDenied"  # holds the role, target outside every scope
+    IMPERSONATION_DENIED = "ErrorImpersonationDenied"  # no effective ApplicationImpersonation at all
+    NO_MAILBOX = "ErrorNonExistentMailbox"
+
+
+@dataclass(frozen=True, slots=True)
+class ImpersonationResult:
+    """A decision with the mailbox it concerns and the assignments that were considered."""
+
+    decision: Decision
+    target: Recipient | None
+    assignments: tuple[str, ...] = ()
+    reason: str = ""
+
+
+# --------------------------------------------------------------------------------------------------------
+# The lab's OPATH subset. Operators and quoting per "Recipient filters in Exchange PowerShell commands"
+# (https://learn.microsoft.com/powershell/exchange/recipient-filters); properties per
+# https://learn.microsoft.com/powershell/exchange/recipientfilter-properties
+
+
+class FilterUnsupported(Exception):
+    """A filter uses syntax or a property the lab does not evaluate (it then matches nothing)."""
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<lp>\() | (?P<rp>\)) |
+        (?P<op>-(?:and|or|not|eq|ne|like|notlike|lt|gt|le|ge|contains|match)\b) |
+        '(?P<sq>(?:[^']|'')*)' |
+        "(?P<dq>(?:[^"]|"")*)" |
+        (?P<word>[^\s()'"]+)
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+Predicate = Callable[[Tenant, Recipient], bool]
+
+_TEXT_PROPERTIES: dict[str, Callable[[Recipient], str]] = {
+    "alias": lambda r: r.alias,
+    "department": lambda r: r.department,
+    "company": lambda r: r.company,
+    "title": lambda r: r.title,
+    "name": lambda r: r.name,
+    "displayname": lambda r: r.display_name,
+    "recipienttypedetails": lambda r: r.recipient_type_details,
+    "recipienttype": lambda r: r.recipient_type,
+    "userprincipalname": lambda r: r.upn,
+}
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            if text[pos:].strip() == "":
+                break
+            raise FilterUnsupported(f"unexpected text at position {pos}")
+        pos = match.end()
+        kind = match.lastgroup or ""
+        value = match.group(kind) or ""
+        if kind == "sq":
+            value = value.replace("''", "'")
+        elif kind == "dq":
+            value = value.replace('""', '"')
+        elif kind == "op":
+            value = value.lower()
+        out.append((kind, value))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        stripped = text.strip()
+        if stripped.startswith("{") and stripped.endswith("}"):
+            stripped = stripped[1:-1]
+        self.tokens = _tokens(stripped)
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise FilterUnsupported("filter ends too early")
+        self.pos += 1
+        return token
+
+    def parse(self) -> Predicate:
+        if not self.tokens:
+            raise FilterUnsupported("empty filter")
+        pred = self.or_()
+        if self.peek() is not None:
+            raise FilterUnsupported(f"unexpected {self.peek()!r}")
+        return pred
+
+    def or_(self) -> Predicate:
+        parts = [self.and_()]
+        while self.peek() == ("op", "-or"):
+            self.take()
+            parts.append(self.and_())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda t, r: any(p(t, r) for p in parts)
+
+    def and_(self) -> Predicate:
+        parts = [self.not_()]
+        while self.peek() == ("op", "-and"):
+            self.take()
+            parts.append(self.not_())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda t, r: all(p(t, r) for p in parts)
+
+    def not_(self) -> Predicate:
+        if self.peek() == ("op", "-not"):
+            self.take()
+            inner = self.not_()
+            return lambda t, r: not inner(t, r)
+        if self.peek() == ("lp", "("):
+            self.take()
+            inner = self.or_()
+            if self.take() != ("rp", ")"):
+                raise FilterUnsupported("missing ')'")
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> Predicate:
+        kind, prop = self.take()
+        if kind != "word":
+            raise FilterUnsupported(f"expected a property name, got {prop!r}")
+        op_kind, op = self.take()
+        if op_kind != "op" or op not in ("-eq", "-ne", "-like", "-notlike"):
+            raise FilterUnsupported(f"operator {op!r} is not evaluated by the lab")
+        value_kind, value = self.take()
+        if value_kind not in ("sq", "dq", "word"):
+            raise FilterUnsupported(f"expected a value after {op}")
+        if value_kind == "word" and value.lower() == "$null":
+            value = ""
+        return _compare(prop, op, value)
+
+
+def _text_test(op: str, value: str) -> Callable[[str], bool]:
+    if op in ("-like", "-notlike"):
+        pattern = re.compile("^" + ".*".join(re.escape(p) for p in value.split("*")) + "$", re.IGNORECASE | re.S)
+        positive: Callable[[str], bool] = lambda s: pattern.match(s) is not None  # noqa: E731
+    else:
+        wanted = value.lower()
+        positive = lambda s: s.lower() == wanted  # noqa: E731
+    return positive
+
+
+def _compare(prop: str, op: str, value: str) -> Predicate:
+    name = prop.lower()
+    negate = op in ("-ne", "-notlike")
+    test = _text_test(op, value)
+    if name == "memberofgroup":
+        # memberOf holds DIRECT memberships only, and only a DN matches (a name or GUID matches nothing).
+        # https://learn.microsoft.com/powershell/exchange/recipientfilter-properties#memberofgroup
+        def member_of(t: Tenant, r: Recipient) -> bool:
+            hit = any(test(dn) for dn in t.member_of(r.dn))
+            return hit != negate
+
+        return member_of
+    if name in ("primarysmtpaddress", "emailaddresses", "windowsemailaddress"):
+        # "Any filter that uses the PrimarySmtpAddress property also searches values in the EmailAddresses
+        # property" (recipientfilter-properties); an EmailAddresses value may carry the smtp: prefix.
+        bare = value[5:] if value.lower().startswith("smtp:") else value
+        bare_test = _text_test(op, bare)
+
+        def address(_t: Tenant, r: Recipient) -> bool:
+            hit = any(bare_test(a.split(":", 1)[1]) or test(a) for a in r.email_addresses)
+            return hit != negate
+
+        return address
+    match = re.fullmatch(r"customattribute(\d{1,2})", name)
+    if match and 1 <= int(match.group(1)) <= 15:
+        index = int(match.group(1)) - 1
+
+        def custom(_t: Tenant, r: Recipient) -> bool:
+            return test(r.custom_attributes[index]) != negate
+
+        return custom
+    getter = _TEXT_PROPERTIES.get(name)
+    if getter is None:
+        raise FilterUnsupported(f"property {prop!r} is not evaluated by the lab")
+
+    def text(_t: Tenant, r: Recipient) -> bool:
+        return test(getter(r)) != negate
+
+    return text
+
+
+def compile_scope_filter(text: str) -> Predicate | None:
+    """Compile a stored RecipientFilter; None (and a log line) when the lab cannot evaluate it."""
+    try:
+        return _Parser(text).parse()
+    except FilterUnsupported as exc:
+        log.warning("lab: management scope filter %r matches nothing here: %s", text, exc)
+        return None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Impersonation
+
+
+class Authorizer:
+    """Impersonation decisions for one tenant, with the per-caller and per-scope work cached."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self._lock = threading.Lock()
+        self._assignments: dict[str, tuple[RoleAssignment, ...]] = {}
+        self._filters: dict[str, Predicate | None] = {}
+
+    def groups_of(self, dn: str) -> set[str]:
+        """Return every group DN reaching ``dn`` through membership, nested groups included (lower-case)."""
+        seen: set[str] = set()
+        todo = [dn]
+        while todo:
+            for parent in self.tenant.member_of(todo.pop()):
+                key = parent.lower()
+                if key not in seen:
+                    seen.add(key)
+                    todo.append(parent)
+        return seen
+
+    def effective_assignments(self, caller: Recipient, role: str = IMPERSONATION_ROLE) -> tuple[RoleAssignment, ...]:
+        """Return the enabled Regular assignments of ``role`` that reach ``caller`` (direct, groups, nested)."""
+        key = f"{caller.dn.lower()}\x00{role.lower()}"
+        with self._lock:
+            cached = self._assignments.get(key)
+        if cached is not None:
+            return cached
+        reach = self.groups_of(caller.dn) | {caller.dn.lower()}
+        found = tuple(
+            a
+            for a in self.tenant.role_assignments
+            # A Delegating assignment only lets its holder hand the role out; it grants no access.
+            # https://learn.microsoft.com/powershell/module/exchangepowershell/new-managementroleassignment
+            if a.role.lower() == role.lower()
+            and a.enabled
+            and a.delegation == "Regular"
+            and a.assignee.lower() in reach
+        )
+        with self._lock:
+            self._assignments[key] = found
+        return found
+
+    def _filter(self, scope: ManagementScope) -> Predicate | None:
+        with self._lock:
+            if scope.recipient_filter in self._filters:
+                return self._filters[scope.recipient_filter]
+        compiled = compile_scope_filter(scope.recipient_filter)
+        with self._lock:
+            self._filters[scope.recipient_filter] = compiled
+        return compiled
+
+    def in_write_scope(self, assignment: RoleAssignment, caller: Recipient, target: Recipient) -> bool:
+        """Return whether ``target`` lies in the assignment's recipient write scope."""
+        kind = assignment.recipient_write_scope
+        if kind == "Organization":
+            return True
+        if kind == "Self":
+            return target.dn.lower() == caller.dn.lower()
+        if kind in ("CustomRecipientScope", "ExclusiveRecipientScope"):
+            name = assignment.custom_recipient_write_scope
+            scope = self.tenant.scope(name) if name else None
+            if scope is None:
+                log.warning("lab: assignment %r names a missing scope %r", assignment.name, name)
+                return False
+            if scope.recipient_root and not target.dn.lower().endswith("," + scope.recipient_root.lower()):
+                return False
+            predicate = self._filter(scope)
+            return predicate is not None and predicate(self.tenant, target)
+        log.warning("lab: recipient write scope %r of %r is not evaluated; it reaches nothing", kind, assignment.name)
+        return False
+
+    def decide(self, caller_login: str, target_identity: str) -> ImpersonationResult:
+        """Decide whether the account ``caller_login`` may impersonate the mailbox named by ``target_identity``."""
+        caller = self.tenant.account_user(caller_login)
+        if caller is None:
+            return ImpersonationResult(Decision.IMPERSONATION_DENIED, None, (), "the caller is not a directory user")
+        assignments = self.effective_assignments(caller)
+        names = tuple(a.name for a in assignments)
+        if not assignments:
+            return ImpersonationResult(
+                Decision.IMPERSONATION_DENIED,
+                None,
+                (),
+                "no enabled Regular ApplicationImpersonation reaches the caller",
+            )
+        target = self.tenant.mailbox(target_identity)
+        if target is None:
+            return ImpersonationResult(Decision.NO_MAILBOX, None, names, "no mailbox with that identity")
+        for assignment in assignments:
+            if self.in_write_scope(assignment, caller, target):
+                return ImpersonationResult(Decision.ALLOWED, target, (assignment.name,), "in scope")
+        return ImpersonationResult(Decision.IMPERSONATE_USER_DENIED, target, names, "outside every write scope")
+
+    def reachable_mailboxes(self, caller_login: str) -> list[Recipient]:
+        """Return every mailbox ``caller_login`` may impersonate (the lab's ground truth for tests)."""
+        caller = self.tenant.account_user(caller_login)
+        if caller is None:
+            return []
+        assignments = self.effective_assignments(caller)
+        return [m for m in self.tenant.mailboxes() if any(self.in_write_scope(a, caller, m) for a in assignments)]
+
+
+def decide(tenant: Tenant, caller_login: str, target_identity: str) -> ImpersonationResult:
+    """Decide one impersonation without keeping caches (convenience for tests and one-off checks)."""
+    return Authorizer(tenant).decide(caller_login, target_identity)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Cmdlet visibility over remote PowerShell: RBAC builds the session from the account's role entries, so a
+# cmdlet no role grants is simply absent ("The term ... is not recognized"). exchange-rbac.md section 11.
+
+RBAC_CMDLETS = frozenset(
+    {
+        "Get-ManagementRoleAssignment",
+        "Get-ManagementScope",
+        "Get-ManagementRole",
+        "Get-RoleGroup",
+        "Get-RoleGroupMember",
+    }
+)
+RECIPIENT_CMDLETS = frozenset(
+    {"Get-User", "Get-Mailbox", "Get-Recipient", "Get-Group", "Get-DistributionGroup", "Get-DistributionGroupMember"}
+)
+CONFIG_CMDLETS = frozenset({"Get-ThrottlingPolicy", "Get-OrganizationConfig", "Get-ExchangeServer"})
+
+ROLE_CMDLETS: dict[str, frozenset[str]] = {
+    "View-Only Configuration": RBAC_CMDLETS | CONFIG_CMDLETS | RECIPIENT_CMDLETS,
+    "Role Management": RBAC_CMDLETS,
+    "Organization Configuration": CONFIG_CMDLETS | RBAC_CMDLETS,
+    "View-Only Recipients": RECIPIENT_CMDLETS | frozenset({"Get-OrganizationConfig", "Get-ExchangeServer"}),
+    "Mail Recipients": RECIPIENT_CMDLETS - {"Get-DistributionGroup", "Get-DistributionGroupMember"},
+    "Distribution Groups": frozenset({"Get-DistributionGroup", "Get-DistributionGroupMember", "Get-Group"}),
+    "Exchange Servers": frozenset({"Get-ExchangeServer"}),
+}
+
+# Which built-in role group to ask for when a cmdlet is missing.
+CMDLET_ROLE_GROUP: dict[str, str] = {
+    **dict.fromkeys(RBAC_CMDLETS | CONFIG_CMDLETS, "View-Only Organization Management"),
+    **dict.fromkeys(RECIPIENT_CMDLETS, "View-Only Organization Management"),
+}
+
+
+def effective_roles(tenant: Tenant, username: str) -> frozenset[str]:
+    """Return the names of the roles an account holds through enabled Regular assignments."""
+    caller = tenant.account_user(username)
+    if caller is None:
+        return frozenset()
+    auth = Authorizer(tenant)
+    reach = auth.groups_of(caller.dn) | {caller.dn.lower()}
+    return frozenset(
+        a.role
+        for a in tenant.role_assignments
+        if a.enabled and a.delegation == "Regular" and a.assignee.lower() in reach
+    )
+
+
+def visible_cmdlets(tenant: Tenant, username: str) -> frozenset[str]:
+    """Return the audit-relevant cmdlets the account's remote PowerShell session exposes."""
+    out: set[str] = set()
+    for role in effective_roles(tenant, username):
+        out |= ROLE_CMDLETS.get(role, frozenset())
+    return frozenset(out)
