@@ -1,0 +1,202 @@
+"""The SARIF 2.1.0 report, for code-scanning views (GitHub, Azure DevOps) that point at the policy file line.
+
+Decisions, so a reader of the SARIF knows what each result means:
+
+- ``tool.driver.rules`` holds one rule per check id seen in the run (PASS included, so the rule list is stable
+  while results come and go), with the check's title, rationale, documentation link and a help text carrying the
+  remediation of the first finding of that check.
+- A FAIL is a result of ``kind: fail`` with a level from its severity (critical/high -> ``error``, medium ->
+  ``warning``, low/info -> ``note``). An ERROR (the check could not tell; the run fails closed with exit code 3)
+  is a ``kind: fail`` result too, at the level of its severity, its message starting "Could not evaluate".
+- A waived check (SKIP with ``waived_by``) is a ``kind: review``, ``level: none`` result carrying an accepted
+  external ``suppression`` whose justification is the waiver's reason, so code scanning shows it as dismissed
+  rather than forgetting it. Other SKIPs (not applicable) and PASSes produce no result.
+- Each result points at the policy file line its expectation comes from (``Finding.location``), relative paths
+  against ``%SRCROOT%``; ``partialFingerprints`` hash (policy, check id), so a finding keeps its identity
+  across runs while its message changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+from urllib.parse import quote
+
+from audit.findings import AuditResult, Finding, Severity, Status
+from audit.report.interface import ordered, strip_control
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+FINGERPRINT_KEY = "exauditFinding/v1"
+
+LEVELS: dict[Severity, str] = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+
+# GitHub code scanning ranks results by this property (a CVSS-like number as a string).
+SECURITY_SEVERITY: dict[Severity, str] = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+
+
+def fingerprint(finding: Finding) -> str:
+    """A stable identity for a finding: the same policy and check give the same value on every run."""
+    return hashlib.sha256(f"{finding.policy}\x00{finding.check_id}".encode()).hexdigest()[:32]
+
+
+def _artifact_location(path: str) -> dict[str, str]:
+    windows = PureWindowsPath(path)
+    if windows.drive or path.startswith("/"):
+        posix = windows.as_posix() if windows.drive else path
+        return {"uri": "file://" + ("/" if windows.drive else "") + quote(posix)}
+    return {"uri": quote(PurePosixPath(windows.as_posix()).as_posix()), "uriBaseId": "%SRCROOT%"}
+
+
+def _rule(finding: Finding) -> dict[str, Any]:
+    help_text = finding.rationale or finding.title
+    help_markdown = help_text
+    if finding.remediation:
+        help_text += f"\n\nRemediation (PowerShell):\n{finding.remediation}"
+        help_markdown += f"\n\n**Remediation** (PowerShell):\n\n```powershell\n{finding.remediation}\n```"
+    rule: dict[str, Any] = {
+        "id": finding.check_id,
+        "name": "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", finding.title)) or finding.check_id,
+        "shortDescription": {"text": strip_control(finding.title)},
+        "fullDescription": {"text": strip_control(finding.rationale or finding.title)},
+        "help": {"text": strip_control(help_text), "markdown": strip_control(help_markdown)},
+        "defaultConfiguration": {"level": LEVELS[finding.severity]},
+        "properties": {
+            "tags": ["security", "exchange", "rbac"],
+            "security-severity": SECURITY_SEVERITY[finding.severity],
+        },
+    }
+    if finding.doc_url:
+        rule["helpUri"] = finding.doc_url
+    return rule
+
+
+def _message(finding: Finding) -> str:
+    text = finding.message
+    if finding.status is Status.ERROR:
+        text = f"Could not evaluate: {text}"
+    if finding.status is Status.SKIP and finding.waived_by:
+        text = f"Waived: {finding.waived_by}"
+    details = []
+    if finding.expected:
+        details.append(f"expected {finding.expected}")
+    if finding.actual:
+        details.append(f"actual {finding.actual}")
+    if details:
+        text += " (" + "; ".join(details) + ")"
+    return strip_control(text)
+
+
+def _result(finding: Finding, rule_index: int, fallback_policy: str | None) -> dict[str, Any]:
+    waived = finding.status is Status.SKIP
+    result: dict[str, Any] = {
+        "ruleId": finding.check_id,
+        "ruleIndex": rule_index,
+        "kind": "review" if waived else "fail",
+        "level": "none" if waived else LEVELS[finding.severity],
+        "message": {"text": _message(finding)},
+    }
+    location = finding.location
+    if location is not None:
+        result["locations"] = [
+            {
+                "physicalLocation": {
+                    "artifactLocation": _artifact_location(location.path),
+                    "region": {"startLine": max(location.line, 1), "startColumn": max(location.column, 1)},
+                }
+            }
+        ]
+    elif fallback_policy is not None:
+        # No line is known: point at the top of the one policy file so code scanning still has a place to show.
+        result["locations"] = [
+            {
+                "physicalLocation": {
+                    "artifactLocation": _artifact_location(fallback_policy),
+                    "region": {"startLine": 1, "startColumn": 1},
+                }
+            }
+        ]
+    result["partialFingerprints"] = {FINGERPRINT_KEY: fingerprint(finding)}
+    properties: dict[str, Any] = {
+        "status": finding.status.value,
+        "severity": finding.severity.value,
+        "policy": strip_control(finding.policy),
+    }
+    if finding.evidence:
+        properties["evidence"] = [strip_control(line) for line in finding.evidence]
+    if finding.remediation:
+        properties["remediation"] = strip_control(finding.remediation)
+    result["properties"] = properties
+    if waived:
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": strip_control(finding.waived_by or "")}
+        ]
+    return result
+
+
+def document(result: AuditResult) -> dict[str, Any]:
+    """The whole report as a SARIF 2.1.0 log (a JSON-ready dict)."""
+    findings = ordered(result.findings)
+    rules: dict[str, dict[str, Any]] = {}
+    for finding in sorted(findings, key=lambda f: f.check_id):
+        rules.setdefault(finding.check_id, _rule(finding))
+    rule_ids = list(rules)
+    fallback = result.info.policies[0] if len(result.info.policies) == 1 else None
+    results = [
+        _result(f, rule_ids.index(f.check_id), fallback)
+        for f in findings
+        if f.status in (Status.FAIL, Status.ERROR) or (f.status is Status.SKIP and f.waived_by)
+    ]
+    invocation: dict[str, Any] = {
+        # The run completed its evaluation (compliant or not); exit code 3/4 means it could not decide.
+        "executionSuccessful": int(result.exit_code) in (0, 1),
+        "exitCode": int(result.exit_code),
+    }
+    if result.info.generated_at:
+        invocation["endTimeUtc"] = result.info.generated_at
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "exaudit",
+                        "version": result.info.tool_version,
+                        "semanticVersion": result.info.tool_version,
+                        "rules": list(rules.values()),
+                    }
+                },
+                "invocations": [invocation],
+                "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The directory exaudit ran in."}}},
+                "results": results,
+                "properties": {
+                    "verdict": result.verdict,
+                    "target": strip_control(result.info.target),
+                    "snapshotSha256": result.info.snapshot_sha256,
+                    "serverVersion": strip_control(result.info.server_version),
+                    "counts": {status.value: result.counts[status] for status in Status},
+                },
+            }
+        ],
+    }
+
+
+def render(result: AuditResult) -> str:
+    """Render the SARIF report."""
+    return json.dumps(document(result), indent=2, ensure_ascii=True) + "\n"
