@@ -1,0 +1,146 @@
+"""Semantic comparison of filters: rewrite both into one canonical form and compare the trees.
+
+The canonical form is chosen so that every rewrite preserves what the filter matches under exaudit's evaluation
+(:mod:`audit.opath.evaluate`), which a property test checks: negation pushed inward (De Morgan, double negation,
+``-not(-eq)`` to ``-ne`` and ``-not(-like)`` to ``-notlike``, exact because ``-ne`` means "no value matches"),
+nested ``-and``/``-or`` flattened, operands deduplicated and sorted, property names in Microsoft's spelling,
+values in the case Active Directory ignores (DNs also without blanks around RDN separators), ``-like`` without a
+wildcard turned into ``-eq``, and Exchange's ``'True'``/``'False'`` read as ``$true``/``$false``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from audit.opath.nodes import And, Comparison, Filter, Not, Operator, Or, SystemValue, Value
+from audit.opath.properties import Kind, canonical_name, kind_of
+from audit.opath.text import to_text
+
+_NEGATED = {
+    Operator.EQ: Operator.NE,
+    Operator.NE: Operator.EQ,
+    Operator.LIKE: Operator.NOTLIKE,
+    Operator.NOTLIKE: Operator.LIKE,
+}
+_WITHOUT_WILDCARD = {Operator.LIKE: Operator.EQ, Operator.NOTLIKE: Operator.NE}
+_BOOLEAN_TEXT = {"true": SystemValue.TRUE, "false": SystemValue.FALSE}
+# A proxy address type ("SMTP:", "smtp:", "X500:", "sip:") before the address itself.
+_PROXY_PREFIX = re.compile(r"[a-z0-9]+:")
+
+
+def normalize(f: Filter) -> Filter:
+    """Return the canonical form of a filter: equal canonical forms match the same recipients."""
+    return _canonical(f, negate=False)
+
+
+def equivalent(a: Filter, b: Filter) -> bool:
+    """Return whether two filters have the same canonical form (so they mean the same)."""
+    return normalize(a) == normalize(b)
+
+
+def canonical_dn(dn: str) -> str:
+    r"""Return a DN in the form exaudit compares: lower case, no blanks around the commas between RDNs.
+
+    Active Directory compares DNs case-insensitively and ignores blanks next to the RDN separators; an escaped
+    comma or blank (``CN=Doe\, John``, ``\ ``) is data and is kept.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    protected = 0  # characters of ``current`` that end in an escape and so must not be stripped
+    i, n = 0, len(dn)
+    while i < n:
+        ch = dn[i]
+        if ch == "\\" and i + 1 < n:
+            current.append(dn[i : i + 2])
+            protected = len(current)
+            i += 2
+            continue
+        if ch == ",":
+            parts.append(_strip_rdn(current, protected))
+            current, protected = [], 0
+            i += 1
+            continue
+        if ch.isspace() and not current:
+            i += 1  # blanks after a separator (or at the start)
+            continue
+        current.append(ch)
+        i += 1
+    parts.append(_strip_rdn(current, protected))
+    return ",".join(parts).lower()
+
+
+def _strip_rdn(chars: list[str], protected: int) -> str:
+    end = len(chars)
+    while end > protected and chars[end - 1].isspace():
+        end -= 1
+    return "".join(chars[:end])
+
+
+def canonical_proxy(address: str) -> str:
+    """Return a proxy address in the form exaudit compares: lower case, with its type prefix.
+
+    An address without a prefix is an SMTP address, so ``a@contoso.com`` and ``SMTP:a@contoso.com`` compare equal.
+    """
+    lowered = address.lower()
+    return lowered if _PROXY_PREFIX.match(lowered) else "smtp:" + lowered
+
+
+def _canonical(f: Filter, *, negate: bool) -> Filter:
+    if isinstance(f, Not):
+        return _canonical(f.operand, negate=not negate)
+    if isinstance(f, Comparison):
+        return _comparison(f, negate=negate)
+    # De Morgan when negated: -not(a -and b) == (-not a) -or (-not b).
+    conjunction = isinstance(f, And) != negate
+    operands: set[Filter] = set()
+    for operand in f.operands:
+        canonical = _canonical(operand, negate=negate)
+        same_junction = isinstance(canonical, And) if conjunction else isinstance(canonical, Or)
+        if same_junction and isinstance(canonical, And | Or):
+            operands.update(canonical.operands)
+        else:
+            operands.add(canonical)
+    if len(operands) == 1:
+        return operands.pop()
+    ordered = tuple(sorted(operands, key=_sort_key))
+    return And(ordered) if conjunction else Or(ordered)
+
+
+def _sort_key(f: Filter) -> str:
+    return to_text(f)
+
+
+def _comparison(c: Comparison, *, negate: bool) -> Filter:
+    name = canonical_name(c.property)
+    kind = kind_of(name)
+    operator = c.operator
+    raw = c.value
+    if kind is not Kind.BOOL and isinstance(raw, str | int) and "*" not in str(raw) and operator in _WITHOUT_WILDCARD:
+        # -like without a wildcard is a case-insensitive equality.
+        operator = _WITHOUT_WILDCARD[operator]
+    value = _canonical_value(kind, operator, raw)
+    if negate:
+        if operator not in _NEGATED:
+            # -not(-lt) is not -gt (equal values, multi-valued properties): keep the negation.
+            return Not(Comparison(name, operator, value))
+        operator = _NEGATED[operator]
+    if kind is Kind.BOOL and value in (SystemValue.TRUE, SystemValue.FALSE) and operator is Operator.NE:
+        # A boolean property always has a value, so -ne $false is -eq $true.
+        operator = Operator.EQ
+        value = SystemValue.TRUE if value is SystemValue.FALSE else SystemValue.FALSE
+    return Comparison(name, operator, value)
+
+
+def _canonical_value(kind: Kind, operator: Operator, value: Value) -> Value:
+    if isinstance(value, SystemValue):
+        return value
+    if kind is Kind.BOOL:
+        if isinstance(value, str) and value.strip().lower() in _BOOLEAN_TEXT:
+            return _BOOLEAN_TEXT[value.strip().lower()]
+        return value
+    text = str(value)  # a bare number compared with a text property is its digits
+    if kind is Kind.DN:
+        return canonical_dn(text)
+    if kind is Kind.PROXY and operator in (Operator.EQ, Operator.NE, Operator.LT, Operator.GT):
+        return canonical_proxy(text)
+    return text.lower()
