@@ -1,0 +1,466 @@
+"""Parallel EWS impersonation probes with exchangelib, within one deadline and the account's throttling budget.
+
+Protocol traps this module is built around (shared domain notes, wire-notes.md B.3):
+
+* exchangelib caches one ``Protocol`` per (endpoint, credentials) for the whole process; a second
+  ``Configuration`` with other ``max_connections``/``retry_policy`` silently gets the cached one. So the prober
+  drops any cached Protocol for its key and creates its own first, with ``max_connections = concurrency``.
+* ``Account.root``/``.calendar`` are ``threaded_cached_property`` with one lock shared by every Account in the
+  process: probing through them runs fully serialized. Probes here call the GetFolder service directly.
+* exchangelib's own ``FaultTolerance`` makes every thread sleep on one shared back-off and knows no deadline.
+  The prober uses ``FailFast`` and its own loop: ErrorServerBusy is honoured for that probe only, with its
+  BackOffMilliseconds, and never past the run's deadline
+  (https://learn.microsoft.com/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange).
+* Explicit ``Version(build=...)`` and ``auth_type`` avoid exchangelib's guessing round trips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+import requests
+from exchangelib import errors as ews_errors
+from exchangelib.account import Account
+from exchangelib.configuration import Configuration
+from exchangelib.credentials import IMPERSONATION, Credentials
+from exchangelib.ewsdatetime import UTC, EWSDateTime
+from exchangelib.fields import FieldPath
+from exchangelib.folders import Calendar, DistinguishedFolderId, FolderCollection, Root
+from exchangelib.items import ALL_OCCURRENCES, HARD_DELETE, SAVE_ONLY, SEND_TO_NONE, CalendarItem
+from exchangelib.properties import ItemId, Mailbox
+from exchangelib.protocol import CachingProtocol, FailFast, Protocol
+from exchangelib.services import CreateItem, DeleteItem, GetFolder
+from exchangelib.transport import BASIC, GSSAPI, NTLM
+from exchangelib.version import Build, Version
+
+from audit.errors import ProbeError
+from audit.snapshot import Probe, ProbeOutcome, ProbeRun
+
+CALENDAR_READ = "calendarRead"
+CALENDAR_WRITE = "calendarWrite"
+MARKER_PREFIX = "exaudit-probe"
+DEFAULT_BACKOFF_SECONDS = 1.0  # ErrorServerBusy without BackOffMilliseconds (e.g. a closed connection)
+_AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSAPI}
+
+# exchangelib logs failed requests at ERROR with request details; with no handler configured Python would print
+# them on stderr. The prober reports every failure itself, as an outcome.
+logging.getLogger("exchangelib").addHandler(logging.NullHandler())
+
+
+@dataclass(frozen=True, slots=True)
+class EwsEndpoint:
+    """Where and as whom to probe; the password never shows in repr."""
+
+    url: str
+    username: str
+    password: str | None = field(repr=False)
+    auth: str = "ntlm"  # basic | ntlm | negotiate | kerberos
+    server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
+    cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    """One mailbox to probe and what the policy expects of it."""
+
+    mailbox: str
+    expect: str  # "allow" | "deny"
+    source: str  # "groupMembers" | "list" | "canary" | "sample"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """How to probe: parallelism, the deadline for the whole run, the per-request timeout, the operation."""
+
+    concurrency: int = 8
+    deadline_seconds: float = 300.0
+    request_timeout: float = 30.0
+    operation: str = CALENDAR_READ
+
+
+class ProbeProgress(TypingProtocol):
+    """Progress callbacks (start once, advance per finished probe, finish once); called from one thread."""
+
+    def start(self, total: int, label: str) -> None:
+        """Begin counting ``total`` probes."""
+        ...
+
+    def advance(self, n: int = 1) -> None:
+        """Count ``n`` probes done."""
+        ...
+
+    def finish(self) -> None:
+        """End the probe phase."""
+        ...
+
+
+AfterCreate = Callable[[str], None]
+"""Test hook, called in the worker between creating and deleting the write probe's item (mailbox address)."""
+
+
+class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
+    """exchangelib's Protocol with a per-run TLS verification setting (a CA bundle path, or off)."""
+
+    verify: bool | str = True
+
+    def create_session(self) -> Any:
+        session = super().create_session()
+        session.verify = self.verify
+        return session
+
+
+def _exc_text(exc: BaseException, password: str | None) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if password:
+        text = text.replace(password, "********")
+    return text[:500]
+
+
+class Prober:
+    """Probes many mailboxes through one shared exchangelib Protocol; see the module docstring."""
+
+    def __init__(self, endpoint: EwsEndpoint, settings: ProbeSettings, *, after_create: AfterCreate | None = None):
+        if settings.concurrency < 1:
+            raise ProbeError("probe concurrency must be at least 1")
+        if settings.operation not in (CALENDAR_READ, CALENDAR_WRITE):
+            raise ProbeError(f"unknown probe operation {settings.operation!r}")
+        auth_type = _AUTH_TYPES.get(endpoint.auth)
+        if auth_type is None:
+            raise ProbeError(f"EWS probes cannot log in with {endpoint.auth!r}; use basic, ntlm, negotiate or kerberos")
+        self.endpoint = endpoint
+        self.settings = settings
+        self.after_create = after_create
+        self.marker = f"{MARKER_PREFIX} {uuid.uuid4()}"
+        self.config = Configuration(
+            service_endpoint=endpoint.url,
+            credentials=Credentials(endpoint.username, endpoint.password or ""),
+            auth_type=auth_type,
+            version=Version(build=Build(*endpoint.server_build)),
+            retry_policy=FailFast(),
+            max_connections=settings.concurrency,
+        )
+        # A cached Protocol for this endpoint and account would silently ignore max_connections and retry_policy.
+        with CachingProtocol._protocol_cache_lock:
+            stale = CachingProtocol._protocol_cache.pop(CachingProtocol._cache_key(self.config), None)
+        if stale is not None and not isinstance(stale[0], Exception):
+            stale[0].close()
+        protocol = _AuditProtocol(config=self.config)
+        protocol.verify = endpoint.cert_validation
+        protocol.TIMEOUT = settings.request_timeout  # per HTTP request (connect and each read)
+        if not isinstance(protocol, _AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
+            raise ProbeError("exchangelib returned a cached connection pool; cannot honour the probe concurrency")
+        if endpoint.cert_validation is False:
+            import urllib3  # noqa: PLC0415  (only when the user asked for --insecure)
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.protocol = protocol
+        self._cancel = threading.Event()
+        self._pending_lock = threading.Lock()
+        self._pending: set[str] = set()  # mailboxes where a write-probe item may exist
+        self._deadline = 0.0
+
+    def close(self) -> None:
+        """Close the HTTP sessions and forget the cached Protocol."""
+        with CachingProtocol._protocol_cache_lock:
+            CachingProtocol._protocol_cache.pop(CachingProtocol._cache_key(self.config), None)
+        self.protocol.close()
+
+    # --- one probe -----------------------------------------------------------------------------------------------
+
+    def _account(self, mailbox: str) -> Any:
+        # Constructing an Account sends nothing (wire-notes B.1); it carries the ExchangeImpersonation identity,
+        # and exchangelib sends X-AnchorMailbox with it on every request for that account.
+        return Account(
+            primary_smtp_address=mailbox,
+            config=self.config,
+            autodiscover=False,
+            access_type=IMPERSONATION,
+            default_timezone=UTC,
+            locale="en_US",
+        )
+
+    def _calendar(self, account: Any) -> Any:
+        """GetFolder(calendar) for the impersonated mailbox, straight through the service (no Account.calendar)."""
+        root = Root(account=account)
+        folder = Calendar(
+            root=root,
+            _distinguished_id=DistinguishedFolderId(
+                id=Calendar.DISTINGUISHED_FOLDER_ID, mailbox=Mailbox(email_address=account.primary_smtp_address)
+            ),
+        )
+        fields = {FieldPath(field=Calendar.get_field_by_fieldname(name)) for name in ("name", "folder_class")}
+        results = list(GetFolder(account=account).call(folders=[folder], additional_fields=fields, shape="IdOnly"))
+        if len(results) != 1:
+            raise ews_errors.MalformedResponseError(f"GetFolder returned {len(results)} folders for one calendar")
+        if isinstance(results[0], Exception):
+            raise results[0]
+        return results[0]
+
+    def _write(self, account: Any, calendar: Any) -> None:
+        """Create a private, free test item and delete it at once; the item is removed whatever happens between."""
+        mailbox = account.primary_smtp_address
+        start = EWSDateTime.now(tz=UTC).replace(microsecond=0) + dt.timedelta(days=1)
+        item = CalendarItem(
+            account=account,
+            folder=calendar,
+            subject=f"{self.marker} (created and deleted at once by an access audit)",
+            start=start,
+            end=start + dt.timedelta(minutes=15),
+            legacy_free_busy_status="Free",
+            sensitivity="Private",
+            reminder_is_set=False,
+        )
+        with self._pending_lock:
+            self._pending.add(mailbox)
+        created: list[Any] = []
+        try:
+            for res in CreateItem(account=account).call(
+                items=[item], folder=calendar, message_disposition=SAVE_ONLY, send_meeting_invitations=SEND_TO_NONE
+            ):
+                if isinstance(res, Exception):
+                    raise res
+                created.append(ItemId(id=res.id, changekey=res.changekey))
+            if self.after_create is not None:
+                self.after_create(mailbox)
+        finally:
+            if created:
+                self._delete(account, created)
+                with self._pending_lock:
+                    self._pending.discard(mailbox)
+
+    def _delete(self, account: Any, ids: Sequence[Any]) -> None:
+        for res in DeleteItem(account=account).call(
+            items=list(ids),
+            delete_type=HARD_DELETE,
+            send_meeting_cancellations=SEND_TO_NONE,
+            affected_task_occurrences=ALL_OCCURRENCES,
+            suppress_read_receipts=True,
+        ):
+            if isinstance(res, Exception):
+                raise res
+
+    def _outcome(
+        self, target: ProbeTarget, outcome: ProbeOutcome, code: str, detail: str, start: float, n: int
+    ) -> Probe:
+        return Probe(
+            mailbox=target.mailbox,
+            expect=target.expect,
+            source=target.source,
+            operation=self.settings.operation,
+            outcome=outcome,
+            response_code=code,
+            detail=detail,
+            elapsed_ms=round((time.monotonic() - start) * 1000.0, 3),
+            attempts=n,
+        )
+
+    def probe_one(self, target: ProbeTarget) -> Probe:
+        """Probe one mailbox, retrying ErrorServerBusy after its back-off, never past the run's deadline."""
+        start = time.monotonic()
+        attempts = 0
+        account = self._account(target.mailbox)
+        while True:
+            if self._cancel.is_set() or time.monotonic() >= self._deadline:
+                return self._outcome(target, ProbeOutcome.ERROR, "", "deadline reached", start, attempts)
+            attempts += 1
+            try:
+                calendar = self._calendar(account)
+                if self.settings.operation == CALENDAR_WRITE:
+                    self._write(account, calendar)
+                return self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
+            except ews_errors.ErrorServerBusy as exc:
+                wait = exc.back_off if exc.back_off else DEFAULT_BACKOFF_SECONDS * attempts
+                if time.monotonic() + wait >= self._deadline:
+                    return self._outcome(
+                        target,
+                        ProbeOutcome.ERROR,
+                        "ErrorServerBusy",
+                        f"throttled (ErrorServerBusy, back off {wait:g} s) past the deadline after {attempts} attempts",
+                        start,
+                        attempts,
+                    )
+                if self._cancel.wait(wait):
+                    continue
+            except ews_errors.ErrorImpersonateUserDenied as exc:
+                return self._outcome(
+                    target, ProbeOutcome.DENIED, "ErrorImpersonateUserDenied", str(exc), start, attempts
+                )
+            except ews_errors.ErrorImpersonationDenied as exc:
+                return self._outcome(
+                    target, ProbeOutcome.NO_IMPERSONATION_RIGHT, "ErrorImpersonationDenied", str(exc), start, attempts
+                )
+            except ews_errors.ErrorNonExistentMailbox as exc:
+                return self._outcome(
+                    target, ProbeOutcome.NO_MAILBOX, "ErrorNonExistentMailbox", str(exc), start, attempts
+                )
+            except ews_errors.UnauthorizedError:
+                return self._outcome(
+                    target,
+                    ProbeOutcome.AUTH_FAILED,
+                    "401",
+                    f"EWS refused the service account {self.endpoint.username!r} (HTTP 401): wrong password, "
+                    "locked or disabled account, or the authentication method is not enabled on /EWS",
+                    start,
+                    attempts,
+                )
+            except ews_errors.CASError as exc:
+                code = "401" if getattr(exc.response, "status_code", 0) == 401 else "CASError"
+                outcome = ProbeOutcome.AUTH_FAILED if code == "401" else ProbeOutcome.ERROR
+                return self._outcome(target, outcome, code, _exc_text(exc, self.endpoint.password), start, attempts)
+            except ews_errors.ResponseMessageError as exc:
+                return self._outcome(
+                    target,
+                    ProbeOutcome.ERROR,
+                    type(exc).__name__,
+                    _exc_text(exc, self.endpoint.password),
+                    start,
+                    attempts,
+                )
+            except requests.exceptions.SSLError:
+                return self._outcome(
+                    target,
+                    ProbeOutcome.ERROR,
+                    "TLS",
+                    f"TLS verification of {self.endpoint.url} failed: pass --ca-bundle with the CA that issued "
+                    "the server's certificate",
+                    start,
+                    attempts,
+                )
+            except Exception as exc:
+                return self._outcome(
+                    target,
+                    ProbeOutcome.ERROR,
+                    type(exc).__name__,
+                    _exc_text(exc, self.endpoint.password),
+                    start,
+                    attempts,
+                )
+
+    # --- the run -------------------------------------------------------------------------------------------------
+
+    def run(
+        self, targets: Sequence[ProbeTarget], progress: ProbeProgress | None = None
+    ) -> tuple[tuple[Probe, ...], ProbeRun]:
+        """Probe every target with ``concurrency`` workers; probes not done by the deadline end in ERROR."""
+        started = dt.datetime.now(dt.UTC)
+        t0 = time.monotonic()
+        self._deadline = t0 + self.settings.deadline_seconds
+        self._cancel.clear()
+        work: queue.Queue[tuple[int, ProbeTarget]] = queue.Queue()
+        for i, target in enumerate(targets):
+            work.put((i, target))
+        done: queue.Queue[tuple[int, Probe]] = queue.Queue()
+        results: dict[int, Probe] = {}
+        error: str | None = None
+        workers = [
+            threading.Thread(target=self._worker, args=(work, done), name=f"exaudit-probe-{n}", daemon=True)
+            for n in range(min(self.settings.concurrency, max(1, len(targets))))
+        ]
+        if progress is not None:
+            progress.start(len(targets), f"probing {len(targets)} mailboxes over EWS")
+        try:
+            for w in workers:
+                w.start()
+            while len(results) < len(targets):
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    i, probe = done.get(timeout=min(remaining, 0.5))
+                except queue.Empty:
+                    continue
+                results[i] = probe
+                if progress is not None:
+                    progress.advance(1)
+        except KeyboardInterrupt:
+            error = "interrupted"
+            raise
+        finally:
+            self._cancel.set()
+            # Workers between create and delete finish their own cleanup first; then sweep what may be left.
+            for w in workers:
+                w.join(timeout=min(self.settings.request_timeout, 5.0))
+            while True:
+                try:
+                    i, probe = done.get_nowait()
+                except queue.Empty:
+                    break
+                results[i] = probe
+            sweep_error = self.sweep()
+            if progress is not None:
+                progress.finish()
+            if sweep_error:
+                error = f"{error}; {sweep_error}" if error else sweep_error
+        missing = [i for i in range(len(targets)) if i not in results]
+        for i in missing:
+            results[i] = Probe(
+                mailbox=targets[i].mailbox,
+                expect=targets[i].expect,
+                source=targets[i].source,
+                operation=self.settings.operation,
+                outcome=ProbeOutcome.ERROR,
+                response_code="",
+                detail="deadline reached",
+                elapsed_ms=0.0,
+                attempts=0,
+            )
+        if missing and error is None:
+            error = f"deadline of {self.settings.deadline_seconds:g} s reached with {len(missing)} probes not done"
+        run = ProbeRun(
+            started_at=started.isoformat(),
+            finished_at=dt.datetime.now(dt.UTC).isoformat(),
+            concurrency=self.settings.concurrency,
+            deadline_seconds=self.settings.deadline_seconds,
+            completed=not missing and error is None,
+            error=error,
+        )
+        return tuple(results[i] for i in range(len(targets))), run
+
+    def _worker(self, work: queue.Queue[tuple[int, ProbeTarget]], done: queue.Queue[tuple[int, Probe]]) -> None:
+        while not self._cancel.is_set():
+            try:
+                i, target = work.get_nowait()
+            except queue.Empty:
+                return
+            done.put((i, self.probe_one(target)))
+
+    def sweep(self, mailboxes: Iterable[str] | None = None) -> str | None:
+        """Find and hard-delete this run's marked test items in calendars where a delete was not confirmed.
+
+        Returns a message naming the mailboxes where items may remain, or None when nothing is left.
+        """
+        with self._pending_lock:
+            todo = sorted(set(mailboxes) if mailboxes is not None else self._pending)
+        left = []
+        for mailbox in todo:
+            try:
+                account = self._account(mailbox)
+                calendar = self._calendar(account)
+                found = [
+                    ItemId(id=it.id, changekey=it.changekey)
+                    for it in FolderCollection(account=account, folders=[calendar]).filter(
+                        subject__contains=self.marker
+                    )
+                    if not isinstance(it, Exception) and self.marker in (it.subject or "")
+                ]
+                if found:
+                    self._delete(account, found)
+                with self._pending_lock:
+                    self._pending.discard(mailbox)
+            except Exception:
+                left.append(mailbox)
+        if left:
+            return (
+                f"the write probe's test items ({self.marker!r}) may remain in {', '.join(left)}: "
+                "find them by that subject and delete them"
+            )
+        return None
