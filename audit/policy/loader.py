@@ -94,9 +94,9 @@ class LoadedPolicy:
 def load_policy(path: Path) -> LoadedPolicy:
     """Read, parse and validate one policy file."""
     text = _read_text(path)
-    data, locations = _parse_yaml(text, path)
+    data, locations, values = _parse_yaml(text, path)
     _check_header(data, path, locations)
-    spec = _validate(data, path, locations)
+    spec = _validate(data, path, locations, _ValuePositions(text, values))
     members = _resolve_members(spec, path, locations)
     return LoadedPolicy(path=path, spec=spec, expected_members=members, locations=locations)
 
@@ -168,7 +168,7 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
     try:
         document = _yaml().load(text)
     except DuplicateKeyError as exc:
@@ -184,9 +184,10 @@ def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, tuple[
             f"a policy is a mapping of keys (apiVersion, kind, ...), not a {_yaml_type(document)}", path, 1, 1
         )
     locations: dict[str, tuple[int, int]] = {}
-    plain = _plain(document, "", locations, path)
+    values: dict[str, tuple[int, int]] = {}
+    plain = _plain(document, "", locations, values, path)
     assert isinstance(plain, dict)
-    return plain, locations
+    return plain, locations, values
 
 
 def _syntax_error(exc: MarkedYAMLError, path: Path) -> PolicyError:
@@ -221,10 +222,10 @@ def _duplicate_key_error(exc: DuplicateKeyError, text: str, path: Path) -> Polic
                 earlier = [k for k, _ in node.value if k.value == key_node.value and k is not key_node]
                 if earlier:
                     first = (earlier[0].start_mark.line + 1, earlier[0].start_mark.column + 1)
+    name = f" '{key_text}'" if key_text else ""
     where = f" (first written at line {first[0]}, column {first[1]})" if first else ""
-    name = f"'{key_text}' " if key_text else ""
     return PolicyError(
-        f"duplicate key {name}{where}; a key may appear only once in a mapping",
+        f"duplicate key{name}{where}; a key may appear only once in a mapping",
         path,
         second.line + 1,
         second.column + 1,
@@ -251,7 +252,9 @@ def _walk_nodes(node: Node | None) -> Iterator[Node]:
             pass
 
 
-def _plain(value: Any, dotted: str, locations: dict[str, tuple[int, int]], path: Path) -> Any:
+def _plain(
+    value: Any, dotted: str, locations: dict[str, tuple[int, int]], values: dict[str, tuple[int, int]], path: Path
+) -> Any:
     """Turn ruamel's round-trip objects into plain dicts, lists and scalars, recording where each key and item is."""
     if isinstance(value, CommentedMap):
         result: dict[str, Any] = {}
@@ -261,7 +264,9 @@ def _plain(value: Any, dotted: str, locations: dict[str, tuple[int, int]], path:
                 raise PolicyError(f"keys are names, not {_yaml_type(key)} ({key!r})", path, line + 1, column + 1)
             child = f"{dotted}.{key}" if dotted else key
             locations[child] = (line + 1, column + 1)
-            result[key] = _plain(value[key], child, locations, path)
+            value_line, value_column = value.lc.value(key)
+            values[child] = (value_line + 1, value_column + 1)
+            result[key] = _plain(value[key], child, locations, values, path)
         return result
     if isinstance(value, CommentedSeq):
         items: list[Any] = []
@@ -269,7 +274,8 @@ def _plain(value: Any, dotted: str, locations: dict[str, tuple[int, int]], path:
             child = f"{dotted}[{index}]"
             line, column = value.lc.item(index)
             locations[child] = (line + 1, column + 1)
-            items.append(_plain(item, child, locations, path))
+            values[child] = (line + 1, column + 1)
+            items.append(_plain(item, child, locations, values, path))
         return items
     if isinstance(value, bool):
         return bool(value)
@@ -319,15 +325,52 @@ def _check_header(data: dict[str, Any], path: Path, locations: Mapping[str, tupl
         raise PolicyError(f"unsupported kind {data['kind']!r}; expected {KIND!r}", path, line, column)
 
 
-def _validate(data: dict[str, Any], path: Path, locations: Mapping[str, tuple[int, int]]) -> MailboxAccessPolicy:
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    loc: Loc
+    message: str
+    offset: int | None = None  # character inside the text value at loc, when the rule knows it
+    value: str | None = None  # that text value
+
+
+@dataclass(frozen=True, slots=True)
+class _ValuePositions:
+    """Where each scalar value starts, to point inside a value (an OPATH filter) rather than at its key."""
+
+    text: str
+    values: Mapping[str, tuple[int, int]]
+
+    def inside(self, loc: Loc, value: str, offset: int) -> tuple[int, int] | None:
+        """Line and column of character ``offset`` of ``value``, if the value is written verbatim on one line."""
+        found = self.values.get(dotted_path(loc))
+        if found is None:
+            return None
+        line, column = found
+        lines = self.text.splitlines()
+        if line > len(lines):
+            return None
+        source = lines[line - 1]
+        start = column if source[column - 1 : column] in {'"', "'"} else column - 1
+        # Escapes ('' or \") and block scalars shift characters: then the value's own position is the honest answer.
+        if source[start : start + len(value)] != value:
+            return None
+        return line, start + offset + 1
+
+
+def _validate(
+    data: dict[str, Any], path: Path, locations: Mapping[str, tuple[int, int]], positions: _ValuePositions
+) -> MailboxAccessPolicy:
     try:
         return MailboxAccessPolicy.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        problems = [_describe(error, data) for error in exc.errors()]
+        problems = [_describe(error) for error in exc.errors()]
     # First in file order: the admin fixes the file top to bottom.
-    problems.sort(key=lambda problem: _position(problem[0], locations))
-    loc, message = problems[0]
-    line, column = _position(loc, locations)
+    problems.sort(key=lambda problem: _position(problem.loc, locations))
+    first = problems[0]
+    line, column = _position(first.loc, locations)
+    if first.offset is not None and first.value is not None:
+        line, column = positions.inside(first.loc, first.value, first.offset) or (line, column)
+    message = first.message
     more = len(problems) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -360,7 +403,7 @@ def _parent(dotted: str) -> str:
     return dotted.rpartition(".")[0]
 
 
-def _describe(error: ErrorDetails, data: dict[str, Any]) -> tuple[Loc, str]:
+def _describe(error: ErrorDetails) -> _Problem:
     """One pydantic error as (where, plain message)."""
     loc: Loc = tuple(part for part in error["loc"] if part != "[key]")
     kind = error["type"]
@@ -372,40 +415,41 @@ def _describe(error: ErrorDetails, data: dict[str, Any]) -> tuple[Loc, str]:
     if kind == "value_error" and isinstance(ctx.get("error"), PolicyValueError):
         failure: PolicyValueError = ctx["error"]
         full = (*loc, *failure.path)
-        return full, failure.message if not loc else f"{where}: {failure.message}"
+        text = value if isinstance(value, str) else None
+        return _Problem(full, failure.message if not loc else f"{where}: {failure.message}", failure.offset, text)
     if kind == "missing":
-        return loc, f"missing required key '{name}' in {parent}"
+        return _Problem(loc, f"missing required key '{name}' in {parent}")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.6)
         if not close:
             close = [key for key in allowed if key.casefold() == str(name).casefold().replace("_", "")]
         hint = f"; did you mean '{close[0]}'?" if close else f"; allowed here: {', '.join(allowed)}"
-        return loc, f"unknown key '{name}' in {parent}{hint}"
+        return _Problem(loc, f"unknown key '{name}' in {parent}{hint}")
     if kind == "string_pattern_mismatch":
         wanted = PATTERN_NAMES.get(str(ctx.get("pattern")), f"text matching {ctx.get('pattern')}")
-        return loc, f"{where}: {value!r} is not {wanted}"
+        return _Problem(loc, f"{where}: {value!r} is not {wanted}")
     if kind in {"bool_type", "bool_parsing"}:
-        return loc, f"{where} must be true or false, not {_shown(value)}"
+        return _Problem(loc, f"{where} must be true or false, not {_shown(value)}")
     if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return loc, f"{where} must be a whole number, not {_shown(value)}"
+        return _Problem(loc, f"{where} must be a whole number, not {_shown(value)}")
     if kind == "string_type":
-        return loc, f"{where} must be text, not {_shown(value)}"
+        return _Problem(loc, f"{where} must be text, not {_shown(value)}")
     if kind in {"tuple_type", "list_type"}:
-        return loc, f"{where} must be a list, not {_shown(value)}"
+        return _Problem(loc, f"{where} must be a list, not {_shown(value)}")
     if kind in {"model_type", "model_attributes_type", "dict_type"}:
-        return loc, f"{where} must be a mapping of keys, not {_shown(value)}"
+        return _Problem(loc, f"{where} must be a mapping of keys, not {_shown(value)}")
     if kind in {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}:
-        return loc, f"{where} must be a date written YYYY-MM-DD, not {_shown(value)}"
+        return _Problem(loc, f"{where} must be a date written YYYY-MM-DD, not {_shown(value)}")
     if kind == "string_too_short":
-        return loc, f"{where} must not be empty"
+        return _Problem(loc, f"{where} must not be empty")
     if kind == "too_short":
-        return loc, f"{where} must list at least {ctx.get('min_length', 1)} item(s)"
+        return _Problem(loc, f"{where} must list at least {ctx.get('min_length', 1)} item(s)")
     if kind in {"literal_error", "enum"}:
-        return loc, f"{where} must be {ctx.get('expected')}, not {_shown(value)}"
+        return _Problem(loc, f"{where} must be {ctx.get('expected')}, not {_shown(value)}")
     if kind == "greater_than_equal":
-        return loc, f"{where} must be {ctx.get('ge')} or more, not {_shown(value)}"
-    return loc, f"{where}: {error['msg']}"
+        return _Problem(loc, f"{where} must be {ctx.get('ge')} or more, not {_shown(value)}")
+    return _Problem(loc, f"{where}: {error['msg']}")
 
 
 def _shown(value: Any) -> str:

@@ -10,7 +10,9 @@ offending key relative to the model, so that the loader can point at the right l
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import importlib
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -60,10 +62,11 @@ Guid = Annotated[str, Field(pattern=GUID_PATTERN)]
 class PolicyValueError(ValueError):
     """A rule across keys failed; ``path`` leads from the validating model to the key to blame."""
 
-    def __init__(self, message: str, path: Sequence[str | int] = ()) -> None:
+    def __init__(self, message: str, path: Sequence[str | int] = (), *, offset: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = tuple(path)
+        self.offset = offset  # 0-based character position inside the offending text value, when known
 
 
 def _unique_addresses(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -95,8 +98,20 @@ def _exactly_one(model: BaseModel, keys: Sequence[str]) -> None:
         )
 
 
+def _one_of(*keys: str) -> dict[str, Any]:
+    """JSON Schema saying exactly one of the keys is given, so that editors flag both or neither."""
+    return {"oneOf": [{"required": [key]} for key in keys]}
+
+
+def _title(name: str, _info: object) -> str:
+    """Editor-facing title of a field: its YAML key in words, e.g. "hidden from address lists"."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", to_camel(name)).lower()
+    return words[:1].upper() + words[1:]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
+        field_title_generator=_title,
         frozen=True,
         extra="forbid",
         alias_generator=to_camel,
@@ -127,6 +142,8 @@ class AppPrincipal(_Model):
 
 class Principal(_Model):
     """Who gets access: a service account or an application; exactly one."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of("serviceAccount", "app"))
 
     service_account: Text | None = Field(
         default=None, description="UPN or primary SMTP address of the user that holds the role."
@@ -166,6 +183,8 @@ class SecurityGroupVia(_Model):
 class Via(_Model):
     """How the role reaches the principal; exactly one of roleGroup, direct, securityGroup."""
 
+    model_config = ConfigDict(json_schema_extra=_one_of("roleGroup", "direct", "securityGroup"))
+
     role_group: RoleGroupVia | None = Field(default=None, description="Through a management role group.")
     direct: DirectVia | None = Field(default=None, description="Assigned straight to the principal: write {}.")
     security_group: SecurityGroupVia | None = Field(default=None, description="Through a security group.")
@@ -173,9 +192,11 @@ class Via(_Model):
     @model_validator(mode="before")
     @classmethod
     def _empty_direct(cls, data: Any) -> Any:
-        # "direct:" with nothing after it is YAML null; it plainly means "direct, no options".
+        # "direct:" with nothing after it is YAML null; alone, it plainly means "direct, no options".
         if isinstance(data, dict) and "direct" in data and data["direct"] is None:
-            return {**data, "direct": {}}
+            others = [value for key, value in data.items() if key != "direct" and value is not None]
+            if not others:
+                return {**data, "direct": {}}
         return data
 
     @model_validator(mode="after")
@@ -205,21 +226,36 @@ class Grant(_Model):
 
 
 def _parse_opath(text: str) -> str:
-    """Refuse an OPATH filter that does not parse; the parser is imported here so this module loads without it."""
+    """Refuse an OPATH filter that does not parse or names a property Exchange does not filter on."""
     try:
-        # Imported here, not at the top: audit.opath is written alongside this module and imports nothing from it.
-        parse = importlib.import_module("audit.opath").parse
-    except (ImportError, AttributeError):  # pragma: no cover - only while audit.opath has not landed
+        # Imported here, not at the top: the policy models must load even where audit.opath is being rebuilt,
+        # and a filter is the only thing here that needs it.
+        opath = importlib.import_module("audit.opath")
+    except ImportError:  # pragma: no cover - only while audit.opath has not landed
         return text
     try:
-        parse(text)
+        parsed = opath.parse(text)
     except FilterError as exc:
-        raise PolicyValueError(f"invalid OPATH filter: {exc.reason}", ()) from exc
+        raise PolicyValueError(f"invalid OPATH filter: {exc.reason}", offset=exc.position) from exc
+    # The parser takes any word as a property; Exchange refuses unknown ones, and so does exaudit, early.
+    # https://learn.microsoft.com/en-us/powershell/exchange/recipientfilter-properties
+    known: dict[str, str] = {name.casefold(): name for name in opath.KNOWN_PROPERTIES}
+    for name in sorted(opath.properties(parsed)):
+        if name.casefold() not in known:
+            close = difflib.get_close_matches(name, sorted(known.values()), n=1, cutoff=0.75)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            at = text.casefold().find(name.casefold())
+            raise PolicyValueError(
+                f"OPATH filter names '{name}', which is not a filterable recipient property{hint}",
+                offset=at if at >= 0 else None,
+            )
     return text
 
 
 class RecipientFilter(_Model):
     """Which recipients the scope selects; exactly one of memberOfGroup, opath."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of("memberOfGroup", "opath"))
 
     member_of_group: Text | None = Field(
         default=None,
@@ -244,6 +280,16 @@ class Scope(_Model):
 
 class Members(_Model):
     """Expected group membership: exactly, or atLeast and/or atMost, or a file (exactly, from a file)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["exactly"]},
+                {"required": ["file"]},
+                {"anyOf": [{"required": ["atLeast"]}, {"required": ["atMost"]}]},
+            ]
+        }
+    )
 
     exactly: Annotated[AddressList, Field(min_length=1)] | None = Field(
         default=None, description="The group must have exactly these members (SMTP addresses, case-insensitive)."
