@@ -59,7 +59,7 @@ def _artifact_location(path: str) -> dict[str, str]:
     windows = PureWindowsPath(path)
     if windows.drive or path.startswith("/"):
         posix = windows.as_posix() if windows.drive else path
-        return {"uri": "file://" + ("/" if windows.drive else "") + quote(posix)}
+        return {"uri": "file://" + ("/" if windows.drive else "") + quote(posix, safe="/:")}
     return {"uri": quote(PurePosixPath(windows.as_posix()).as_posix()), "uriBaseId": "%SRCROOT%"}
 
 
