@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from audit.policy.model import MailboxAccessPolicy
@@ -18,12 +19,21 @@ def policy_json_schema() -> dict[str, Any]:
 
 
 def _close(node: Any) -> None:
-    """Set additionalProperties false on every object schema that lists its properties."""
+    """Close every object schema to unknown keys and give every property a title, as editors show them."""
     if isinstance(node, dict):
-        if node.get("type") == "object" and "properties" in node:
+        if node.get("type") == "object" and ("properties" in node or "patternProperties" in node):
             node["additionalProperties"] = False
+        for key, prop in node.get("properties", {}).items():
+            # pydantic leaves the title off a property that is a $ref to another model.
+            if isinstance(prop, dict) and "title" not in prop:
+                prop["title"] = _words(key)
         for value in node.values():
             _close(value)
     elif isinstance(node, list):
         for value in node:
             _close(value)
+
+
+def _words(key: str) -> str:
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", key).lower()
+    return words[:1].upper() + words[1:]

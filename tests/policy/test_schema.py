@@ -1,0 +1,139 @@
+"""The JSON Schema for editors: valid draft 2020-12, closed to unknown keys, and it accepts every shipped policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+from audit.policy import SCHEMA_ID, load_policy, policy_json_schema
+
+POLICIES = Path(__file__).parents[2] / "policies"
+SHIPPED = sorted(POLICIES.glob("*.yaml"))
+
+
+def _as_json(path: Path) -> dict[str, Any]:
+    """The policy as JSON would hold it (dates as ISO text), which is what editors validate."""
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    converted: dict[str, Any] = json.loads(json.dumps(data, default=lambda v: v.isoformat()))
+    return converted
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = policy_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def _objects(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            yield node
+        for value in node.values():
+            yield from _objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _objects(value)
+
+
+def test_schema_header() -> None:
+    schema = policy_json_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == SCHEMA_ID
+    assert schema["title"]
+    assert schema["description"]
+    assert set(schema["required"]) == {"apiVersion", "kind", "metadata", "principal", "grant", "scope"}
+
+
+def test_schema_is_closed_everywhere() -> None:
+    for node in _objects(policy_json_schema()):
+        if "properties" in node:
+            assert node["additionalProperties"] is False, node.get("title")
+
+
+def test_every_property_is_described_by_its_yaml_key() -> None:
+    schema = policy_json_schema()
+    for node in _objects(schema):
+        for key, prop in node.get("properties", {}).items():
+            assert "_" not in key, key
+            assert prop.get("description"), f"{node.get('title')}.{key} has no description"
+            assert prop.get("title"), f"{node.get('title')}.{key} has no title"
+
+
+def test_schema_is_json_and_stable() -> None:
+    assert json.loads(json.dumps(policy_json_schema())) == policy_json_schema()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_schema_accepts_every_shipped_policy(path: Path) -> None:
+    errors = [error.message for error in _validator().iter_errors(_as_json(path))]
+    assert errors == []
+    load_policy(path)  # and the loader agrees
+
+
+def test_schema_rejects_an_unknown_key() -> None:
+    data = _as_json(POLICIES / "callpro.yaml")
+    data["group"]["hidenFromAddressLists"] = True
+    errors = list(_validator().iter_errors(data))
+    assert errors
+    assert any("hidenFromAddressLists" in error.message for error in errors)
+
+
+def test_schema_rejects_an_unknown_top_level_key() -> None:
+    data = _as_json(POLICIES / "callpro.yaml")
+    data["target"] = {"server": "exchange.contoso.com"}
+    assert not _validator().is_valid(data)
+
+
+def test_schema_rejects_both_service_account_and_app() -> None:
+    data = _as_json(POLICIES / "callpro.yaml")
+    data["principal"]["app"] = {
+        "appId": "6233fba6-0198-4277-892f-9275bf728bcc",
+        "servicePrincipalId": "7c3b5a1e-2f4d-4e8a-9b61-0d2e4f6a8c91",
+    }
+    assert not _validator().is_valid(data)
+
+
+def test_schema_rejects_two_via_paths_and_two_member_forms() -> None:
+    data = _as_json(POLICIES / "callpro.yaml")
+    data["grant"]["via"]["direct"] = {}
+    assert not _validator().is_valid(data)
+    data = _as_json(POLICIES / "callpro.yaml")
+    data["group"]["members"]["file"] = "field-sales.txt"
+    assert not _validator().is_valid(data)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("apiVersion",), "exaudit/v2"),
+        (("kind",), "Policy"),
+        (("group", "hiddenFromAddressLists"), "yes"),
+        (("probes", "operation"), "calendarDelete"),
+        (("probes", "deny", "sample"), -1),
+        (("severity",), {"EXA031": "urgent"}),
+        (("severity",), {"EXA31": "low"}),
+        (("waivers",), [{"check": "EXA31", "reason": "r", "expires": "2027-01-31"}]),
+        (("waivers",), [{"check": "EXA031", "reason": "r", "expires": "end of january"}]),
+        (("group", "members", "exactly"), ["not an address"]),
+    ],
+    ids=lambda v: ".".join(v) if isinstance(v, tuple) else None,
+)
+def test_schema_rejects_wrong_values(where: tuple[str, ...], value: Any) -> None:
+    data = _as_json(POLICIES / "callpro.yaml")
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    assert not _validator().is_valid(data)
+
+
+def test_dates_are_dates() -> None:
+    assert policy_json_schema()["$defs"]["Waiver"]["properties"]["expires"]["format"] == "date"
+    assert dt.date.fromisoformat("2027-01-31")
