@@ -309,11 +309,17 @@ class Authorizer:
 
     def decide(self, caller_login: str, target_identity: str) -> ImpersonationResult:
         """Decide whether the account ``caller_login`` may impersonate the mailbox named by ``target_identity``."""
+        return self.decide_for(caller_login, self.tenant.mailbox(target_identity))
+
+    def decide_for(self, caller_login: str, target: Recipient | None) -> ImpersonationResult:
+        """Decide for an already resolved target mailbox (None: no such mailbox)."""
         caller = self.tenant.account_user(caller_login)
         if caller is None:
             return ImpersonationResult(Decision.IMPERSONATION_DENIED, None, (), "the caller is not a directory user")
         assignments = self.effective_assignments(caller)
         names = tuple(a.name for a in assignments)
+        # The right to impersonate at all (ms-Exch-EPI-Impersonation) is checked before the target is looked
+        # up; the per-user right (ms-Exch-EPI-May-Impersonate) after. exchangeimpersonation.md, responsecode.md
         if not assignments:
             return ImpersonationResult(
                 Decision.IMPERSONATION_DENIED,
@@ -321,8 +327,7 @@ class Authorizer:
                 (),
                 "no enabled Regular ApplicationImpersonation reaches the caller",
             )
-        target = self.tenant.mailbox(target_identity)
-        if target is None:
+        if target is None or not target.has_mailbox:
             return ImpersonationResult(Decision.NO_MAILBOX, None, names, "no mailbox with that identity")
         for assignment in assignments:
             if self.in_write_scope(assignment, caller, target):
