@@ -331,6 +331,27 @@ class _Problem:
     message: str
     offset: int | None = None  # character inside the text value at loc, when the rule knows it
     value: str | None = None  # that text value
+    missing: bool = False  # a required key is not written
+
+
+def _merge_missing(problems: list[_Problem]) -> list[_Problem]:
+    """One problem per mapping that lacks required keys, naming them all."""
+    kept: list[_Problem] = []
+    absent: dict[Loc, list[str]] = {}
+    for problem in problems:
+        if problem.missing:
+            absent.setdefault(problem.loc[:-1], []).append(str(problem.loc[-1]))
+        else:
+            kept.append(problem)
+    for parent, names in absent.items():
+        where = dotted_path(parent) or "the top level"
+        if len(names) == 1:
+            message = f"missing required key '{names[0]}' in {where}"
+        else:
+            listed = ", ".join(f"'{name}'" for name in names[:-1]) + f" and '{names[-1]}'"
+            message = f"missing required keys {listed} in {where}"
+        kept.append(_Problem((*parent, names[0]), message, missing=True))
+    return kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,9 +384,10 @@ def _validate(
     try:
         return MailboxAccessPolicy.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        problems = [_describe(error) for error in exc.errors()]
-    # First in file order: the admin fixes the file top to bottom.
-    problems.sort(key=lambda problem: _position(problem.loc, locations))
+        problems = _merge_missing([_describe(error) for error in exc.errors()])
+    # What is written wrong comes before what is not written yet, each in file order: the admin fixes the file
+    # top to bottom, and a half-written policy should first hear about what it already says.
+    problems.sort(key=lambda problem: (problem.missing, _position(problem.loc, locations)))
     first = problems[0]
     line, column = _position(first.loc, locations)
     if first.offset is not None and first.value is not None:
@@ -418,7 +440,7 @@ def _describe(error: ErrorDetails) -> _Problem:
         text = value if isinstance(value, str) else None
         return _Problem(full, failure.message if not loc else f"{where}: {failure.message}", failure.offset, text)
     if kind == "missing":
-        return _Problem(loc, f"missing required key '{name}' in {parent}")
+        return _Problem(loc, f"missing required key '{name}' in {parent}", missing=True)
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.6)
