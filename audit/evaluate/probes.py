@@ -1,0 +1,202 @@
+"""Checks decided from the recorded EWS probes: EXA050 (in scope: allowed) and EXA051 (canaries: refused).
+
+Only ErrorImpersonateUserDenied proves a mailbox is outside the scope; ErrorImpersonationDenied means the account
+has no impersonation right at all, which says nothing about the scope.
+https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode
+"""
+
+from __future__ import annotations
+
+from audit.evaluate.context import Context, Verdict
+from audit.evaluate.directory import key
+from audit.evaluate.scope import listing
+from audit.findings import Severity, Status
+from audit.snapshot import Probe, ProbeOutcome
+
+
+def _run_problem(ctx: Context) -> str:
+    run = ctx.snapshot.probe_run
+    if run is None:
+        return "no probes were run (the snapshot has no probe run); collect with probes to decide this check"
+    target = key(ctx.snapshot.target.service_account)
+    principal = key(ctx.policy.spec.principal.service_account)
+    if principal and target and target != principal:
+        return (
+            f"the probes were run as {ctx.snapshot.target.service_account}, not as the policy's principal "
+            f"{ctx.policy.spec.principal.service_account}"
+        )
+    return ""
+
+
+def _latest(ctx: Context, expect: str) -> dict[str, Probe]:
+    found: dict[str, Probe] = {}
+    for probe in ctx.snapshot.probes:
+        if probe.expect == expect:
+            found[key(probe.mailbox)] = probe  # a later record of the same mailbox wins (retries)
+    return found
+
+
+def _line(p: Probe) -> str:
+    return (
+        f"probe {p.mailbox} expect={p.expect} source={p.source} operation={p.operation} outcome={p.outcome} "
+        f"ResponseCode={p.response_code or '-'} attempts={p.attempts}" + (f" detail={p.detail!r}" if p.detail else "")
+    )
+
+
+def _incomplete(ctx: Context) -> str:
+    run = ctx.snapshot.probe_run
+    if run is not None and not run.completed:
+        return f"the probe run did not complete ({run.error or 'cut short'})"
+    return "no probe was recorded"
+
+
+def exa050(ctx: Context) -> Verdict:
+    """Every mailbox expected in scope was impersonated successfully."""
+    probes = ctx.policy.spec.probes
+    assert probes is not None
+    wanted = (
+        sorted(ctx.policy.expected_members.required)
+        if probes.allow == "groupMembers"
+        else sorted(key(a) for a in probes.allow)
+    )
+    expected = f"{len(wanted)} mailbox(es) allowed"
+    problem = _run_problem(ctx)
+    if problem:
+        return Verdict(
+            Status.ERROR,
+            f"Cannot tell whether the in-scope mailboxes can be impersonated: {problem}.",
+            expected=expected,
+            actual="not probed",
+        )
+    if not wanted:
+        return Verdict(Status.SKIP, "The policy expects no mailbox in scope to probe.")
+    seen = _latest(ctx, "allow")
+    failed: list[str] = []
+    unknown: list[str] = []
+    evidence: list[str] = []
+    for mailbox in wanted:
+        p = seen.get(mailbox)
+        if p is None:
+            unknown.append(f"{mailbox} ({_incomplete(ctx)})")
+            continue
+        evidence.append(_line(p))
+        if p.outcome is ProbeOutcome.ALLOWED:
+            continue
+        if p.outcome is ProbeOutcome.DENIED:
+            failed.append(
+                f"{mailbox} refused with {p.response_code or 'ErrorImpersonateUserDenied'} (outside the scope)"
+            )
+        elif p.outcome is ProbeOutcome.NO_IMPERSONATION_RIGHT:
+            # Observed: the account holds no working impersonation right at all (disabled/Delegating-only grant).
+            failed.append(
+                f"{mailbox} refused with {p.response_code or 'ErrorImpersonationDenied'} (no impersonation "
+                "right at all)"
+            )
+        elif p.outcome is ProbeOutcome.NO_MAILBOX:
+            failed.append(f"{mailbox} has no mailbox ({p.response_code or 'ErrorNonExistentMailbox'})")
+        else:
+            unknown.append(f"{mailbox}: {p.outcome} {p.response_code} {p.detail}".strip())
+    allowed = len(wanted) - len(failed) - len(unknown)
+    actual = f"{allowed} of {len(wanted)} allowed"
+    if failed:
+        msg = f"{len(failed)} in-scope mailbox(es) cannot be impersonated: {listing(failed)}"
+        if unknown:
+            msg += f"; {len(unknown)} undecided: {listing(unknown)}"
+        return Verdict(
+            Status.FAIL,
+            msg + ".",
+            expected=expected,
+            actual=actual,
+            evidence=tuple(evidence),
+            remediation=f"# Fix the scope and membership findings, then re-run: exaudit run {ctx.policy.path.name}",
+        )
+    if unknown:
+        return Verdict(
+            Status.ERROR,
+            f"{len(unknown)} in-scope mailbox(es) undecided: {listing(unknown)}.",
+            expected=expected,
+            actual=actual,
+            evidence=tuple(evidence),
+        )
+    return Verdict(
+        Status.PASS,
+        f"All {len(wanted)} in-scope mailbox(es) were impersonated ({probes.operation}).",
+        expected=expected,
+        actual=actual,
+        evidence=tuple(evidence),
+    )
+
+
+def exa051(ctx: Context) -> Verdict:
+    """Every canary (and sampled out-of-scope recipient) was refused with ErrorImpersonateUserDenied."""
+    probes = ctx.policy.spec.probes
+    assert probes is not None
+    canaries = [key(c) for c in probes.deny.canaries]
+    problem = _run_problem(ctx)
+    expected = "every canary refused with ErrorImpersonateUserDenied"
+    if problem:
+        return Verdict(
+            Status.ERROR,
+            f"Cannot tell whether the canaries are out of reach: {problem}.",
+            expected=expected,
+            actual="not probed",
+        )
+    seen = _latest(ctx, "deny")
+    sampled = [m for m, p in seen.items() if p.source == "sample" and m not in canaries]
+    if probes.deny.sample and len(sampled) < probes.deny.sample and ctx.snapshot.probe_run is not None:
+        note = f"only {len(sampled)} of {probes.deny.sample} sampled recipients were probed"
+    else:
+        note = ""
+    breached: list[str] = []
+    unknown: list[str] = []
+    evidence: list[str] = []
+    for mailbox in [*canaries, *sampled]:
+        p = seen.get(mailbox)
+        if p is None:
+            unknown.append(f"{mailbox} ({_incomplete(ctx)})")
+            continue
+        evidence.append(_line(p))
+        if p.outcome is ProbeOutcome.DENIED:
+            continue
+        if p.outcome is ProbeOutcome.ALLOWED:
+            breached.append(mailbox)
+        else:
+            # Refused for another reason (no impersonation right, no mailbox, 401, error): the scope is unproven.
+            unknown.append(f"{mailbox}: {p.outcome} {p.response_code}".strip())
+    if note:
+        unknown.append(note)
+    actual = f"{len(breached)} reachable, {len(unknown)} undecided of {len(canaries) + len(sampled)}"
+    if breached:
+        msg = (
+            f"The service account CAN impersonate {len(breached)} mailbox(es) that must stay out of reach: "
+            f"{listing(breached)}. The scope does not hold."
+        )
+        if unknown:
+            msg += f" Undecided: {listing(unknown)}."
+        return Verdict(
+            Status.FAIL,
+            msg,
+            expected=expected,
+            actual=actual,
+            evidence=tuple(evidence),
+            severity=Severity.CRITICAL,
+            remediation="# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; "
+            f"then re-run: exaudit run {ctx.policy.path.name}",
+        )
+    if unknown:
+        return Verdict(
+            Status.ERROR,
+            f"Canaries not proven out of reach: {listing(unknown)}.",
+            expected=expected,
+            actual=actual,
+            evidence=tuple(evidence),
+        )
+    if not canaries and not sampled:
+        return Verdict(Status.SKIP, "The policy names no canary and asks for no sample.")
+    return Verdict(
+        Status.PASS,
+        f"All {len(canaries) + len(sampled)} canary/sampled mailbox(es) were refused with ErrorImpersonateUserDenied.",
+        expected=expected,
+        actual=actual,
+        evidence=tuple(evidence),
+    )

@@ -1,0 +1,406 @@
+"""Checks about the management scope and what it selects: EXA020, EXA021, EXA040.
+
+Exchange stores a regenerated form of a scope's filter (New-ManagementScope parses -RecipientRestrictionFilter and
+stores the infix string it generates), so filters are compared by meaning through :mod:`audit.opath`, never as
+text. MemberOfGroup takes a DN and matches direct members only:
+https://learn.microsoft.com/en-us/powershell/exchange/recipientfilter-properties#memberofgroup
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+
+from audit.errors import FilterError
+from audit.evaluate.context import Context, Verdict, assignment_line, grants_access, ps, ps_double
+from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
+from audit.findings import Severity, Status
+from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
+from audit.opath.nodes import And, Comparison, Filter, Not, Or
+from audit.snapshot import ManagementScope, Recipient
+
+RECIPIENT_SCOPE = "recipientscope"
+MEMBER_OF_GROUP = "memberofgroup"
+LISTED = 25  # names listed in a message before "and N more"
+
+
+def listing(items: list[str]) -> str:
+    """A readable, bounded list of names."""
+    shown = ", ".join(items[:LISTED])
+    return shown + (f" and {len(items) - LISTED} more" if len(items) > LISTED else "")
+
+
+def find_scope(ctx: Context, name: str) -> list[ManagementScope]:
+    """Scopes whose Name or Identity is ``name``."""
+    return [s for s in ctx.snapshot.scopes if key(name) in (key(s.name), key(s.identity))]
+
+
+def group_dns(f: Filter) -> list[str]:
+    """The DNs a filter compares MemberOfGroup with, in the order written."""
+    if isinstance(f, Comparison):
+        return [str(f.value)] if key(f.property) == MEMBER_OF_GROUP else []
+    if isinstance(f, Not):
+        return group_dns(f.operand)
+    assert isinstance(f, And | Or)
+    return [dn for operand in f.operands for dn in group_dns(operand)]
+
+
+def _expected_filter(ctx: Context) -> tuple[Filter | None, str, Status, str]:
+    """The filter the policy means, as Exchange would store it: (filter, text for humans, status if None, why)."""
+    spec = ctx.policy.spec.scope.recipient_filter
+    if spec.opath is not None:
+        return parse(spec.opath), spec.opath, Status.PASS, ""
+    assert spec.member_of_group is not None
+    found = ctx.directory.groups_named(spec.member_of_group)
+    if len(found) > 1:
+        exact = [g for g in found if key(g.name) == key(spec.member_of_group)]
+        found = exact if len(exact) == 1 else found
+    if not found:
+        return (
+            None,
+            f"MemberOfGroup -eq '<DN of {spec.member_of_group}>'",
+            Status.FAIL,
+            (f"the group '{spec.member_of_group}' the filter should name does not exist"),
+        )
+    if len(found) > 1:
+        dns = ", ".join(repr(g.distinguished_name) for g in found)
+        return (
+            None,
+            f"MemberOfGroup -eq '<DN of {spec.member_of_group}>'",
+            Status.ERROR,
+            (f"{len(found)} groups are named '{spec.member_of_group}' ({dns}); cannot tell which DN is meant"),
+        )
+    # The DN is resolved now, at audit time: it differs per forest and changes in Exchange Online.
+    f = member_of_group(found[0].distinguished_name)
+    return f, to_text(f), Status.PASS, ""
+
+
+def _set_filter(ctx: Context, scope_name: str) -> str:
+    spec = ctx.policy.spec.scope.recipient_filter
+    if spec.member_of_group is not None:
+        return (
+            f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n"
+            f"Set-ManagementScope -Identity {ps(scope_name)} "
+            "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
+        )
+    assert spec.opath is not None
+    return f'Set-ManagementScope -Identity {ps(scope_name)} -RecipientRestrictionFilter "{ps_double(spec.opath)}"'
+
+
+def _scope_line(s: ManagementScope) -> str:
+    return (
+        f"ManagementScope Name={s.name!r} ScopeRestrictionType={s.scope_restriction_type} Exclusive={s.exclusive} "
+        f"RecipientRoot={s.recipient_root or ''!r} RecipientFilter={s.recipient_filter or ''!r}"
+    )
+
+
+def exa020(ctx: Context) -> Verdict:
+    """The scope exists, is a recipient scope, and its stored filter means the expected filter."""
+    name = ctx.policy.spec.scope.name
+    scopes = find_scope(ctx, name)
+    expected, expected_text, status_if_none, why = _expected_filter(ctx)
+    exp = f"RecipientScope '{name}' with filter {expected_text}"
+    if not scopes:
+        spec = ctx.policy.spec.scope.recipient_filter
+        filt = (
+            "MemberOfGroup -eq '$($group.DistinguishedName)'" if spec.member_of_group else ps_double(spec.opath or "")
+        )
+        pre = f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n" if spec.member_of_group else ""
+        return Verdict(
+            Status.FAIL,
+            f"The management scope '{name}' does not exist.",
+            expected=exp,
+            actual="no scope",
+            remediation=f'{pre}New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter "{filt}"',
+        )
+    if len(scopes) > 1:
+        return Verdict(
+            Status.ERROR,
+            f"{len(scopes)} scopes answer to '{name}'; cannot tell which one is meant.",
+            evidence=tuple(_scope_line(s) for s in scopes),
+        )
+    scope = scopes[0]
+    evidence = (_scope_line(scope),)
+    if key(scope.scope_restriction_type) != RECIPIENT_SCOPE:
+        return Verdict(
+            Status.FAIL,
+            f"'{name}' is a {scope.scope_restriction_type}, not a recipient scope.",
+            expected=exp,
+            actual=f"ScopeRestrictionType {scope.scope_restriction_type}",
+            evidence=evidence,
+            remediation=f"# Recreate '{name}' as a recipient scope:\n{_set_filter(ctx, scope.name)}",
+        )
+    if not (scope.recipient_filter or "").strip():
+        return Verdict(
+            Status.FAIL,
+            f"'{name}' has no recipient filter: it does not restrict anything by recipient.",
+            expected=exp,
+            actual="RecipientFilter empty",
+            evidence=evidence,
+            remediation=_set_filter(ctx, scope.name),
+        )
+    try:
+        stored = parse(scope.recipient_filter or "")
+    except FilterError as exc:
+        return Verdict(
+            Status.ERROR,
+            f"Cannot read the stored filter of '{name}': {exc}.",
+            expected=exp,
+            actual=scope.recipient_filter or "",
+            evidence=evidence,
+        )
+    if expected is None:
+        return Verdict(
+            status_if_none,
+            f"Cannot build the expected filter: {why}; the stored filter is {scope.recipient_filter!r}.",
+            expected=exp,
+            actual=scope.recipient_filter or "",
+            evidence=evidence,
+            remediation=_set_filter(ctx, scope.name) if status_if_none is Status.FAIL else "",
+        )
+    if equivalent(stored, expected):
+        return Verdict(
+            Status.PASS,
+            f"The filter of '{name}' means {expected_text}.",
+            expected=exp,
+            actual=scope.recipient_filter or "",
+            evidence=evidence,
+        )
+    return Verdict(
+        Status.FAIL,
+        f"The filter of '{name}' is {scope.recipient_filter!r}, which does not mean {expected_text}.",
+        expected=exp,
+        actual=to_text(stored),
+        evidence=evidence,
+        remediation=_set_filter(ctx, scope.name),
+    )
+
+
+def exa021(ctx: Context) -> Verdict:
+    """Every group DN the stored filter names resolves to a group, and to the expected one."""
+    name = ctx.policy.spec.scope.name
+    scopes = find_scope(ctx, name)
+    wanted = ctx.policy.spec.scope.recipient_filter.member_of_group
+    if len(scopes) != 1 or not (scopes[0].recipient_filter or "").strip():
+        if wanted is None:
+            return Verdict(Status.SKIP, "The policy's filter names no group and there is no stored filter to read.")
+        state = "does not exist" if not scopes else "is ambiguous" if len(scopes) > 1 else "has no filter"
+        return Verdict(
+            Status.FAIL if len(scopes) < 2 else Status.ERROR,
+            f"The scope '{name}' {state}, so no filter names '{wanted}' (see EXA020).",
+            expected=f"MemberOfGroup names '{wanted}'",
+            actual=f"scope {state}",
+        )
+    scope = scopes[0]
+    evidence = [_scope_line(scope)]
+    try:
+        dns = group_dns(parse(scope.recipient_filter or ""))
+    except FilterError as exc:
+        return Verdict(Status.ERROR, f"Cannot read the stored filter of '{name}': {exc}.", evidence=tuple(evidence))
+    if not dns:
+        if wanted is None:
+            return Verdict(
+                Status.SKIP, "Neither the policy nor the stored filter uses MemberOfGroup.", evidence=tuple(evidence)
+            )
+        return Verdict(
+            Status.FAIL,
+            f"The filter of '{name}' names no group, but the policy expects '{wanted}'.",
+            expected=f"MemberOfGroup names '{wanted}'",
+            actual=scope.recipient_filter or "",
+            evidence=tuple(evidence),
+            remediation=_set_filter(ctx, scope.name),
+        )
+    problems: list[str] = []
+    resolved: list[str] = []
+    all_names = sorted({g.name for g in ctx.snapshot.groups})
+    for dn in dns:
+        group = ctx.directory.group_by_dn(dn)
+        if group is None:
+            cn = dn.split(",", 1)[0].partition("=")[2]
+            near = difflib.get_close_matches(cn, all_names, n=1, cutoff=0.8)
+            hint = f" (a typo of '{near[0]}'?)" if near else ""
+            problems.append(f"{dn!r} matches no group{hint}: the filter selects no one through it")
+            continue
+        evidence.append(f"Group Identity={group.identity!r} DistinguishedName={group.distinguished_name!r}")
+        resolved.append(group.name)
+        if wanted is not None and key(wanted) not in (key(group.name), key(group.display_name)):
+            problems.append(f"{dn!r} is the group '{group.name}', not '{wanted}'")
+    expected = f"MemberOfGroup names '{wanted}'" if wanted else "every MemberOfGroup DN names an existing group"
+    if problems:
+        return Verdict(
+            Status.FAIL,
+            f"The filter of '{name}': " + "; ".join(problems) + ".",
+            expected=expected,
+            actual="; ".join(problems),
+            evidence=tuple(evidence),
+            remediation=_set_filter(ctx, scope.name) if wanted else "",
+        )
+    return Verdict(
+        Status.PASS,
+        f"The filter of '{name}' names the group(s) {', '.join(map(repr, resolved))}.",
+        expected=expected,
+        actual=", ".join(resolved),
+        evidence=tuple(evidence),
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Selector:
+    label: str
+    test: Callable[[Recipient], bool]
+
+
+def _everyone(recipient: Recipient) -> bool:
+    return True
+
+
+def _under(root: str, predicate: Callable[[Recipient], bool]) -> Callable[[Recipient], bool]:
+    """Restrict a predicate to recipients below an OU (RecipientRoot / RecipientOrganizationalUnitScope)."""
+
+    def test(recipient: Recipient) -> bool:
+        return key(recipient.identity).startswith(root) and predicate(recipient)
+
+    return test
+
+
+def expected_mailboxes(ctx: Context) -> tuple[frozenset[str], frozenset[str] | None, str] | None:
+    """(required addresses, allowed addresses or None for no ceiling, source) or None when the policy names none."""
+    if ctx.policy.spec.group is not None:
+        m = ctx.policy.expected_members
+        allowed = m.exactly if m.exactly is not None else m.at_most
+        return m.required, allowed, f"group.members ({m.source})"
+    probes = ctx.policy.spec.probes
+    if probes is not None and not isinstance(probes.allow, str):
+        listed = frozenset(key(a) for a in probes.allow)
+        return listed, listed, "probes.allow"
+    return None
+
+
+def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None]:
+    """What the principal's effective ApplicationImpersonation reaches, as recipient tests (union of all paths)."""
+    evidence: list[str] = []
+    granting = [r for r in ctx.reaching if key(r.assignment.role) == key(ctx.role) and grants_access(r.assignment)]
+    scope_names: list[str] = []
+    selectors: list[_Selector] = []
+    if not granting:
+        # Nothing grants the role now: judge the scope the policy names, which is what the grant will use.
+        scope_names = [ctx.policy.spec.scope.name]
+        evidence.append(
+            f"no enabled Regular {ctx.role} assignment reaches the principal; judging scope "
+            f"'{ctx.policy.spec.scope.name}' as named by the policy"
+        )
+    for r in granting:
+        a = r.assignment
+        evidence.append(f"{assignment_line(a)} via {r.path}")
+        wscope = key(a.recipient_write_scope)
+        if a.custom_resource_scope or wscope in ("customrecipientscope", "exclusiverecipientscope"):
+            scope_names.append(a.custom_resource_scope or a.custom_recipient_write_scope or "")
+        elif wscope == "organization":
+            selectors.append(_Selector(f"{a.identity!r} (unscoped: every mailbox)", _everyone))
+        elif wscope == "ou" and a.recipient_ou_scope:
+            root = key(a.recipient_ou_scope).rstrip("/") + "/"
+            selectors.append(_Selector(f"{a.identity!r} (OU {a.recipient_ou_scope})", _under(root, _everyone)))
+        else:
+            return (
+                [],
+                evidence,
+                Verdict(
+                    Status.ERROR,
+                    f"Cannot evaluate {a.identity!r}: RecipientWriteScope {a.recipient_write_scope} is not a scope "
+                    "exaudit can compute.",
+                    evidence=tuple(evidence),
+                ),
+            )
+    for name in dict.fromkeys(scope_names):
+        scopes = find_scope(ctx, name)
+        if len(scopes) != 1:
+            state = "does not exist" if not scopes else "is ambiguous"
+            status = Status.FAIL if not scopes else Status.ERROR
+            return (
+                [],
+                evidence,
+                Verdict(
+                    status, f"The scope '{name}' {state}; nothing to evaluate (see EXA020).", evidence=tuple(evidence)
+                ),
+            )
+        scope = scopes[0]
+        evidence.append(_scope_line(scope))
+        if not (scope.recipient_filter or "").strip():
+            return (
+                [],
+                evidence,
+                Verdict(
+                    Status.FAIL, f"The scope '{name}' has no recipient filter (see EXA020).", evidence=tuple(evidence)
+                ),
+            )
+        try:
+            predicate = compile_filter(parse(scope.recipient_filter or ""))
+        except FilterError as exc:
+            # An unknown property is never a silent "matches nobody": the scope's reach is unknown.
+            return (
+                [],
+                evidence,
+                Verdict(Status.ERROR, f"Cannot evaluate the filter of '{name}': {exc}.", evidence=tuple(evidence)),
+            )
+        if scope.recipient_root:
+            root = key(scope.recipient_root).rstrip("/") + "/"
+            selectors.append(_Selector(f"scope '{name}' under {scope.recipient_root}", _under(root, predicate)))
+        else:
+            selectors.append(_Selector(f"scope '{name}'", predicate))
+    return selectors, evidence, None
+
+
+def exa040(ctx: Context) -> Verdict:
+    """The filter(s) actually on the principal's assignments, evaluated over every mailbox, select the expected set."""
+    want = expected_mailboxes(ctx)
+    if want is None:
+        return Verdict(Status.SKIP, "The policy names no expected mailbox set (no group, no probes.allow list).")
+    required, allowed, source = want
+    selectors, evidence, blocked = _selectors(ctx)
+    if blocked is not None:
+        return blocked
+    mailboxes = [r for r in ctx.snapshot.recipients if key(r.recipient_type) == MAILBOX_RECIPIENT_TYPE]
+    matched: list[Recipient] = []
+    try:
+        for recipient in mailboxes:
+            if any(s.test(recipient) for s in selectors):
+                matched.append(recipient)
+    except FilterError as exc:
+        return Verdict(Status.ERROR, f"Cannot evaluate the scope over the recipients: {exc}.", evidence=tuple(evidence))
+    covered: set[str] = set()
+    extra: list[str] = []
+    for recipient in matched:
+        addresses = ctx.directory.addresses(recipient)
+        covered |= addresses & required
+        if allowed is not None and not (addresses & allowed):
+            extra.append(recipient.primary_smtp_address or recipient.identity)
+    missing = sorted(required - covered)
+    exp = f"{len(required)} mailbox(es) from {source}" + ("" if allowed is not None else " at least")
+    act = f"{len(matched)} of {len(mailboxes)} mailboxes selected by " + "; ".join(s.label for s in selectors)
+    if not missing and not extra:
+        return Verdict(
+            Status.PASS,
+            f"The effective scope selects exactly the expected {len(matched)} mailbox(es).",
+            expected=exp,
+            actual=act,
+            evidence=tuple(evidence),
+        )
+    parts = []
+    if extra:
+        parts.append(f"{len(extra)} mailbox(es) in scope that the policy does not allow: {listing(sorted(extra))}")
+    if missing:
+        parts.append(f"{len(missing)} expected mailbox(es) out of scope: {listing(missing)}")
+    severity = Severity.CRITICAL if extra else Severity.HIGH
+    return Verdict(
+        Status.FAIL,
+        "; ".join(parts) + ".",
+        expected=exp,
+        actual=act,
+        evidence=tuple(evidence)
+        + tuple(f"in scope, not allowed: {e}" for e in sorted(extra)[:LISTED])
+        + tuple(f"expected, not in scope: {m}" for m in missing[:LISTED]),
+        remediation="# Follows from the assignment, scope and membership fixes (EXA012, EXA013, "
+        "EXA020, EXA021, EXA033, EXA034).",
+        severity=severity,
+    )
