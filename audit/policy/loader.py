@@ -259,12 +259,11 @@ def _plain(
     if isinstance(value, CommentedMap):
         result: dict[str, Any] = {}
         for key in value:
-            line, column = value.lc.key(key)
+            line, column, value_line, value_column = _key_and_value_position(value, key)
             if not isinstance(key, str):
-                raise PolicyError(f"keys are names, not {_yaml_type(key)} ({key!r})", path, line + 1, column + 1)
+                raise PolicyError(f"keys are names, not a {_yaml_type(key)} ({key!r})", path, line + 1, column + 1)
             child = f"{dotted}.{key}" if dotted else key
             locations[child] = (line + 1, column + 1)
-            value_line, value_column = value.lc.value(key)
             values[child] = (value_line + 1, value_column + 1)
             result[key] = _plain(value[key], child, locations, values, path)
         return result
@@ -286,6 +285,17 @@ def _plain(
     if isinstance(value, str):
         return str(value)
     return value
+
+
+def _key_and_value_position(mapping: CommentedMap, key: Any) -> tuple[int, int, int, int]:
+    """0-based line and column of a key and of its value; a key merged in with ``<<:`` is where it was written."""
+    own = mapping.lc.data.get(key)
+    if own is not None:
+        return own[0], own[1], own[2], own[3]
+    for source in getattr(mapping, "merge", None) or ():
+        if isinstance(source, CommentedMap) and key in source:
+            return _key_and_value_position(source, key)
+    return mapping.lc.line, mapping.lc.col, mapping.lc.line, mapping.lc.col
 
 
 def _yaml_type(value: Any) -> str:
@@ -475,6 +485,8 @@ def _describe(error: ErrorDetails) -> _Problem:
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "null (nothing is written)"
     if isinstance(value, dict | list):
         return f"a {_yaml_type(value)}"
     return f"{value!r} (a {_yaml_type(value)})"
