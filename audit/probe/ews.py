@@ -34,11 +34,12 @@ from exchangelib.configuration import Configuration
 from exchangelib.credentials import IMPERSONATION, Credentials
 from exchangelib.ewsdatetime import UTC, EWSDateTime
 from exchangelib.fields import FieldPath
-from exchangelib.folders import Calendar, DistinguishedFolderId, FolderCollection, Root
+from exchangelib.folders import Calendar, DistinguishedFolderId, Root
 from exchangelib.items import ALL_OCCURRENCES, HARD_DELETE, SAVE_ONLY, SEND_TO_NONE, CalendarItem
 from exchangelib.properties import ItemId, Mailbox
 from exchangelib.protocol import CachingProtocol, FailFast, Protocol
-from exchangelib.services import CreateItem, DeleteItem, GetFolder
+from exchangelib.restriction import Q, Restriction
+from exchangelib.services import CreateItem, DeleteItem, FindItem, GetFolder
 from exchangelib.transport import BASIC, GSSAPI, NTLM
 from exchangelib.version import Build, Version
 
@@ -387,8 +388,10 @@ class Prober:
         finally:
             self._cancel.set()
             # Workers between create and delete finish their own cleanup first; then sweep what may be left.
-            for w in workers:
-                w.join(timeout=min(self.settings.request_timeout, 5.0))
+            if self.settings.operation == CALENDAR_WRITE:
+                grace = time.monotonic() + min(self.settings.request_timeout, 5.0)
+                for w in workers:
+                    w.join(timeout=max(0.0, grace - time.monotonic()))
             while True:
                 try:
                     i, probe = done.get_nowait()
@@ -433,6 +436,26 @@ class Prober:
                 return
             done.put((i, self.probe_one(target)))
 
+    def _find_marked(self, account: Any, calendar: Any) -> list[Any]:
+        """FindItem in the calendar for items whose subject contains this run's marker (checked again by caller)."""
+        subject = FieldPath(field=CalendarItem.get_field_by_fieldname("subject"))
+        return list(
+            FindItem(account=account).call(
+                folders=[calendar],
+                additional_fields={subject},
+                restriction=Restriction(
+                    Q(subject__contains=self.marker), folders=[calendar], applies_to=Restriction.ITEMS
+                ),
+                order_fields=None,
+                shape="IdOnly",
+                query_string=None,
+                depth="Shallow",
+                calendar_view=None,
+                max_items=None,
+                offset=0,
+            )
+        )
+
     def sweep(self, mailboxes: Iterable[str] | None = None) -> str | None:
         """Find and hard-delete this run's marked test items in calendars where a delete was not confirmed.
 
@@ -447,9 +470,7 @@ class Prober:
                 calendar = self._calendar(account)
                 found = [
                     ItemId(id=it.id, changekey=it.changekey)
-                    for it in FolderCollection(account=account, folders=[calendar]).filter(
-                        subject__contains=self.marker
-                    )
+                    for it in self._find_marked(account, calendar)
                     if not isinstance(it, Exception) and self.marker in (it.subject or "")
                 ]
                 if found:
