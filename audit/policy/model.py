@@ -418,6 +418,11 @@ class MailboxAccessPolicy(_Model):
     waivers: tuple[Waiver, ...] = Field(default=(), description="Accepted deviations, each with a reason and expiry.")
     severity: dict[CheckId, Severity] = Field(default_factory=dict, description="Severity overrides by check id.")
 
+    def __hash__(self) -> int:
+        # pydantic's frozen hash would hash the severity dict and fail; policies are used as cache keys.
+        fields = (self.metadata, self.principal, self.grant, self.scope, self.group, self.probes, self.waivers)
+        return hash((*fields, tuple(sorted(self.severity.items()))))
+
     @model_validator(mode="after")
     def _coherent(self) -> MailboxAccessPolicy:
         role = self.grant.role

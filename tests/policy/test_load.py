@@ -254,3 +254,12 @@ def test_waivers_parse_dates(tmp_path: Path) -> None:
     assert policy.spec.waivers[0].expires == dt.date(2027, 1, 31)
     assert policy.spec.severity == {"EXA031": Severity.LOW}
     assert policy.location("waivers[0].expires").line == _line_of(path, "- {check: EXA031")
+
+
+def test_policies_are_hashable_so_they_can_key_caches(tmp_path: Path) -> None:
+    first = load_policy(POLICIES / "exo-rbac-for-apps.yaml")
+    second = load_policy(POLICIES / "exo-rbac-for-apps.yaml")
+    assert first.spec.severity  # the dict that pydantic's own hash would choke on
+    assert hash(first) == hash(second)
+    assert first == second
+    assert len({first, second, load_policy(POLICIES / "callpro.yaml")}) == 2
