@@ -23,13 +23,19 @@ def _recipient(address: str, member: bool = False) -> Recipient:
     )  # fmt: skip
 
 
+GROUP = Group(
+    "SecurityGroup-CallPro Calendar Access", "SecurityGroup-CallPro Calendar Access", "g", GROUP_DN, "g",
+    "MailUniversalSecurityGroup", "Universal, SecurityEnabled",
+)  # fmt: skip
+
+
 def _state(
     recipients: tuple[Recipient, ...] = (),
     policies: tuple[ThrottlingPolicy, ...] = (),
     mailboxes: tuple[Mailbox, ...] = (),
 ) -> CollectedState:
     return CollectedState(
-        organization=None, servers=(), role_assignments=(), scopes=(), roles=(), role_groups=(), groups=(),
+        organization=None, servers=(), role_assignments=(), scopes=(), roles=(), role_groups=(), groups=(GROUP,),
         recipients=recipients, mailboxes=mailboxes, users=(), throttling_policies=policies, calls=(), evidence=(),
     )  # fmt: skip
 
