@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from audit.errors import PolicyError
 from audit.findings import SourceLocation
@@ -104,14 +104,20 @@ def load_policy(path: Path) -> LoadedPolicy:
 def load_policies(paths: Sequence[Path]) -> list[LoadedPolicy]:
     """Load policy files (a directory stands for its *.yaml and *.yml files); names must be unique."""
     files: list[Path] = []
+    seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in POLICY_SUFFIXES and p.is_file())
             if not found:
                 raise PolicyError("directory holds no *.yaml or *.yml policy", path)
-            files.extend(found)
         else:
-            files.append(path)
+            found = [path]
+        for file in found:
+            # The same file named twice (a directory and one of its files) is one policy, not a name clash.
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
     if not files:
         raise PolicyError("no policy file given")
     policies: list[LoadedPolicy] = []
@@ -248,8 +254,6 @@ def _walk_nodes(node: Node | None) -> Iterator[Node]:
                 stack.extend((key_node, value_node))
         elif isinstance(current, SequenceNode):
             stack.extend(current.value)
-        elif isinstance(current, ScalarNode):
-            pass
 
 
 def _plain(

@@ -263,3 +263,8 @@ def test_policies_are_hashable_so_they_can_key_caches(tmp_path: Path) -> None:
     assert hash(first) == hash(second)
     assert first == second
     assert len({first, second, load_policy(POLICIES / "callpro.yaml")}) == 2
+
+
+def test_same_file_twice_is_one_policy() -> None:
+    policies = load_policies([POLICIES, POLICIES / "callpro.yaml"])
+    assert [p.path.name for p in policies] == [p.name for p in SHIPPED]
