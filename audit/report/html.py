@@ -93,7 +93,7 @@ class ReportView:
     total: int
     statuses: tuple[CountView, ...]
     severities: tuple[CountView, ...]
-    info: tuple[tuple[str, str], ...]
+    info: tuple[tuple[str, str, bool], ...]  # label, value, shown in monospace
     policies: tuple[str, ...]
     groups: tuple[GroupView, ...]
     generated_at: str
@@ -157,13 +157,13 @@ def view_model(result: AuditResult) -> ReportView:
     )
     info = result.info
     facts = (
-        ("Target", info.target),
-        ("Policies", ", ".join(info.policies)),
-        ("Generated", info.generated_at),
-        ("Collected", info.collected_at),
-        ("Exchange server", info.server_version),
-        ("Snapshot SHA-256", info.snapshot_sha256),
-        ("exaudit version", info.tool_version),
+        ("Target", info.target, False),
+        ("Policies", ", ".join(info.policies), False),
+        ("Generated", info.generated_at, False),
+        ("Collected", info.collected_at, False),
+        ("Exchange server", info.server_version, False),
+        ("Snapshot SHA-256", info.snapshot_sha256, True),
+        ("exaudit version", info.tool_version, False),
     )
     return ReportView(
         verdict=result.verdict,
@@ -174,7 +174,7 @@ def view_model(result: AuditResult) -> ReportView:
         severities=tuple(
             CountView(s.value, s.value.capitalize(), "", sum(1 for f in findings if f.severity is s)) for s in Severity
         ),
-        info=tuple((label, value) for label, value in facts if value),
+        info=tuple(fact for fact in facts if fact[1]),
         policies=info.policies,
         groups=groups,
         generated_at=info.generated_at,
