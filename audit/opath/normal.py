@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from audit.opath.nodes import And, Comparison, Filter, Not, Operator, Or, SystemValue, Value
-from audit.opath.properties import Kind, canonical_name, kind_of
+from audit.opath.properties import KNOWN_PROPERTIES, Kind, canonical_name, kind_of
 from audit.opath.text import to_text
 
 _NEGATED = {
@@ -111,7 +111,11 @@ def _sort_key(f: Filter) -> str:
 
 
 def _comparison(c: Comparison, *, negate: bool) -> Filter:
+    # Exchange reads property names case-insensitively: a known name takes Microsoft's spelling, another one
+    # lower case.
     name = canonical_name(c.property)
+    if name == c.property and name not in KNOWN_PROPERTIES:
+        name = name.lower()
     kind = kind_of(name)
     operator = c.operator
     raw = c.value
@@ -135,8 +139,8 @@ def _canonical_value(kind: Kind, operator: Operator, value: Value) -> Value:
     if isinstance(value, SystemValue):
         return value
     if kind is Kind.BOOL:
-        if isinstance(value, str) and value.strip().lower() in _BOOLEAN_TEXT:
-            return _BOOLEAN_TEXT[value.strip().lower()]
+        if isinstance(value, str):
+            return _BOOLEAN_TEXT.get(value.strip().lower(), value.lower())
         return value
     text = str(value)  # a bare number compared with a text property is its digits
     if kind is Kind.DN:

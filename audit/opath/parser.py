@@ -202,8 +202,8 @@ class _Parser:
     def _unary(self) -> Filter:
         self._skip_blanks()
         if self._peek_hyphen_word() == "not":
-            self.pos += 4
             self._enter()
+            self.pos += 4
             operand = self._unary()
             self.depth -= 1
             return Not(operand)
@@ -216,8 +216,8 @@ class _Parser:
         ch = self.text[self.pos]
         if ch == "(":
             opened = self.pos
-            self.pos += 1
             self._enter()
+            self.pos += 1
             inner = self._expression()
             self.depth -= 1
             self._skip_blanks()
