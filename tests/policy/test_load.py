@@ -268,3 +268,23 @@ def test_policies_are_hashable_so_they_can_key_caches(tmp_path: Path) -> None:
 def test_same_file_twice_is_one_policy() -> None:
     policies = load_policies([POLICIES, POLICIES / "callpro.yaml"])
     assert [p.path.name for p in policies] == [p.name for p in SHIPPED]
+
+
+def test_readme_lists_the_seed_names_the_lab_builds() -> None:
+    # policies/README.md is the contract with the lab's compliant tenant: it must name what callpro.yaml expects.
+    readme = (POLICIES / "README.md").read_text(encoding="utf-8")
+    spec = load_policy(POLICIES / "callpro.yaml").spec
+    assert spec.group is not None
+    assert spec.probes is not None
+    assert spec.grant.via.role_group is not None
+    names = [
+        spec.principal.service_account,
+        spec.grant.via.role_group.name,
+        spec.scope.name,
+        spec.group.name,
+        *SEED_MEMBERS,
+        *spec.probes.deny.canaries,
+    ]
+    for name in names:
+        assert f"`{name}`" in readme, name
+    assert load_policy(POLICIES / "members-from-file.yaml").expected_members.exactly == SEED_MEMBERS

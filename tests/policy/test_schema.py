@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,3 +138,22 @@ def test_schema_rejects_wrong_values(where: tuple[str, ...], value: Any) -> None
 def test_dates_are_dates() -> None:
     assert policy_json_schema()["$defs"]["Waiver"]["properties"]["expires"]["format"] == "date"
     assert dt.date.fromisoformat("2027-01-31")
+
+
+SHIPPED_SCHEMA = POLICIES / "mailbox-access-policy.schema.json"
+REGEN = os.environ.get("EXAUDIT_REGEN_GOLDEN") == "1"
+
+
+def test_shipped_schema_file_is_current() -> None:
+    # Editors read policies/mailbox-access-policy.schema.json through the yaml-language-server modeline at the top
+    # of each example. Regenerate after a model change with EXAUDIT_REGEN_GOLDEN=1 and review the diff.
+    text = json.dumps(policy_json_schema(), indent=2) + "\n"
+    if REGEN:
+        SHIPPED_SCHEMA.write_text(text, encoding="utf-8")
+    assert SHIPPED_SCHEMA.read_text(encoding="utf-8") == text, "regenerate with EXAUDIT_REGEN_GOLDEN=1"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_examples_point_editors_at_the_schema(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=./mailbox-access-policy.schema.json"
