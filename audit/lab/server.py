@@ -1,0 +1,348 @@
+"""The lab as one server: the tenant, /PowerShell (WSMan/PSRP), /EWS/Exchange.asmx and /lab/control on 127.0.0.1.
+
+``LabServer`` starts in-process on an ephemeral port (tests, ``exaudit demo``); ``serve`` runs it in the
+foreground for ``exaudit lab serve`` and prints the endpoints and the credentials it generated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import secrets
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+from audit.lab import LabError
+from audit.lab.authz import Authorizer
+from audit.lab.ews import EwsHandler
+from audit.lab.faults import FaultPlan
+from audit.lab.generate import generate
+from audit.lab.http import Handler, LabHTTPServer, LabRequest, LabResponse, Route
+from audit.lab.tenant import Tenant, load_tenant
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCENARIO = "compliant"
+DEFAULT_AUTH_SCHEMES = ("Basic", "NTLM", "Negotiate")
+CONTROL_TOKEN_HEADER = "X-Lab-Token"  # noqa: S105 - a header name, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class LabCredentials:
+    """Logins for the lab: the auditor (PSRP) and the service account as the integration holds it (EWS)."""
+
+    auditor_username: str
+    auditor_password: str = dataclasses.field(repr=False)
+    service_username: str
+    service_password: str = dataclasses.field(repr=False)
+    domain: str = "CONTOSO"
+
+
+def scenarios_dir() -> Path:
+    """Return the folder of the shipped scenario files."""
+    return Path(str(resources.files("audit.lab") / "scenarios"))
+
+
+def list_scenarios() -> list[str]:
+    """Return the names of the shipped scenarios, sorted."""
+    return sorted(p.stem for p in scenarios_dir().glob("*.yaml") if not p.name.startswith("_"))
+
+
+def scenario_path(name: str) -> Path:
+    """Return the file of a shipped scenario; raise LabError naming the known ones."""
+    path = scenarios_dir() / f"{name}.yaml"
+    if name.startswith("_") or not path.is_file():
+        raise LabError(f"unknown scenario {name!r} (known: {', '.join(list_scenarios())})")
+    return path
+
+
+def scenario_expectations(name: str) -> dict[str, Any]:
+    """Return a scenario's ``expect`` block: ``{"failing": [check ids], "exit_code": n}``."""
+    tenant = load_tenant(scenario_path(name))
+    expect = tenant.meta.get("expect")
+    if not isinstance(expect, dict):
+        raise LabError(f"scenario {name!r} has no 'expect' block", str(scenario_path(name)))
+    return {"failing": list(expect.get("failing") or []), "exit_code": int(expect.get("exit_code", 0))}
+
+
+def _powershell_handler(server: LabServer) -> Handler | None:
+    """Build lab-psrp's /PowerShell handler for this tenant, or None when that module is not available."""
+    try:
+        from audit.lab import wsman  # noqa: PLC0415 - optional until the WSMan endpoint lands
+    except ImportError:
+        log.warning("lab: audit.lab.wsman is not available; /PowerShell is not served")
+        return None
+    factory: Callable[..., Handler] | None = getattr(wsman, "WSManHandler", None) or getattr(
+        wsman, "WSManEndpoint", None
+    )
+    if factory is None:
+        log.warning("lab: audit.lab.wsman has no WSManHandler; /PowerShell is not served")
+        return None
+    return factory(server.tenant)
+
+
+class LabServer:
+    """The embedded Exchange lab, started in-process; use as a context manager.
+
+    Args:
+        scenario: name of a shipped scenario (ignored when ``tenant_path`` or ``tenant`` is given).
+        tenant_path: a tenant/scenario YAML file of one's own.
+        tenant: an already built Tenant.
+        mailboxes: grow the tenant by this many generated mailboxes.
+        group_members: how many of the generated mailboxes join the scope group.
+        latency_ms: latency added to every EWS and PowerShell request.
+        tls: serve HTTPS with a certificate from a CA generated at start (``ca_cert_path``).
+        auth_schemes: authentication schemes offered on /PowerShell and /EWS.
+        port: TCP port (0: ephemeral).
+    """
+
+    def __init__(
+        self,
+        scenario: str | None = DEFAULT_SCENARIO,
+        *,
+        tenant_path: Path | str | None = None,
+        tenant: Tenant | None = None,
+        mailboxes: int | None = None,
+        group_members: int = 0,
+        latency_ms: int = 0,
+        tls: bool = False,
+        auth_schemes: Sequence[str] = DEFAULT_AUTH_SCHEMES,
+        ews_auth_schemes: Sequence[str] | None = None,
+        port: int = 0,
+    ) -> None:
+        if tenant is None:
+            path = Path(tenant_path) if tenant_path is not None else scenario_path(scenario or DEFAULT_SCENARIO)
+            tenant = load_tenant(path)
+        if mailboxes:
+            tenant = generate(tenant, mailboxes, group_members=group_members)
+        self.scenario = scenario if tenant_path is None else Path(tenant_path).stem
+        self.tenant = tenant.with_generated_passwords()
+        self.faults = FaultPlan()
+        faults = self.tenant.meta.get("faults")
+        if faults:
+            self.faults.apply(faults)
+        if latency_ms:
+            self.faults.set_latency(latency_ms)
+        self.authorizer = Authorizer(self.tenant)
+        self._http: LabHTTPServer | None = None
+        self.ews = EwsHandler(self.tenant, authorizer=self.authorizer, faults=self.faults, sleep=self._sleep)
+        self.powershell: Handler | None = None
+        self._tls = tls
+        self._port = port
+        self._auth_schemes = tuple(auth_schemes)
+        self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ("Basic", "NTLM")
+        self.control_token = secrets.token_urlsafe(16)
+        self._stale_passwords = {
+            a.username: secrets.token_urlsafe(18) for a in self.tenant.accounts.values() if a.stale_credentials
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> LabServer:
+        """Bind 127.0.0.1 and serve in background threads."""
+        if self._http is not None:
+            return self
+        self.powershell = _powershell_handler(self)
+        routes: dict[str, Route] = {
+            "/EWS": Route(self.ews, self._ews_auth_schemes),
+            "/lab/control": Route(self._control, ()),
+        }
+        if self.powershell is not None:
+            routes["/PowerShell"] = Route(self.powershell, self._auth_schemes)
+        org = self.tenant.organization
+        self._http = LabHTTPServer(
+            routes,
+            self._accounts,
+            self.faults.hook,
+            port=self._port,
+            tls=self._tls,
+            domains=(org.netbios, org.domain),
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+
+    def __enter__(self) -> LabServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _sleep(self, seconds: float) -> None:
+        if self._http is not None:
+            self._http.sleep(seconds)
+
+    def _accounts(self) -> dict[str, str]:
+        return {a.username: a.password for a in self.tenant.accounts.values() if a.password is not None}
+
+    # -- where and how to connect ------------------------------------------------------------------------
+
+    @property
+    def http(self) -> LabHTTPServer:
+        """The running HTTP server."""
+        if self._http is None:
+            raise LabError("the lab is not running")
+        return self._http
+
+    @property
+    def base_url(self) -> str:
+        """scheme://127.0.0.1:port."""
+        return self.http.base_url
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        return self.http.port
+
+    @property
+    def ews_url(self) -> str:
+        """The EWS endpoint URL."""
+        return f"{self.base_url}/EWS/Exchange.asmx"
+
+    @property
+    def psrp_url(self) -> str:
+        """The remote PowerShell endpoint URL (configuration Microsoft.Exchange)."""
+        return f"{self.base_url}/PowerShell"
+
+    @property
+    def control_url(self) -> str:
+        """The control endpoint URL (send the X-Lab-Token header)."""
+        return f"{self.base_url}/lab/control"
+
+    @property
+    def ca_cert_path(self) -> Path | None:
+        """PEM of the CA that issued the server certificate (TLS only)."""
+        return self.http.ca_path
+
+    @property
+    def credentials(self) -> LabCredentials:
+        """The auditor's and the service account's logins (the latter as the integration holds them)."""
+        auditor = self.tenant.account_with_role("auditor")
+        service = self.tenant.account_with_role("service")
+        if auditor is None or service is None or auditor.password is None or service.password is None:
+            raise LabError("the tenant names no auditor or service account", self.tenant.source)
+        auditor_user = self.tenant.resolve_recipient(auditor.username)
+        service_user = self.tenant.resolve_recipient(service.username)
+        service_password = self._stale_passwords.get(service.username, service.password)
+        return LabCredentials(
+            auditor_username=auditor_user.upn if auditor_user else auditor.username,
+            auditor_password=auditor.password,
+            service_username=service_user.upn if service_user else service.username,
+            service_password=service_password,
+            domain=self.tenant.organization.netbios,
+        )
+
+    def set_password(self, username: str, password: str) -> None:
+        """Change the password the lab accepts for an account (effective on the next authentication)."""
+        account = self.tenant.account(username)
+        if account is None:
+            raise LabError(f"no account {username!r}")
+        self.tenant.accounts[account.username.lower()] = dataclasses.replace(account, password=password)
+        self._stale_passwords.pop(account.username, None)
+
+    # -- statistics and control --------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Return EWS statistics, PowerShell cmdlet counts (when the handler reports them) and calendar counts."""
+        cmdlets: dict[str, int] = {}
+        counter = getattr(self.powershell, "cmdlet_counts", None)
+        if callable(counter):
+            cmdlets = dict(counter())
+        elif isinstance(counter, dict):
+            cmdlets = dict(counter)
+        return {
+            "scenario": self.scenario,
+            "mailboxes": sum(1 for _ in self.tenant.mailboxes()),
+            "ews": self.ews.stats.to_dict(),
+            "cmdlets": cmdlets,
+            "cmdlet_calls": sum(cmdlets.values()),
+            "calendar_items": self.tenant.calendars.counts(),
+            "calendar_items_total": self.tenant.calendars.total(),
+            "faults": self.faults.to_dict(),
+        }
+
+    def reset(self) -> None:
+        """Remove faults, zero the statistics and empty the calendars."""
+        self.faults.reset()
+        self.ews.reset_stats()
+        self.tenant.calendars.clear()
+        reset = getattr(self.powershell, "reset_counts", None)
+        if callable(reset):
+            reset()
+
+    def _control(self, request: LabRequest) -> LabResponse:
+        """/lab/control: GET .../stats, POST .../faults (JSON fault plan), POST .../reset."""
+        token = request.headers.get(CONTROL_TOKEN_HEADER, "")
+        if not secrets.compare_digest(token.encode(), self.control_token.encode()):
+            return _json(403, {"error": f"missing or wrong {CONTROL_TOKEN_HEADER} header"})
+        action = request.path.rstrip("/").rsplit("/", 1)[-1].lower()
+        try:
+            if action in ("stats", "control") and request.method == "GET":
+                return _json(200, self.stats())
+            if request.method != "POST":
+                return _json(405, {"error": "use GET .../stats or POST .../faults, .../reset"})
+            if action == "reset":
+                self.reset()
+                return _json(200, {"ok": True})
+            if action == "faults":
+                try:
+                    spec = json.loads(request.body or b"{}")
+                except ValueError as exc:
+                    return _json(400, {"error": f"invalid JSON: {exc}"})
+                self.faults.apply(spec)
+                return _json(200, self.faults.to_dict())
+        except LabError as exc:
+            return _json(400, {"error": str(exc)})
+        return _json(404, {"error": f"unknown control action {action!r}"})
+
+
+def _json(status: int, payload: Any) -> LabResponse:
+    return LabResponse(status, json.dumps(payload, sort_keys=True).encode(), "application/json")
+
+
+def serve(scenario: str, mailboxes: int | None, latency_ms: int, tls: bool, port: int, out: TextIO) -> int:
+    """Run the lab in the foreground until Ctrl-C; print endpoints and credentials to ``out``; return 0."""
+    stop = threading.Event()
+    with LabServer(scenario, mailboxes=mailboxes, latency_ms=latency_ms, tls=tls, port=port) as lab:
+        creds = lab.credentials
+        lines = [
+            f"exaudit lab: scenario {lab.scenario!r}, {lab.stats()['mailboxes']} mailboxes, on 127.0.0.1 only",
+            f"  PowerShell : {lab.psrp_url}  (configuration Microsoft.Exchange)"
+            + ("" if lab.powershell is not None else "  [not available in this build]"),
+            f"  EWS        : {lab.ews_url}",
+            f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
+            f"  auditor    : {creds.auditor_username}  password: {creds.auditor_password}",
+            f"  service    : {creds.service_username}  password: {creds.service_password}",
+        ]
+        if lab.ca_cert_path is not None:
+            lines.append(f"  CA bundle  : {lab.ca_cert_path}")
+        # These passwords are generated for this run of a throw-away lab and printed on purpose: the user
+        # asked for them (`exaudit lab serve`), like a test fixture's output.
+        lines.append("Press Ctrl-C to stop.")
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        previous = signal.getsignal(signal.SIGINT)
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
+        out.write("exaudit lab: stopped\n")
+    return 0
