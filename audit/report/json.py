@@ -17,8 +17,9 @@ Structure (``schemaVersion`` 1; fields are only ever added within a schema versi
       ]
     }
 
-Strings are written as ``json.dumps`` escapes them (``ensure_ascii``), so the file is plain ASCII and a name
-such as ``<img src=x>`` is inert data; keys keep a fixed order so two runs diff cleanly.
+``REPORT_JSON_SCHEMA`` states the same as a JSON Schema. Strings are written as ``json.dumps`` escapes them
+(``ensure_ascii``), so the file is plain ASCII and a name such as ``<img src=x>`` is inert data; keys keep a fixed
+order so two runs diff cleanly.
 """
 
 from __future__ import annotations
@@ -26,11 +27,94 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from audit.findings import AuditResult, Finding, Status
+from audit.findings import AuditResult, ExitCode, Finding, Severity, Status
 from audit.report.interface import ordered
 
 SCHEMA = "exaudit/report"
 SCHEMA_VERSION = 1
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_STATUS: dict[str, Any] = {"enum": [s.value for s in Status]}
+
+# The structure above as a JSON Schema (draft 2020-12), for consumers who validate what they read; the tests check
+# every report against it.
+REPORT_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://exaudit.invalid/schemas/report-v1.json",
+    "title": "exaudit report",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "schemaVersion", "info", "verdict", "exitCode", "counts", "findings"],
+    "properties": {
+        "schema": {"const": SCHEMA},
+        "schemaVersion": {"const": SCHEMA_VERSION},
+        "info": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "toolVersion", "generatedAt", "policies", "target", "snapshotSha256", "collectedAt", "serverVersion"
+            ],
+            "properties": {
+                "toolVersion": _TEXT,
+                "generatedAt": _TEXT,
+                "policies": {"type": "array", "items": _TEXT},
+                "target": _TEXT,
+                "snapshotSha256": {"type": "string", "pattern": "^([0-9a-f]{64})?$"},
+                "collectedAt": _TEXT,
+                "serverVersion": _TEXT,
+            },
+        },
+        "verdict": {"enum": ["COMPLIANT", "NON-COMPLIANT", "UNKNOWN (fail closed)", "NOTHING EVALUATED", "UNKNOWN"]},
+        "exitCode": {"type": "integer", "enum": [int(code) for code in ExitCode]},
+        "counts": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [*(s.value for s in Status), "total"],
+            "properties": {key: {"type": "integer", "minimum": 0} for key in [*(s.value for s in Status), "total"]},
+        },
+        "findings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "checkId", "title", "status", "severity", "policy", "message", "expected", "actual",
+                    "remediation", "docUrl", "rationale", "evidence", "location", "waivedBy",
+                ],
+                "properties": {
+                    "checkId": {"type": "string", "pattern": "^EXA[0-9]{3}$"},
+                    "title": _TEXT,
+                    "status": _STATUS,
+                    "severity": {"enum": [s.value for s in Severity]},
+                    "policy": _TEXT,
+                    "message": _TEXT,
+                    "expected": _TEXT,
+                    "actual": _TEXT,
+                    "remediation": _TEXT,
+                    "docUrl": _TEXT,
+                    "rationale": _TEXT,
+                    "evidence": {"type": "array", "items": _TEXT},
+                    "location": {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["path", "line", "column"],
+                                "properties": {
+                                    "path": _TEXT,
+                                    "line": {"type": "integer", "minimum": 1},
+                                    "column": {"type": "integer", "minimum": 1},
+                                },
+                            },
+                        ]
+                    },
+                    "waivedBy": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}  # fmt: skip
 
 
 def finding_document(finding: Finding) -> dict[str, Any]:

@@ -6,9 +6,11 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import jsonschema
+
 from audit.findings import AuditResult
 from audit.report import Format, render
-from audit.report.json import SCHEMA, SCHEMA_VERSION
+from audit.report.json import REPORT_JSON_SCHEMA, SCHEMA, SCHEMA_VERSION
 
 
 def _doc(result: AuditResult) -> dict[str, Any]:
@@ -49,3 +51,16 @@ def test_output_is_ascii_and_hostile_text_is_data(sample_result: AuditResult) ->
     assert "\\u003c" not in text  # json escapes quotes and controls, not '<'; the document is data, not markup
     doc = json.loads(text)
     assert any("<img src=x onerror=alert(1)>" in line for f in doc["findings"] for line in f["evidence"])
+
+
+def test_every_report_validates_against_the_published_schema(sample_result: AuditResult) -> None:
+    validator_cls = jsonschema.validators.validator_for(REPORT_JSON_SCHEMA)
+    assert validator_cls is jsonschema.Draft202012Validator
+    validator_cls.check_schema(REPORT_JSON_SCHEMA)
+    validator = validator_cls(REPORT_JSON_SCHEMA)
+    empty = AuditResult(info=sample_result.info, findings=())
+    for result in (sample_result, empty):
+        assert sorted(validator.iter_errors(_doc(result)), key=str) == []
+    broken = _doc(sample_result)
+    broken["findings"][0]["status"] = "MAYBE"
+    assert not validator.is_valid(broken)
