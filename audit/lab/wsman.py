@@ -235,10 +235,14 @@ class WSManEndpoint:
 
     def __init__(
         self,
-        tenant_provider: Callable[[], Tenant],
+        tenant_provider: Callable[[], Tenant] | Tenant,
         on_cmdlet: Callable[[str, str, dict[str, str]], None] | None = None,
     ) -> None:
-        self._tenant_provider = tenant_provider
+        if isinstance(tenant_provider, Tenant):
+            fixed = tenant_provider
+            self._tenant_provider: Callable[[], Tenant] = lambda: fixed
+        else:
+            self._tenant_provider = tenant_provider
         self._on_cmdlet = on_cmdlet
         self._shells: dict[uuid.UUID, PSRPShell] = {}
         self._lock = threading.Lock()
