@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +159,27 @@ def test_shipped_schema_file_is_current() -> None:
 def test_examples_point_editors_at_the_schema(path: Path) -> None:
     first = path.read_text(encoding="utf-8").splitlines()[0]
     assert first == "# yaml-language-server: $schema=./mailbox-access-policy.schema.json"
+
+
+def test_check_jsonschema_accepts_the_examples_and_refuses_an_unknown_key(tmp_path: Path) -> None:
+    # check-jsonschema is what a CI lint step would run on policy files; it reads the YAML itself.
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    if not tool.exists():
+        pytest.skip("check-jsonschema is not installed in this environment")
+    ok = subprocess.run(
+        [str(tool), "--schemafile", str(SHIPPED_SCHEMA), *map(str, SHIPPED)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        (POLICIES / "callpro.yaml").read_text(encoding="utf-8").replace("  membershipClosed:", "  membershipClozed:"),
+        encoding="utf-8",
+    )
+    refused = subprocess.run(
+        [str(tool), "--schemafile", str(SHIPPED_SCHEMA), str(bad)], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1
+    assert "membershipClozed" in refused.stdout
