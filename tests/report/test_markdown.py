@@ -85,3 +85,26 @@ def test_all_passed(sample_result: AuditResult) -> None:
     assert text.startswith("## \u2705 exaudit: COMPLIANT")
     assert "Every check passed." in text
     assert "<details>" not in text
+
+
+def test_a_commonmark_renderer_sees_tables_details_and_no_injected_html(sample_result: AuditResult) -> None:
+    # markdown-it-py (CommonMark + GFM tables), with raw HTML on as GitHub allows <details>: a real consumer.
+    from markdown_it import MarkdownIt
+
+    hostile = replace(sample_result.findings[8], message="a | b **bold** `x` [l](javascript:alert(1)) <img src=x>")
+    findings = (*sample_result.findings[:8], hostile, *sample_result.findings[9:])
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    html = md.render(render(Format.MARKDOWN, AuditResult(info=sample_result.info, findings=findings)))
+    assert html.count("<table>") == 2
+    attention = html.split("<table>")[2]
+    rows = attention.split("<tr>")[2:]
+    assert len(rows) == 7  # the non-PASS findings
+    assert all(row.count("<td") == 5 for row in rows)
+    assert html.count("<details>") == 7
+    assert "<img" not in html
+    assert "<strong>bold</strong>" not in html
+    assert "<code>x</code>" not in html
+    assert 'href="javascript' not in html
+    assert "a | b **bold** `x` [l](javascript:alert(1)) &lt;img src=x&gt;</td>" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert '<code class="language-powershell">Set-ManagementRoleAssignment' in html
