@@ -7,6 +7,7 @@ import pytest
 from audit.opath import (
     And,
     Comparison,
+    Filter,
     Not,
     Operator,
     Or,
@@ -44,8 +45,8 @@ TEXTS = {
 
 
 @pytest.mark.parametrize(("f", "text"), list(TEXTS.values()), ids=list(TEXTS))
-def test_to_text_is_the_form_exchange_regenerates(f: object, text: str) -> None:
-    assert to_text(f) == text  # type: ignore[arg-type]
+def test_to_text_is_the_form_exchange_regenerates(f: Filter, text: str) -> None:
+    assert to_text(f) == text
     assert parse(text) == f
 
 
@@ -135,6 +136,14 @@ def test_s5_seed_filter_equals_the_stored_scope_filter() -> None:
     assert stored == f"MemberOfGroup -eq '{DN}'"
     assert equivalent(parse(typed), parse(stored))
     assert parse(typed) == member_of_group(DN)
+
+
+def test_s5_typo_leaves_a_filter_that_names_no_group() -> None:
+    # With the article's "Claendar" typo Get-Group fails, $ADGroup is $null and the expanded filter has an empty
+    # DN: it parses, but it is not the intended scope and matches no recipient's group.
+    broken = parse("\"MemberOfGroup -eq ''\"")
+    assert broken == Comparison("MemberOfGroup", Operator.EQ, "")
+    assert not equivalent(broken, member_of_group(DN))
 
 
 def test_member_of_group_ignores_surrounding_blanks() -> None:
