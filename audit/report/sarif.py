@@ -26,11 +26,13 @@ from typing import Any
 from urllib.parse import quote
 
 from audit.findings import AuditResult, Finding, Severity, Status
+from audit.report import markdown
 from audit.report.interface import ordered, strip_control
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 FINGERPRINT_KEY = "exauditFinding/v1"
+_BRACKETS = re.compile(r"[\[\]]")
 
 LEVELS: dict[Severity, str] = {
     Severity.CRITICAL: "error",
@@ -65,10 +67,10 @@ def _artifact_location(path: str) -> dict[str, str]:
 
 def _rule(finding: Finding) -> dict[str, Any]:
     help_text = finding.rationale or finding.title
-    help_markdown = help_text
+    help_markdown = markdown.escape(help_text)
     if finding.remediation:
         help_text += f"\n\nRemediation (PowerShell):\n{finding.remediation}"
-        help_markdown += f"\n\n**Remediation** (PowerShell):\n\n```powershell\n{finding.remediation}\n```"
+        help_markdown += f"\n\n**Remediation** (PowerShell):\n\n{markdown.fenced(finding.remediation, 'powershell')}"
     rule: dict[str, Any] = {
         "id": finding.check_id,
         "name": "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", finding.title)) or finding.check_id,
@@ -99,7 +101,9 @@ def _message(finding: Finding) -> str:
         details.append(f"actual {finding.actual}")
     if details:
         text += " (" + "; ".join(details) + ")"
-    return strip_control(text)
+    # SARIF plain-text messages turn "[text](target)" into links (SARIF 2.1.0 section 3.11.6); a name an attacker
+    # chose must stay text, so brackets are escaped as the spec defines.
+    return _BRACKETS.sub(r"\\\g<0>", strip_control(text))
 
 
 def _result(finding: Finding, rule_index: int, fallback_policy: str | None) -> dict[str, Any]:

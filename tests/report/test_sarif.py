@@ -128,3 +128,15 @@ def test_an_empty_run_is_valid(sample_result: AuditResult, validator: jsonschema
     assert validator.is_valid(document)
     assert document["runs"][0]["results"] == []
     assert document["runs"][0]["invocations"][0]["executionSuccessful"] is False
+
+
+def test_messages_cannot_carry_embedded_links(sample_result: AuditResult) -> None:
+    finding = replace(sample_result.findings[3], message="member [click me](https://evil.example/) added")
+    results = _sarif(AuditResult(info=sample_result.info, findings=(finding,)))["runs"][0]["results"]
+    assert results[0]["message"]["text"].startswith("member \\[click me\\](https://evil.example/) added")
+
+
+def test_help_markdown_fences_remediation_safely(sample_result: AuditResult) -> None:
+    finding = replace(sample_result.findings[3], remediation="Write-Host '```'\nRemove-X '<img src=x>'")
+    rule = _sarif(AuditResult(info=sample_result.info, findings=(finding,)))["runs"][0]["tool"]["driver"]["rules"][0]
+    assert "\n````powershell\nWrite-Host '```'\nRemove-X '<img src=x>'\n````" in rule["help"]["markdown"]
