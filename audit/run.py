@@ -174,6 +174,24 @@ def applicable_throttling_policy(state: CollectedState, principals: Sequence[str
     return None
 
 
+def probing_identity(login: str, state: CollectedState, principals: Sequence[str]) -> str:
+    r"""The principal the EWS probes ran as: the policy's principal when the login is that user, else the login.
+
+    A login may be written ``DOMAIN\user``, ``user`` or ``user@domain``; it is matched against the collected
+    Get-User record of each principal (sAMAccountName, UPN, WindowsEmailAddress).
+    """
+    if not login:
+        return principals[0] if principals else ""
+    bare = login.rsplit("\\", 1)[-1].casefold()
+    for principal in principals:
+        for user in state.users:
+            names = {user.sam_account_name.casefold(), user.user_principal_name.casefold()}
+            names |= {user.windows_email_address.casefold()} - {""}
+            if principal.casefold() in names and bare in names:
+                return principal
+    return login
+
+
 def probe_concurrency(requested: int, policy: ThrottlingPolicy | None) -> int:
     """The number of parallel probes: as requested, capped by the account's EWSMaxConcurrency budget."""
     limit = policy.ews_max_concurrency if policy is not None else None
@@ -257,7 +275,7 @@ def collect(
             platform="exchange-online" if org is not None and org.is_exchange_online else "on-premises",
             psrp_endpoint=target.psrp_url,
             ews_url=target.resolved_ews_url,
-            service_account=target.service_username or (principals[0] if principals else ""),
+            service_account=probing_identity(target.service_username, state, principals),
         ),
         organization=org,
         servers=state.servers,

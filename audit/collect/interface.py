@@ -27,6 +27,7 @@ class ErrorKind:
     TLS = "TLS"
     CONNECTION = "Connection"
     TRANSPORT = "Transport"  # anything else on the wire: a WSMan fault, a malformed reply, a dropped connection
+    TRUNCATED = "Truncated"  # Exchange warned that -ResultSize cut the result
     UNEXPECTED = "UnexpectedOutput"  # objects of a type the collector does not map
 
 

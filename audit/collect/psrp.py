@@ -9,7 +9,9 @@ into :class:`audit.errors.CollectionError` with a message that says what to do, 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -75,14 +77,40 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, GenericComplexObject):
-        # A multi-valued property arrives as an object with a <LST>, which pypsrp keeps in property_sets.
-        lists = [p for p in value.property_sets if isinstance(p, list)]
-        if lists:
-            return [plain(v) for v in lists[0]]
+        # A multi-valued property arrives as an object of an Exchange collection type with a <LST>; pypsrp does
+        # not know the type and keeps the <LST> element in property_sets, as a list or as its XML text.
+        for entry in value.property_sets:
+            if isinstance(entry, list):
+                return [plain(v) for v in entry]
+            if isinstance(entry, str) and entry.lstrip().startswith(("<LST", "<IE")):
+                return _list_items(entry)
         if value.to_string is not None:
             return str(value.to_string)
         return {str(k): plain(v) for k, v in value.adapted_properties.items()}
     return str(value)
+
+
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _list_items(xml_text: str) -> list[Any]:
+    """The items of a CLIXML ``<LST>`` (strings, or the ToString of objects; Nil items dropped)."""
+    # The text is pypsrp's re-serialization of an element it already parsed, so entities are already resolved.
+    element = ET.fromstring(xml_text)  # noqa: S314
+    items: list[Any] = []
+    for child in element:
+        if child.tag == "Nil":
+            continue
+        if child.tag == "Obj":
+            text = child.findtext("ToString")
+            if text is not None:
+                items.append(_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text))
+            continue
+        if child.tag == "B":
+            items.append((child.text or "").strip().lower() == "true")
+            continue
+        items.append(_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), child.text or ""))
+    return items
 
 
 def _error_text(record: Any) -> str:
@@ -277,11 +305,18 @@ class PsrpRunner:
                 type_names.append(())
         errors = [self._scrub(_error_text(r)) for r in records]
         kind: str | None = None
+        # Exchange warns instead of failing when -ResultSize (1000 by default) cut the result: a cut result is
+        # missing data, never a complete answer.
+        for warning in ps.streams.warning or []:
+            text = str(getattr(warning, "message", None) or warning)
+            if "ResultSize" in text:
+                errors.append(f"{cmdlet} returned a truncated result: {text}")
+                kind = ErrorKind.TRUNCATED
         if ps.state == PSInvocationState.FAILED or ps.had_errors:
             kind = ErrorKind.TERMINATING if ps.state == PSInvocationState.FAILED else ErrorKind.NON_TERMINATING
             if not errors:
                 errors = [f"{cmdlet} failed on the server without an error record"]
-        elif errors:
+        elif errors and kind is None:
             kind = ErrorKind.NON_TERMINATING
         return CmdletResult(objects=objects, errors=errors, error_kind=kind, type_names=type_names)
 
