@@ -13,7 +13,7 @@ from audit.opath.evaluate import Predicate, compile_filter, matches
 from audit.opath.nodes import And, Comparison, Filter, Not, Operator, Or, SystemValue, Value
 from audit.opath.normal import canonical_dn, canonical_proxy, equivalent, normalize
 from audit.opath.parser import parse
-from audit.opath.properties import EVALUABLE_PROPERTIES, KNOWN_PROPERTIES
+from audit.opath.properties import EVALUABLE_PROPERTIES, KNOWN_PROPERTIES, canonical_name
 from audit.opath.text import to_text
 
 
@@ -23,9 +23,9 @@ def member_of_group(dn: str) -> Filter:
 
 
 def properties(f: Filter) -> frozenset[str]:
-    """Return the property names the filter reads, as spelled in its comparisons."""
+    """Return the property names the filter reads, in Microsoft's spelling where the name is a known one."""
     if isinstance(f, Comparison):
-        return frozenset((f.property,))
+        return frozenset((canonical_name(f.property),))
     if isinstance(f, Not):
         return properties(f.operand)
     return frozenset().union(*(properties(operand) for operand in f.operands))

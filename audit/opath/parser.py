@@ -27,6 +27,8 @@ _EXPECT_OPERATOR = "a comparison operator (-eq, -ne, -lt, -gt, -like, -notlike)"
 _EXPECT_OPERAND = "a property name, '(' or -not"
 _EXPECT_VALUE = "a value ('text', \"text\", $true, $false, $null or a number)"
 _TYPOGRAPHIC_QUOTES = "\u2018\u2019\u201a\u201b\u201c\u201d\u201e"
+# PowerShell's escape sequences in double-quoted strings (about_Special_Characters).
+_BACKTICK = {"0": "\0", "a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _MAX_DEPTH = 128  # Exchange's own regenerated filters nest about 45 deep; deeper is a mistake or an attack
 
 
@@ -110,8 +112,8 @@ def _unquote_double(text: str, start: int, end: int) -> tuple[str, list[int]]:
         if ch == "`":
             if i + 1 >= end:
                 break
-            # A backtick escapes the next character (`$true, `"); the escaped character stands for itself.
-            chars.append(text[i + 1])
+            # A backtick escapes the next character (`$true, `"); `n, `t and friends are control characters.
+            chars.append(_BACKTICK.get(text[i + 1], text[i + 1]))
             offsets.append(i + 1)
             i += 2
             continue
@@ -125,13 +127,12 @@ def _unquote_double(text: str, start: int, end: int) -> tuple[str, list[int]]:
 
 def _expansion_message(text: str, at: int) -> str:
     """Explain what PowerShell would have substituted at ``text[at]`` inside a double-quoted filter."""
-    following = text[at + 1 :]
-    if following.startswith("("):
+    if text.startswith("(", at + 1):
         return (
             "PowerShell expands the subexpression $(...) inside a double-quoted filter before Exchange sees it; "
             "give exaudit the expanded filter text (for a group, its DistinguishedName)"
         )
-    word = _word(following)
+    word = _word(text, at + 1)
     if word.lower() in _SYSTEM:
         return (
             f"PowerShell expands ${word} inside a double-quoted filter; write `${word} (with a backtick) or wrap "
@@ -143,12 +144,12 @@ def _expansion_message(text: str, at: int) -> str:
     )
 
 
-def _word(text: str) -> str:
-    """Return the identifier at the start of ``text`` (letters, digits, underscore)."""
-    n = 0
-    while n < len(text) and (text[n].isalnum() or text[n] == "_"):
-        n += 1
-    return text[:n]
+def _word(text: str, start: int = 0) -> str:
+    """Return the identifier at ``text[start]`` (letters, digits, underscore), without copying the rest."""
+    end = start
+    while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        end += 1
+    return text[start:end]
 
 
 def _is_name_start(ch: str) -> bool:
@@ -229,6 +230,10 @@ class _Parser:
             return inner
         if _is_name_start(ch):
             return self._comparison()
+        if ch in _TYPOGRAPHIC_QUOTES:
+            raise self._error(
+                f"expected {_EXPECT_OPERAND}, found the typographic quote {ch!r}; wrap the filter in plain quotes"
+            )
         if ch == "!":
             raise self._error(f"expected {_EXPECT_OPERAND}; OPATH has no '!', write -not")
         raise self._error(f"expected {_EXPECT_OPERAND}, found {self._found()}")
@@ -249,7 +254,7 @@ class _Parser:
         if at >= len(self.text):
             raise self._error(f"expected {_EXPECT_OPERATOR} after '{name}'; the filter ends here")
         if self.text[at] == "-":
-            word = _word(self.text[at + 1 :])
+            word = _word(self.text, at + 1)
             lowered = word.lower()
             if lowered in _COMPARISON:
                 self.pos += 1 + len(word)
@@ -262,7 +267,7 @@ class _Parser:
             if lowered in ("and", "or", "not"):
                 raise self._error(f"expected {_EXPECT_OPERATOR} after '{name}', found '-{word}'")
             raise self._error(f"'-{word}' is not an OPATH operator; expected {_EXPECT_OPERATOR}")
-        word = _word(self.text[at:])
+        word = _word(self.text, at)
         if word.lower() in _COMPARISON:
             raise self._error(f"expected {_EXPECT_OPERATOR}: write '-{word.lower()}' with its hyphen")
         raise self._error(f"expected {_EXPECT_OPERATOR} after '{name}', found {self._found()}")
@@ -276,7 +281,7 @@ class _Parser:
         if ch == '"':
             return self._quoted('"')
         if ch == "$":
-            word = _word(self.text[self.pos + 1 :])
+            word = _word(self.text, self.pos + 1)
             if word.lower() in _SYSTEM:
                 self.pos += 1 + len(word)
                 return _SYSTEM[word.lower()]
@@ -340,7 +345,7 @@ class _Parser:
     def _peek_hyphen_word(self) -> str | None:
         """Return the lower-cased word after a '-' at the cursor, or None."""
         if self.pos < len(self.text) and self.text[self.pos] == "-":
-            return _word(self.text[self.pos + 1 :]).lower()
+            return _word(self.text, self.pos + 1).lower()
         return None
 
     def _found(self) -> str:
@@ -348,7 +353,7 @@ class _Parser:
             return "the end of the filter"
         shown = self.text[self.pos]
         if _is_name_char(shown) or shown == "-":
-            shown += _word(self.text[self.pos + 1 :])
+            shown += _word(self.text, self.pos + 1)
         return repr(shown)
 
     def _error(self, message: str) -> FilterError:

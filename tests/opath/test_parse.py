@@ -152,3 +152,21 @@ def test_errors_name_what_was_expected_and_where(text: str, position: int, words
 def test_error_message_points_at_the_character() -> None:
     with pytest.raises(FilterError, match=r"at character 6 in filter \"Name -ceq 'x'\""):
         parse("Name -ceq 'x'")
+
+
+def test_double_quote_wrapper_backtick_escapes_are_powershells() -> None:
+    assert parse("\"Notes -eq 'a`tb'\"") == Comparison("Notes", Operator.EQ, "a\tb")
+
+
+def test_typographic_quotes_around_the_filter_get_a_hint() -> None:
+    with pytest.raises(FilterError, match="typographic quote") as caught:
+        parse("\u201cAlias -eq 'a'\u201d")
+    assert caught.value.position == 0
+
+
+def test_long_filters_parse_in_linear_time() -> None:
+    # 20,000 operands: quadratic slicing would take minutes; this parses in well under a second.
+    text = " -or ".join(f"Alias -eq 'user{i}'" for i in range(20_000))
+    f = parse(text)
+    assert isinstance(f, Or)
+    assert len(f.operands) == 20_000
