@@ -8,12 +8,11 @@ only in :class:`TargetOptions` (hidden from repr) and in the client libraries' s
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from audit import __version__
 from audit.collect import CollectedState, call_count, collect_state
@@ -23,6 +22,9 @@ from audit.findings import Finding
 from audit.policy import LoadedPolicy
 from audit.probe import CALENDAR_READ, CALENDAR_WRITE, EwsEndpoint, Prober, ProbeSettings, ProbeTarget
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun, Snapshot, Target, ThrottlingPolicy
+
+if TYPE_CHECKING:
+    from audit.lab.server import LabServer
 
 DEFAULT_CONCURRENCY = 8
 FALLBACK_BUILD = (15, 0, 847, 32)  # Exchange 2013 SP1: a schema every supported on-premises server understands
@@ -383,21 +385,34 @@ def demo(
     now: dt.datetime | None = None,
 ) -> DemoResult:
     """Start the embedded lab in-process, audit it with ``policies/callpro.yaml``, stop it; nothing is written."""
+    from audit.lab.server import LabServer  # noqa: PLC0415  (the lab is loaded for the demo only)
     from audit.policy import load_policy  # noqa: PLC0415
 
-    # Imported by name: the lab is only loaded for the demo, never by a live audit.
-    lab_server = importlib.import_module("audit.lab.server")
     policy = load_policy(policy_path or default_policy_path())
-    with lab_server.LabServer(scenario=scenario, mailboxes=mailboxes) as lab:
+    with LabServer(scenario=scenario, mailboxes=mailboxes) as lab:
         target = lab_target(lab)
         snapshot, findings = run([policy], target, now or dt.datetime.now(dt.UTC), progress=progress)
         description = f"embedded lab, scenario {scenario} ({lab.base_url})"
     return DemoResult(snapshot, findings, (policy,), description, scenario)
 
 
-def lab_target(lab: object, **overrides: object) -> TargetOptions:
-    """TargetOptions for a running :class:`audit.lab.server.LabServer` with its generated credentials."""
-    info = lab.target_info()  # type: ignore[attr-defined]
-    values: dict[str, object] = dict(info)
+def lab_target(lab: LabServer, *, auth: str = "ntlm", **overrides: Any) -> TargetOptions:
+    """TargetOptions for a running lab with its generated credentials (NTLM with message encryption by default)."""
+    creds = lab.credentials
+    tls = lab.ca_cert_path is not None
+    values: dict[str, Any] = {
+        "server": "127.0.0.1",
+        "port": lab.port,
+        "path": "/PowerShell",
+        "scheme": "https" if tls else "http",
+        "auth": auth,
+        "ca_bundle": lab.ca_cert_path,
+        "audit_username": creds.auditor_username,
+        "audit_password": creds.auditor_password,
+        "service_username": creds.service_username,
+        "service_password": creds.service_password,
+        "timeout_seconds": 30.0,
+        "deadline_seconds": 120.0,
+    }
     values.update(overrides)
-    return TargetOptions(**values)  # type: ignore[arg-type]
+    return TargetOptions(**values)
