@@ -85,6 +85,7 @@ class Via:
     problem: str = ""
     ambiguous: bool = False
     evidence: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()  # identities of the records an ambiguous name matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +232,7 @@ class Context:
                     problem=f"{len(found)} role groups are named or displayed as '{name}'; rename so one is meant",
                     ambiguous=True,
                     evidence=evidence,
+                    candidates=tuple(rg.identity for rg in found),
                 )
             rg = found[0]
             return Via("roleGroup", name, identity=key(rg.identity), label=rg.name, evidence=evidence)
@@ -247,6 +249,7 @@ class Context:
                 problem=f"{len(groups)} groups are named '{name}'",
                 ambiguous=True,
                 evidence=evidence,
+                candidates=tuple(g.identity for g in groups),
             )
         return Via("securityGroup", name, identity=key(groups[0].identity), label=groups[0].name, evidence=evidence)
 

@@ -77,7 +77,7 @@ def _missing_data(check_id: str, ctx: Context) -> Verdict | None:
     for cmdlet in needs(check_id, ctx):
         ok, why = ctx.snapshot.call_status(cmdlet)
         if not ok:
-            reasons.append(why)
+            reasons.append(why.rstrip(". "))
     if not reasons:
         return None
     return Verdict(

@@ -186,6 +186,10 @@ def _member_label(ctx: Context, identity: str) -> str:
     return ctx.directory.label(identity)
 
 
+def _source(source: str) -> str:
+    return "the policy's list" if source == "policy" else f"the members file {source}"
+
+
 def exa033(ctx: Context) -> Verdict:
     """The group's direct members match group.members (missing and unexpected listed by name and address)."""
     group, blocked = _group(ctx)
@@ -214,7 +218,7 @@ def exa033(ctx: Context) -> Verdict:
     if not missing and not unexpected:
         return Verdict(
             Status.PASS,
-            f"The {len(group.members)} member(s) of '{group.name}' match {expect.source}.",
+            f"The {len(group.members)} member(s) of '{group.name}' match {_source(expect.source)}.",
             expected=expected,
             actual=actual,
             evidence=evidence,
@@ -236,7 +240,7 @@ def exa033(ctx: Context) -> Verdict:
         ]
     return Verdict(
         Status.FAIL,
-        f"Members of '{group.name}' differ from {expect.source}: " + "; ".join(parts) + ".",
+        f"Members of '{group.name}' differ from {_source(expect.source)}: " + "; ".join(parts) + ".",
         expected=expected,
         actual=actual + "; " + "; ".join(parts),
         evidence=evidence,

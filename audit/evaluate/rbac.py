@@ -124,11 +124,12 @@ def exa010(ctx: Context) -> Verdict:
     if via.problem:
         return Verdict(
             Status.FAIL,
-            f"The path the policy names does not exist: {via.problem}.",
+            f"The path the policy names {'is ambiguous' if via.ambiguous else 'does not exist'}: {via.problem}.",
             expected=expected,
             actual=via.problem,
             evidence=via.evidence,
-            remediation=""
+            remediation="# Give each a distinct DisplayName (or remove the stray one):\n"
+            + "\n".join(f"Set-RoleGroup -Identity {ps(c)} -DisplayName '<distinct name>'" for c in via.candidates)
             if via.ambiguous
             else f"# create the {via.kind} '{via.name}' first, then:\n{_new_assignment(ctx)}",
         )

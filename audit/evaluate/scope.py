@@ -191,6 +191,7 @@ def exa021(ctx: Context) -> Verdict:
             f"The scope '{name}' {state}, so no filter names '{wanted}' (see EXA020).",
             expected=f"MemberOfGroup names '{wanted}'",
             actual=f"scope {state}",
+            remediation=f"# Create the scope first (EXA020):\n{_set_filter(ctx, name)}" if len(scopes) < 2 else "",
         )
     scope = scopes[0]
     evidence = [_scope_line(scope)]
