@@ -310,9 +310,18 @@ def _json(status: int, payload: Any) -> LabResponse:
     return LabResponse(status, json.dumps(payload, sort_keys=True).encode(), "application/json")
 
 
-def serve(scenario: str, mailboxes: int | None, latency_ms: int, tls: bool, port: int, out: TextIO) -> int:
-    """Run the lab in the foreground until Ctrl-C; print endpoints and credentials to ``out``; return 0."""
-    stop = threading.Event()
+def serve(
+    scenario: str,
+    mailboxes: int | None,
+    latency_ms: int,
+    tls: bool,
+    port: int,
+    out: TextIO,
+    *,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run the lab in the foreground until Ctrl-C (or ``stop`` is set); print endpoints and credentials; return 0."""
+    stop = stop or threading.Event()
     with LabServer(scenario, mailboxes=mailboxes, latency_ms=latency_ms, tls=tls, port=port) as lab:
         creds = lab.credentials
         lines = [
