@@ -11,9 +11,12 @@ Decisions, so a reader of the SARIF knows what each result means:
 - A waived check (SKIP with ``waived_by``) is a ``kind: review``, ``level: none`` result carrying an accepted
   external ``suppression`` whose justification is the waiver's reason, so code scanning shows it as dismissed
   rather than forgetting it. Other SKIPs (not applicable) and PASSes produce no result.
-- Each result points at the policy file line its expectation comes from (``Finding.location``), relative paths
-  against ``%SRCROOT%``; ``partialFingerprints`` hash (policy, check id), so a finding keeps its identity
-  across runs while its message changes.
+- Each result points at the policy file line its expectation comes from (``Finding.location``): a relative path
+  against ``%SRCROOT%``, an absolute one as a ``file://`` URI with no base id (github/codeql-action
+  ``upload-sarif`` relativizes those against its ``checkout_path``). ``partialFingerprints`` hash (policy, check
+  id), so a finding keeps its identity across runs while its message changes.
+- Result messages escape ``[`` and ``]``: SARIF plain text turns ``[text](target)`` into a link (SARIF 2.1.0
+  section 3.11.6) and a recipient's name must stay text.
 """
 
 from __future__ import annotations
