@@ -12,7 +12,8 @@ import logging
 import secrets
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,8 +24,9 @@ from audit.lab.authz import Authorizer
 from audit.lab.ews import EwsHandler
 from audit.lab.faults import FaultPlan
 from audit.lab.generate import generate
-from audit.lab.http import Handler, LabHTTPServer, LabRequest, LabResponse, Route
+from audit.lab.http import LabHTTPServer, LabRequest, LabResponse, Route
 from audit.lab.tenant import Tenant, load_tenant
+from audit.lab.wsman import WSManEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +71,6 @@ def scenario_expectations(name: str) -> dict[str, Any]:
     if not isinstance(expect, dict):
         raise LabError(f"scenario {name!r} has no 'expect' block", str(scenario_path(name)))
     return {"failing": list(expect.get("failing") or []), "exit_code": int(expect.get("exit_code", 0))}
-
-
-def _powershell_handler(server: LabServer) -> Handler | None:
-    """Build lab-psrp's /PowerShell handler for this tenant, or None when that module is not available."""
-    try:
-        from audit.lab import wsman  # noqa: PLC0415 - optional until the WSMan endpoint lands
-    except ImportError:
-        log.warning("lab: audit.lab.wsman is not available; /PowerShell is not served")
-        return None
-    factory: Callable[..., Handler] | None = getattr(wsman, "WSManHandler", None) or getattr(
-        wsman, "WSManEndpoint", None
-    )
-    if factory is None:
-        log.warning("lab: audit.lab.wsman has no WSManHandler; /PowerShell is not served")
-        return None
-    return factory(server.tenant)
 
 
 class LabServer:
@@ -132,7 +118,10 @@ class LabServer:
         self.authorizer = Authorizer(self.tenant)
         self._http: LabHTTPServer | None = None
         self.ews = EwsHandler(self.tenant, authorizer=self.authorizer, faults=self.faults, sleep=self._sleep)
-        self.powershell: Handler | None = None
+        self.powershell: WSManEndpoint | None = None
+        self._cmdlets: Counter[str] = Counter()
+        self._cmdlets_by_account: Counter[str] = Counter()
+        self._cmdlet_lock = threading.Lock()
         self._tls = tls
         self._port = port
         self._auth_schemes = tuple(auth_schemes)
@@ -148,13 +137,12 @@ class LabServer:
         """Bind 127.0.0.1 and serve in background threads."""
         if self._http is not None:
             return self
-        self.powershell = _powershell_handler(self)
+        self.powershell = WSManEndpoint(self.tenant, on_cmdlet=self._count_cmdlet)
         routes: dict[str, Route] = {
             "/EWS": Route(self.ews, self._ews_auth_schemes),
+            "/PowerShell": Route(self.powershell, self._auth_schemes),
             "/lab/control": Route(self._control, ()),
         }
-        if self.powershell is not None:
-            routes["/PowerShell"] = Route(self.powershell, self._auth_schemes)
         org = self.tenant.organization
         self._http = LabHTTPServer(
             routes,
@@ -168,6 +156,8 @@ class LabServer:
 
     def stop(self) -> None:
         """Stop serving and close every connection."""
+        if self.powershell is not None:
+            self.powershell.close()
         if self._http is not None:
             self._http.stop()
             self._http = None
@@ -181,6 +171,11 @@ class LabServer:
     def _sleep(self, seconds: float) -> None:
         if self._http is not None:
             self._http.sleep(seconds)
+
+    def _count_cmdlet(self, user: str, cmdlet: str, _params: dict[str, str]) -> None:
+        with self._cmdlet_lock:
+            self._cmdlets[cmdlet] += 1
+            self._cmdlets_by_account[user] += 1
 
     def _accounts(self) -> dict[str, str]:
         return {a.username: a.password for a in self.tenant.accounts.values() if a.password is not None}
@@ -254,18 +249,16 @@ class LabServer:
 
     def stats(self) -> dict[str, Any]:
         """Return EWS statistics, PowerShell cmdlet counts (when the handler reports them) and calendar counts."""
-        cmdlets: dict[str, int] = {}
-        counter = getattr(self.powershell, "cmdlet_counts", None)
-        if callable(counter):
-            cmdlets = dict(counter())
-        elif isinstance(counter, dict):
-            cmdlets = dict(counter)
+        with self._cmdlet_lock:
+            cmdlets = dict(self._cmdlets)
+            by_account = dict(self._cmdlets_by_account)
         return {
             "scenario": self.scenario,
             "mailboxes": sum(1 for _ in self.tenant.mailboxes()),
             "ews": self.ews.stats.to_dict(),
             "cmdlets": cmdlets,
             "cmdlet_calls": sum(cmdlets.values()),
+            "cmdlets_by_account": by_account,
             "calendar_items": self.tenant.calendars.counts(),
             "calendar_items_total": self.tenant.calendars.total(),
             "faults": self.faults.to_dict(),
@@ -276,9 +269,9 @@ class LabServer:
         self.faults.reset()
         self.ews.reset_stats()
         self.tenant.calendars.clear()
-        reset = getattr(self.powershell, "reset_counts", None)
-        if callable(reset):
-            reset()
+        with self._cmdlet_lock:
+            self._cmdlets.clear()
+            self._cmdlets_by_account.clear()
 
     def _control(self, request: LabRequest) -> LabResponse:
         """/lab/control: GET .../stats, POST .../faults (JSON fault plan), POST .../reset."""
@@ -326,8 +319,7 @@ def serve(
         creds = lab.credentials
         lines = [
             f"exaudit lab: scenario {lab.scenario!r}, {lab.stats()['mailboxes']} mailboxes, on 127.0.0.1 only",
-            f"  PowerShell : {lab.psrp_url}  (configuration Microsoft.Exchange)"
-            + ("" if lab.powershell is not None else "  [not available in this build]"),
+            f"  PowerShell : {lab.psrp_url}  (configuration Microsoft.Exchange)",
             f"  EWS        : {lab.ews_url}",
             f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
             f"  auditor    : {creds.auditor_username}  password: {creds.auditor_password}",
