@@ -34,9 +34,14 @@ _LEADING = re.compile(r"^(\d{1,9})([.)])|^([-+#=])")
 _BACKTICKS = re.compile(r"`+")
 
 
-def escape(text: str) -> str:
-    """Escape text for one line of Markdown (a table cell or a paragraph): entities and backslashes, one pass."""
+def escape(text: str, *, line_start: bool = False) -> str:
+    """Escape text for one line of Markdown (a table cell or a paragraph): entities and backslashes, one pass.
+
+    ``line_start`` also escapes what starts a list or heading, for text that begins a line.
+    """
     escaped = _SPECIAL.sub(lambda m: _ENTITIES.get(m[0], "\\" + m[0]), one_line(text))
+    if not line_start:
+        return escaped
     return _LEADING.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped, count=1)
 
 
@@ -60,7 +65,7 @@ def _details(finding: Finding) -> list[str]:
         f"{html.escape(one_line(finding.check_id))}: {html.escape(one_line(finding.title))} "
         f"({html.escape(finding.severity.value)}, policy {html.escape(one_line(finding.policy))})</summary>",
         "",
-        escape(finding.message),
+        escape(finding.message, line_start=True),
         "",
     ]
     if finding.waived_by:

@@ -46,7 +46,12 @@ def test_every_table_row_has_five_cells(sample_result: AuditResult) -> None:
     ],
 )
 def test_escape(raw: str, escaped: str) -> None:
-    assert escape(raw) == escaped
+    assert escape(raw, line_start=True) == escaped
+
+
+def test_list_markers_are_only_escaped_at_a_line_start() -> None:
+    assert escape("0.1.0") == "0.1.0"
+    assert escape("0.1.0", line_start=True) == "0\\.1.0"
 
 
 def test_fences_outlast_backticks_in_content() -> None:
