@@ -74,10 +74,7 @@ def test_plan(case: str, policy: LoadedPolicy) -> None:
             "-CustomRecipientWriteScope 'Scope-CallPro Calendar Access'" in plan
         )
     if case == "nested-group":
-        add = plan.index(
-            "Add-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'fien.field@contoso.com'"
-        )
-        remove = plan.index(
-            "Remove-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'Field Sales North'"
-        )
+        group = "-Identity 'SecurityGroup-CallPro Calendar Access'"
+        add = plan.index(f"Add-DistributionGroupMember {group} -Member 'fien.field@contoso.com'")
+        remove = plan.index(f"Remove-DistributionGroupMember {group} -Member 'Field Sales North'")
         assert add < remove, "flatten: add the nested member before removing the nested group"
