@@ -101,8 +101,9 @@ def test_password_file_is_read_and_never_echoed(tmp_path: Path, monkeypatch: pyt
 
 def test_missing_password_for_ntlm_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EXAUDIT_AUDIT_PASSWORD", raising=False)
+    policy = str(Path(__file__).resolve().parents[2] / "policies" / "callpro.yaml")
     code, _, err = run(
-        ["collect", "p.yaml", "--out", "s.json", "--server", "ex01", "--auth", "ntlm", "--audit-user", "r"]
+        ["collect", policy, "--out", "s.json", "--server", "ex01", "--auth", "ntlm", "--audit-user", "r"]
     )
     assert code == ExitCode.USAGE
     assert "EXAUDIT_AUDIT_PASSWORD" in err

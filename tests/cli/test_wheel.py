@@ -6,6 +6,7 @@ builds the wheel, unpacks it into a temporary folder and runs the demo there wit
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q"]
 
 RUN_FROM_WHEEL = """
 import sys
@@ -31,9 +34,16 @@ sys.exit(main(sys.argv[2:]))
 
 @pytest.fixture(scope="module")
 def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Build from a copy so the shared checkout gets no build/ or egg-info litter.
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    # symlinks=True keeps audit/policies -> ../policies a link, as in the checkout
+    shutil.copytree(ROOT / "audit", src / "audit", ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
+    shutil.copytree(ROOT / "policies", src / "policies")
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        [*PIP_WHEEL, "-w", str(dist), str(src)],
         check=True,
         capture_output=True,
     )
