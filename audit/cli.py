@@ -434,8 +434,8 @@ def _cmd_lab(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     if args.lab_command == "scenarios":
         for name in lab.list_scenarios():
             exp = lab.scenario_expectations(name)
-            failing = ", ".join(exp.failing) or "none"
-            stdout.write(f"{name:22} exit {exp.exit_code}  must not pass: {failing}\n")
+            failing = ", ".join(exp["failing"]) or "none"
+            stdout.write(f"{name:22} exit {exp['exit_code']}  must not pass: {failing}\n")
         return ExitCode.COMPLIANT
     code = lab.serve(
         scenario=args.scenario,
