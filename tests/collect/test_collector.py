@@ -277,3 +277,36 @@ def test_value_parsers() -> None:
         parse_server_version("Exchange")
     with pytest.raises(CollectionError):
         to_bool("maybe")
+
+
+def test_fast_deserializer_reads_partial_exchange_objects() -> None:
+    from audit.collect.psrp import fast_output_object, plain
+
+    xml = (
+        '<Obj RefId="0"><TN RefId="0"><T>Microsoft.Exchange.Data.Directory.Management.WindowsGroup</T>'
+        "<T>System.Object</T></TN><ToString>Field Sales</ToString><Props>"
+        '<S N="Name">Field_x0020_Sales</S><B N="IsValid">true</B><I32 N="Count">3</I32><Nil N="ManagedBy" />'
+        '<G N="Guid">0a00d04e-0336-5e3d-95d6-e5bf2d09324e</G>'
+        '<Obj N="Members" RefId="1"><TN RefId="1"><T>Microsoft.Exchange.Data.Directory.ADMultiValuedProperty`1</T>'
+        "<T>System.Object</T></TN><LST><S>contoso.com/Users/Ad Viseur</S><S>contoso.com/Users/Bea</S></LST></Obj>"
+        '<Obj N="Empty" RefId="2"><TNRef RefId="1" /><LST /></Obj>'
+        "</Props></Obj>"
+    )
+    obj = fast_output_object(xml)
+    assert obj is not None
+    values = {k: plain(v) for k, v in obj.adapted_properties.items()}
+    assert values == {
+        "Name": "Field Sales",
+        "IsValid": True,
+        "Count": 3,
+        "ManagedBy": None,
+        "Guid": "0a00d04e-0336-5e3d-95d6-e5bf2d09324e",
+        "Members": ["contoso.com/Users/Ad Viseur", "contoso.com/Users/Bea"],
+        "Empty": [],
+    }
+    assert obj.types[0].endswith("WindowsGroup")
+    # Anything else is left to pypsrp: primitives, System.* objects
+    assert fast_output_object("<S>text</S>") is None
+    assert (
+        fast_output_object('<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T></TN><DCT /></Obj>') is None
+    )
