@@ -23,6 +23,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.tokens import TagToken
 
 from audit.errors import PolicyError
 from audit.findings import SourceLocation
@@ -181,19 +183,30 @@ def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, tuple[
         raise _duplicate_key_error(exc, text, path) from exc
     except MarkedYAMLError as exc:
         raise _syntax_error(exc, path) from exc
+    except ReaderError as exc:
+        # A character YAML does not allow anywhere (a NUL, most control characters); position counts characters.
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        column = exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise PolicyError(
+            f"invalid YAML: character U+{code:04X} is not allowed in a YAML file", path, line, column
+        ) from exc
     except YAMLError as exc:
-        raise PolicyError(f"invalid YAML: {exc}", path) from exc
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PolicyError(f"invalid YAML: {first_line}", path) from exc
+    except Exception as exc:
+        raise _tag_error(exc, text, path) from exc
     if document is None:
         raise PolicyError(f"the file is empty; a policy starts with 'apiVersion: {SUPPORTED_API_VERSIONS[-1]}'", path)
     if not isinstance(document, CommentedMap):
         raise PolicyError(
             f"a policy is a mapping of keys (apiVersion, kind, ...), not a {_yaml_type(document)}", path, 1, 1
         )
-    locations: dict[str, tuple[int, int]] = {}
-    values: dict[str, tuple[int, int]] = {}
-    plain = _plain(document, "", locations, values, path)
+    flattener = _Flattener(path)
+    plain = flattener.plain(document, "", (1, 1))
     assert isinstance(plain, dict)
-    return plain, locations, values
+    return plain, flattener.locations, flattener.values
 
 
 def _syntax_error(exc: MarkedYAMLError, path: Path) -> PolicyError:
@@ -207,6 +220,26 @@ def _syntax_error(exc: MarkedYAMLError, path: Path) -> PolicyError:
     if mark is None:
         return PolicyError(message, path)
     return PolicyError(message, path, mark.line + 1, mark.column + 1)
+
+
+def _tag_error(exc: Exception, text: str, path: Path) -> PolicyError:
+    """Point at the explicit tag (``!!int x``) whose constructor failed; a policy needs none."""
+    try:
+        tags = [token for token in _yaml().scan(text) if isinstance(token, TagToken)]
+    except YAMLError:  # pragma: no cover - load got past the scanner already
+        tags = []
+    if tags:
+        mark = tags[0].start_mark
+        return PolicyError(
+            "invalid YAML: a value with an explicit tag (such as !!int) could not be read; "
+            "write plain values, a policy needs no tags",
+            path,
+            mark.line + 1,
+            mark.column + 1,
+        )
+    if isinstance(exc, RecursionError):
+        return PolicyError("invalid YAML: collections are nested too deeply", path)
+    return PolicyError(f"invalid YAML: {type(exc).__name__}: {exc}", path)
 
 
 def _duplicate_key_error(exc: DuplicateKeyError, text: str, path: Path) -> PolicyError:
@@ -256,30 +289,65 @@ def _walk_nodes(node: Node | None) -> Iterator[Node]:
             stack.extend(current.value)
 
 
-def _plain(
-    value: Any, dotted: str, locations: dict[str, tuple[int, int]], values: dict[str, tuple[int, int]], path: Path
-) -> Any:
-    """Turn ruamel's round-trip objects into plain dicts, lists and scalars, recording where each key and item is."""
-    if isinstance(value, CommentedMap):
+# A policy with tens of thousands of members belongs in a members file; this bound stops a few lines of YAML
+# aliases (the "billion laughs") from expanding into billions of values.
+MAX_VALUES = 200_000
+
+
+@dataclass(slots=True)
+class _Flattener:
+    """Turns ruamel's round-trip objects into plain dicts, lists and scalars, noting where each key and item is."""
+
+    path: Path
+    locations: dict[str, tuple[int, int]] = field(default_factory=dict)
+    values: dict[str, tuple[int, int]] = field(default_factory=dict)
+    count: int = 0
+    open_ids: set[int] = field(default_factory=set)
+
+    def plain(self, value: Any, dotted: str, at: tuple[int, int]) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise PolicyError(
+                f"the policy holds more than {MAX_VALUES:,} values once YAML aliases are expanded; "
+                "list large member sets in a members file",
+                self.path,
+                *at,
+            )
+        if not isinstance(value, CommentedMap | CommentedSeq):
+            return _scalar(value)
+        if id(value) in self.open_ids:
+            raise PolicyError("a YAML alias refers to a collection that contains it", self.path, *at)
+        self.open_ids.add(id(value))
+        try:
+            return self._mapping(value, dotted) if isinstance(value, CommentedMap) else self._sequence(value, dotted)
+        finally:
+            self.open_ids.discard(id(value))
+
+    def _mapping(self, mapping: CommentedMap, dotted: str) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key in value:
-            line, column, value_line, value_column = _key_and_value_position(value, key)
+        for key in mapping:
+            line, column, value_line, value_column = _key_and_value_position(mapping, key)
             if not isinstance(key, str):
-                raise PolicyError(f"keys are names, not a {_yaml_type(key)} ({key!r})", path, line + 1, column + 1)
+                raise PolicyError(f"keys are names, not a {_yaml_type(key)} ({key!r})", self.path, line + 1, column + 1)
             child = f"{dotted}.{key}" if dotted else key
-            locations[child] = (line + 1, column + 1)
-            values[child] = (value_line + 1, value_column + 1)
-            result[key] = _plain(value[key], child, locations, values, path)
+            self.locations[child] = (line + 1, column + 1)
+            self.values[child] = (value_line + 1, value_column + 1)
+            result[key] = self.plain(mapping[key], child, (line + 1, column + 1))
         return result
-    if isinstance(value, CommentedSeq):
+
+    def _sequence(self, sequence: CommentedSeq, dotted: str) -> list[Any]:
         items: list[Any] = []
-        for index, item in enumerate(value):
+        for index, item in enumerate(sequence):
             child = f"{dotted}[{index}]"
-            line, column = value.lc.item(index)
-            locations[child] = (line + 1, column + 1)
-            values[child] = (line + 1, column + 1)
-            items.append(_plain(item, child, locations, values, path))
+            line, column = sequence.lc.item(index)
+            self.locations[child] = (line + 1, column + 1)
+            self.values[child] = (line + 1, column + 1)
+            items.append(self.plain(item, child, (line + 1, column + 1)))
         return items
+
+
+def _scalar(value: Any) -> Any:
+    """A plain Python scalar for ruamel's scalar subclasses (ScalarFloat, LiteralScalarString, ...)."""
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):

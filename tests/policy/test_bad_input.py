@@ -153,3 +153,43 @@ def test_members_file_duplicate(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"{tmp_path / 'people.txt'}:2:1: 'AD.VISEUR@contoso.com' is listed twice (first on line 1)"
     )
+
+
+def _refused(tmp_path: Path, text: str) -> PolicyError:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    assert str(info.value).startswith(str(policy))
+    return info.value
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    lines = ["apiVersion: exaudit/v1", "kind: MailboxAccessPolicy", "l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 9)]  # 10^9 values
+    error = _refused(tmp_path, "\n".join(lines) + "\n")
+    assert "more than 200,000 values once YAML aliases are expanded" in error.reason
+    assert error.line is not None
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    error = _refused(tmp_path, "apiVersion: exaudit/v1\nmetadata: " + "[" * 400 + "]" * 400 + "\n")
+    assert error.reason == "invalid YAML: collections are nested too deeply"
+
+
+def test_explicit_tag_that_fails_is_located(tmp_path: Path) -> None:
+    error = _refused(tmp_path, "apiVersion: exaudit/v1\nkind: MailboxAccessPolicy\nmetadata: {name: !!int callpro}\n")
+    assert (error.line, error.column) == (3, 18)
+    assert "explicit tag" in error.reason
+
+
+def test_unknown_tag_is_kept_out_of_the_way(tmp_path: Path) -> None:
+    # The round-trip loader keeps a local tag as decoration; the mapping is read as if untagged.
+    error = _refused(tmp_path, "apiVersion: exaudit/v1\nkind: MailboxAccessPolicy\nmetadata: !policy {name: x}\n")
+    assert error.reason == "missing required keys 'principal', 'grant' and 'scope' in the top level"
+
+
+def test_control_character_is_located(tmp_path: Path) -> None:
+    error = _refused(tmp_path, "apiVersion: exaudit/v1\nkind: Mailbox\x07AccessPolicy\n")
+    assert (error.line, error.column) == (2, 14)
+    assert error.reason == "invalid YAML: character U+0007 is not allowed in a YAML file"
