@@ -68,22 +68,20 @@ class Directory:
             }:
                 if name:
                     self._users[name].append(user)
+        # Mailboxes and recipients are the big collections (100,000 in a large organization): index them by
+        # identity and DN only, and by address lazily, the first time an address is looked up.
         self._mailboxes: dict[str, list[Mailbox]] = defaultdict(list)
         for mailbox in snapshot.mailboxes:
-            for name in {
-                key(mailbox.identity),
-                key(mailbox.distinguished_name),
-                key(mailbox.primary_smtp_address),
-                key(mailbox.user_principal_name),
-            }:
-                if name:
-                    self._mailboxes[name].append(mailbox)
+            self._mailboxes[mailbox.identity.casefold()].append(mailbox)
+            if mailbox.distinguished_name:
+                self._mailboxes[mailbox.distinguished_name.casefold()].append(mailbox)
+        self._mailboxes_by_address: dict[str, list[Mailbox]] | None = None
         self._recipients_by_id: dict[str, Recipient] = {}
         self._recipients_by_address: dict[str, list[Recipient]] = defaultdict(list)
         for recipient in snapshot.recipients:
-            self._recipients_by_id[key(recipient.identity)] = recipient
+            self._recipients_by_id[recipient.identity.casefold()] = recipient
             if recipient.distinguished_name:
-                self._recipients_by_id[key(recipient.distinguished_name)] = recipient
+                self._recipients_by_id[recipient.distinguished_name.casefold()] = recipient
         self._groups_by_id: dict[str, Group] = {}
         self._groups_by_dn: dict[str, Group] = {}
         self._groups_by_name: dict[str, list[Group]] = defaultdict(list)
@@ -115,7 +113,6 @@ class Directory:
         self.assignments_by_role: dict[str, list[RoleAssignment]] = defaultdict(list)
         for assignment in snapshot.role_assignments:
             self.assignments_by_role[key(assignment.role)].append(assignment)
-        self._recipient_addresses: dict[str, frozenset[str]] | None = None
 
     # Lookups -----------------------------------------------------------------------------------------------
 
@@ -125,7 +122,16 @@ class Directory:
 
     def mailboxes(self, name: str) -> list[Mailbox]:
         """Mailboxes known by this identity, DN, primary SMTP address or UPN."""
-        return list(self._mailboxes.get(key(name), ()))
+        k = key(name)
+        found = self._mailboxes.get(k)
+        if found:
+            return list(found)
+        if self._mailboxes_by_address is None:
+            self._mailboxes_by_address = defaultdict(list)
+            for mailbox in self.snapshot.mailboxes:
+                for address in {key(mailbox.primary_smtp_address), key(mailbox.user_principal_name)} - {""}:
+                    self._mailboxes_by_address[address].append(mailbox)
+        return list(self._mailboxes_by_address.get(k, ()))
 
     def recipient(self, identity: str) -> Recipient | None:
         """The recipient with this identity (canonical name) or DN."""

@@ -13,6 +13,8 @@ from audit.evaluate.scope import listing
 from audit.findings import Severity, Status
 from audit.snapshot import Probe, ProbeOutcome
 
+EVIDENCE_OK = 20  # probes that went as intended, quoted as samples; every other probe is quoted
+
 
 def _run_problem(ctx: Context) -> str:
     run = ctx.snapshot.probe_run
@@ -26,6 +28,12 @@ def _run_problem(ctx: Context) -> str:
             f"{ctx.policy.spec.principal.service_account}"
         )
     return ""
+
+
+def _bounded(lines: list[str], limit: int = 200) -> tuple[str, ...]:
+    if len(lines) <= limit:
+        return tuple(lines)
+    return (*lines[:limit], f"... and {len(lines) - limit} more probe(s)")
 
 
 def _latest(ctx: Context, expect: str) -> dict[str, Probe]:
@@ -79,9 +87,11 @@ def exa050(ctx: Context) -> Verdict:
         if p is None:
             unknown.append(f"{mailbox} ({_incomplete(ctx)})")
             continue
-        evidence.append(_line(p))
         if p.outcome is ProbeOutcome.ALLOWED:
+            if len(evidence) < EVIDENCE_OK:
+                evidence.append(_line(p))
             continue
+        evidence.append(_line(p))
         if p.outcome is ProbeOutcome.DENIED:
             failed.append(
                 f"{mailbox} refused with {p.response_code or 'ErrorImpersonateUserDenied'} (outside the scope)"
@@ -107,7 +117,7 @@ def exa050(ctx: Context) -> Verdict:
             msg + ".",
             expected=expected,
             actual=actual,
-            evidence=tuple(evidence),
+            evidence=_bounded(evidence),
             remediation=f"# Fix the scope and membership findings, then re-run: exaudit run {ctx.policy.path.name}",
         )
     if unknown:
@@ -116,14 +126,14 @@ def exa050(ctx: Context) -> Verdict:
             f"{len(unknown)} in-scope mailbox(es) undecided: {listing(unknown)}.",
             expected=expected,
             actual=actual,
-            evidence=tuple(evidence),
+            evidence=_bounded(evidence),
         )
     return Verdict(
         Status.PASS,
         f"All {len(wanted)} in-scope mailbox(es) were impersonated ({probes.operation}).",
         expected=expected,
         actual=actual,
-        evidence=tuple(evidence),
+        evidence=_bounded(evidence),
     )
 
 
@@ -155,9 +165,11 @@ def exa051(ctx: Context) -> Verdict:
         if p is None:
             unknown.append(f"{mailbox} ({_incomplete(ctx)})")
             continue
-        evidence.append(_line(p))
         if p.outcome is ProbeOutcome.DENIED:
+            if len(evidence) < EVIDENCE_OK:
+                evidence.append(_line(p))
             continue
+        evidence.append(_line(p))
         if p.outcome is ProbeOutcome.ALLOWED:
             breached.append(mailbox)
         else:
@@ -178,7 +190,7 @@ def exa051(ctx: Context) -> Verdict:
             msg,
             expected=expected,
             actual=actual,
-            evidence=tuple(evidence),
+            evidence=_bounded(evidence),
             severity=Severity.CRITICAL,
             remediation="# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; "
             f"then re-run: exaudit run {ctx.policy.path.name}",
@@ -189,7 +201,7 @@ def exa051(ctx: Context) -> Verdict:
             f"Canaries not proven out of reach: {listing(unknown)}.",
             expected=expected,
             actual=actual,
-            evidence=tuple(evidence),
+            evidence=_bounded(evidence),
         )
     if not canaries and not sampled:
         return Verdict(Status.SKIP, "The policy names no canary and asks for no sample.")
@@ -198,5 +210,5 @@ def exa051(ctx: Context) -> Verdict:
         f"All {len(canaries) + len(sampled)} canary/sampled mailbox(es) were refused with ErrorImpersonateUserDenied.",
         expected=expected,
         actual=actual,
-        evidence=tuple(evidence),
+        evidence=_bounded(evidence),
     )

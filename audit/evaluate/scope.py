@@ -361,12 +361,14 @@ def exa040(ctx: Context) -> Verdict:
     selectors, evidence, blocked = _selectors(ctx)
     if blocked is not None:
         return blocked
-    mailboxes = [r for r in ctx.snapshot.recipients if key(r.recipient_type) == MAILBOX_RECIPIENT_TYPE]
+    mailboxes = [r for r in ctx.snapshot.recipients if r.recipient_type.casefold() == MAILBOX_RECIPIENT_TYPE]
     matched: list[Recipient] = []
     try:
-        for recipient in mailboxes:
-            if any(s.test(recipient) for s in selectors):
-                matched.append(recipient)
+        if len(selectors) == 1:  # the usual case: one scope; no per-recipient generator
+            test = selectors[0].test
+            matched = [recipient for recipient in mailboxes if test(recipient)]
+        else:
+            matched = [recipient for recipient in mailboxes if any(s.test(recipient) for s in selectors)]
     except FilterError as exc:
         return Verdict(Status.ERROR, f"Cannot evaluate the scope over the recipients: {exc}.", evidence=tuple(evidence))
     covered: set[str] = set()
