@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import importlib
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -30,6 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from audit import opath
 from audit.errors import FilterError
 from audit.findings import Severity
 
@@ -225,24 +225,21 @@ class Grant(_Model):
     )
 
 
+# Filterable recipient properties, compared as Exchange does: case-insensitively.
+_KNOWN_PROPERTIES = frozenset(name.casefold() for name in opath.KNOWN_PROPERTIES)
+
+
 def _parse_opath(text: str) -> str:
     """Refuse an OPATH filter that does not parse or names a property Exchange does not filter on."""
-    try:
-        # Imported here, not at the top: the policy models must load even where audit.opath is being rebuilt,
-        # and a filter is the only thing here that needs it.
-        opath = importlib.import_module("audit.opath")
-    except ImportError:  # pragma: no cover - only while audit.opath has not landed
-        return text
     try:
         parsed = opath.parse(text)
     except FilterError as exc:
         raise PolicyValueError(f"invalid OPATH filter: {exc.reason}", offset=exc.position) from exc
     # The parser takes any word as a property; Exchange refuses unknown ones, and so does exaudit, early.
     # https://learn.microsoft.com/en-us/powershell/exchange/recipientfilter-properties
-    known: dict[str, str] = {name.casefold(): name for name in opath.KNOWN_PROPERTIES}
     for name in sorted(opath.properties(parsed)):
-        if name.casefold() not in known:
-            close = difflib.get_close_matches(name, sorted(known.values()), n=1, cutoff=0.75)
+        if name.casefold() not in _KNOWN_PROPERTIES:
+            close = difflib.get_close_matches(name, sorted(opath.KNOWN_PROPERTIES), n=1, cutoff=0.75)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             at = text.casefold().find(name.casefold())
             raise PolicyValueError(
