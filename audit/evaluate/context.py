@@ -72,6 +72,7 @@ class Principal:
     user: User | None = None
     problem: str = ""  # non-empty: not found or ambiguous
     evidence: tuple[str, ...] = ()
+    ambiguous: bool = False  # several users answer to the address: cannot tell (ERROR), unlike not found (FAIL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ class Context:
                 label=wanted,
                 keys=frozenset(),
                 problem=f"{wanted} matches {len(unique)} users ({ids}); cannot tell which one the integration uses",
+                ambiguous=True,
             )
         user = unique[0]
         return Principal(

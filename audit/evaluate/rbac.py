@@ -12,7 +12,10 @@ from audit.evaluate.directory import key
 from audit.findings import Severity, Status
 from audit.snapshot import RoleAssignment
 
-CUSTOM_SCOPE = "customrecipientscope"
+# An exclusive scope shows as ExclusiveRecipientScope; it still limits the assignment to the scope's recipients
+# (and takes them away from everyone without an exclusive assignment), so it satisfies the policy's scope.
+# https://learn.microsoft.com/en-us/exchange/permissions/understanding-exclusive-scopes
+CUSTOM_SCOPES = frozenset({"customrecipientscope", "exclusiverecipientscope"})
 ORGANIZATION = "organization"
 
 
@@ -21,7 +24,7 @@ def _principal_unknown(ctx: Context) -> Verdict | None:
     problem = ctx.principal.problem
     if not problem:
         return None
-    status = Status.ERROR if " matches " in problem else Status.FAIL
+    status = Status.ERROR if ctx.principal.ambiguous else Status.FAIL
     return Verdict(status, f"Cannot follow assignments: {problem} (see EXA001).", actual=problem)
 
 
@@ -82,7 +85,7 @@ def exa001(ctx: Context) -> Verdict:
     p = ctx.principal
     wanted = ctx.policy.spec.principal.service_account or p.label
     if p.problem:
-        status = Status.ERROR if " matches " in p.problem and not ctx.is_app else Status.FAIL
+        status = Status.ERROR if p.ambiguous else Status.FAIL
         fix = (
             "# Create the service principal pointer: New-ServicePrincipal -AppId <appId> -ObjectId <objectId>"
             if ctx.is_app
@@ -129,7 +132,11 @@ def exa010(ctx: Context) -> Verdict:
             actual=via.problem,
             evidence=via.evidence,
             remediation="# Give each a distinct DisplayName (or remove the stray one):\n"
-            + "\n".join(f"Set-RoleGroup -Identity {ps(c)} -DisplayName '<distinct name>'" for c in via.candidates)
+            + "\n".join(
+                f"{'Set-RoleGroup' if via.kind == 'roleGroup' else 'Set-Group'} -Identity {ps(c)} "
+                "-DisplayName '<distinct name>'"
+                for c in via.candidates
+            )
             if via.ambiguous
             else f"# create the {via.kind} '{via.name}' first, then:\n{_new_assignment(ctx)}",
         )
@@ -228,9 +235,9 @@ def _scoped_as_expected(ctx: Context, a: RoleAssignment) -> bool:
         # RBAC for Applications: New-ManagementRoleAssignment -App ... -CustomResourceScope <scope>.
         # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
         return key(a.custom_resource_scope) == scope or (
-            key(a.recipient_write_scope) == CUSTOM_SCOPE and key(a.custom_recipient_write_scope) == scope
+            key(a.recipient_write_scope) in CUSTOM_SCOPES and key(a.custom_recipient_write_scope) == scope
         )
-    return key(a.recipient_write_scope) == CUSTOM_SCOPE and key(a.custom_recipient_write_scope) == scope
+    return key(a.recipient_write_scope) in CUSTOM_SCOPES and key(a.custom_recipient_write_scope) == scope
 
 
 def exa012(ctx: Context) -> Verdict:

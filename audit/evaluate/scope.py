@@ -88,6 +88,18 @@ def _set_filter(ctx: Context, scope_name: str) -> str:
     return f'Set-ManagementScope -Identity {ps(scope_name)} -RecipientRestrictionFilter "{ps_double(spec.opath)}"'
 
 
+def _new_scope(ctx: Context) -> str:
+    spec = ctx.policy.spec.scope.recipient_filter
+    name = ctx.policy.spec.scope.name
+    if spec.member_of_group is not None:
+        return (
+            f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n"
+            f"New-ManagementScope -Name {ps(name)} "
+            "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
+        )
+    return f'New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter "{ps_double(spec.opath or "")}"'
+
+
 def _scope_line(s: ManagementScope) -> str:
     return (
         f"ManagementScope Name={s.name!r} ScopeRestrictionType={s.scope_restriction_type} Exclusive={s.exclusive} "
@@ -102,17 +114,12 @@ def exa020(ctx: Context) -> Verdict:
     expected, expected_text, status_if_none, why = _expected_filter(ctx)
     exp = f"RecipientScope '{name}' with filter {expected_text}"
     if not scopes:
-        spec = ctx.policy.spec.scope.recipient_filter
-        filt = (
-            "MemberOfGroup -eq '$($group.DistinguishedName)'" if spec.member_of_group else ps_double(spec.opath or "")
-        )
-        pre = f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n" if spec.member_of_group else ""
         return Verdict(
             Status.FAIL,
             f"The management scope '{name}' does not exist.",
             expected=exp,
             actual="no scope",
-            remediation=f'{pre}New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter "{filt}"',
+            remediation=_new_scope(ctx),
         )
     if len(scopes) > 1:
         return Verdict(
@@ -191,7 +198,7 @@ def exa021(ctx: Context) -> Verdict:
             f"The scope '{name}' {state}, so no filter names '{wanted}' (see EXA020).",
             expected=f"MemberOfGroup names '{wanted}'",
             actual=f"scope {state}",
-            remediation=f"# Create the scope first (EXA020):\n{_set_filter(ctx, name)}" if len(scopes) < 2 else "",
+            remediation=f"# Create the scope first (EXA020):\n{_new_scope(ctx)}" if len(scopes) < 2 else "",
         )
     scope = scopes[0]
     evidence = [_scope_line(scope)]
