@@ -6,6 +6,8 @@ https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/set-distr
 
 from __future__ import annotations
 
+import dataclasses
+
 from audit.evaluate.context import Context, Verdict, ps
 from audit.evaluate.directory import key
 from audit.evaluate.scope import listing
@@ -195,7 +197,15 @@ def exa033(ctx: Context) -> Verdict:
     group, blocked = _group(ctx)
     if group is None:
         assert blocked is not None
-        return blocked
+        if blocked.status is not Status.FAIL:
+            return blocked
+        assert ctx.policy.spec.group is not None
+        name = ctx.policy.spec.group.name
+        adds = [
+            f"Add-DistributionGroupMember -Identity {ps(name)} -Member {ps(m)} -BypassSecurityGroupManagerCheck"
+            for m in sorted(ctx.policy.expected_members.required)
+        ]
+        return dataclasses.replace(blocked, remediation="\n".join([blocked.remediation, *adds]))
     expect = ctx.policy.expected_members
     allowed = expect.exactly if expect.exactly is not None else expect.at_most
     present: set[str] = set()

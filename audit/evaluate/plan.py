@@ -1,9 +1,11 @@
 """``exaudit plan``: the PowerShell that would bring Exchange to the policy, in a safe order. Printed, never run.
 
-The order narrows before it widens: first limit or remove access that is too wide (scope the assignment, cut other
-paths and roles), then tidy the group, then fix the scope filter, and only then grant what is missing (add members,
-enable or create the assignment). At no point between two steps can the service account reach more than it
-could before the plan started.
+The order narrows before it widens. Objects that grant nothing by themselves come first when they are missing (a new,
+empty, closed group; then a new scope naming it), because the narrowing steps need them. Then limit or remove
+access that is too wide (scope the assignment, cut other paths and roles), tidy the group, fix the scope filter,
+and only then grant what is missing (add members, enable or create the assignment). At no point between two steps
+can the service account reach more than it could before the plan started. A command that several findings share
+is printed once.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ PLAN_ORDER: tuple[str, ...] = (
 
 
 def _rank(f: Finding) -> int:
+    if f.remediation.startswith("New-DistributionGroup"):
+        return -2  # the group is missing: create it (empty, closed, hidden) before a scope can name it
+    if "New-ManagementScope" in f.remediation:
+        return -1  # the scope is missing: create it before an assignment can be limited by it
     return PLAN_ORDER.index(f.check_id) if f.check_id in PLAN_ORDER else len(PLAN_ORDER)
 
 
@@ -61,12 +67,18 @@ def remediation_plan(policy: LoadedPolicy, snapshot: Snapshot, now: datetime) ->
         out.append("#")
         out.append("# Nothing to change: no check failed.")
         return "\n".join(out) + "\n"
+    emitted: set[str] = set()
     for f in failed:
         out.append("")
         out.append(f"# {f.check_id} [{f.severity}] {f.title}")
         out += [f"#   {line}" for line in _wrap(f.message)]
-        if f.remediation:
-            out.append(f.remediation)
+        every = f.remediation.splitlines()
+        fresh = [line for line in every if line.startswith("#") or line not in emitted]
+        if all(line.startswith("#") for line in every) or any(not line.startswith("#") for line in fresh):
+            out += fresh
+            emitted.update(line for line in fresh if not line.startswith("#"))
+        else:
+            out.append("# (the commands above already cover this)")
     return "\n".join(out) + "\n"
 
 

@@ -78,3 +78,18 @@ def test_plan(case: str, policy: LoadedPolicy) -> None:
         add = plan.index(f"Add-DistributionGroupMember {group} -Member 'fien.field@contoso.com'")
         remove = plan.index(f"Remove-DistributionGroupMember {group} -Member 'Field Sales North'")
         assert add < remove, "flatten: add the nested member before removing the nested group"
+
+
+def test_plan_creates_what_narrowing_needs_first(policy: LoadedPolicy) -> None:
+    snapshot, _ = load(DATA / "scope-missing.snapshot.json")
+    plan = remediation_plan(policy, snapshot, NOW)
+    commands = [line for line in plan.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == len(set(commands)), "a shared command is printed once"
+    create_group = plan.index("New-DistributionGroup -Name 'SecurityGroup-CallPro Calendar Access'")
+    create_scope = plan.index("New-ManagementScope -Name 'Scope-CallPro Calendar Access'")
+    narrow = plan.index("Set-ManagementRoleAssignment -Identity 'ApplicationImpersonation-CallPro Calendar Access'")
+    assert create_group < create_scope < narrow
+    assert (
+        "Add-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'ad.viseur@contoso.com'"
+        in plan
+    )
