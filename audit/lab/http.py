@@ -294,6 +294,7 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"
     # Without this every reply pays the client's 40 ms delayed-ACK (headers and body leave as separate segments).
     disable_nagle_algorithm = True
     timeout = 300
@@ -304,10 +305,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         lab = self.server.lab
         tls = lab.tls_material
+        self._tls_socket: ssl.SSLSocket | None = None
         if tls is not None:
             raw = cast(socket.socket, self.request)
             raw.settimeout(10)
-            self.request = tls.context.wrap_socket(raw, server_side=True)
+            try:
+                self._tls_socket = tls.context.wrap_socket(raw, server_side=True)
+            except (OSError, ssl.SSLError):
+                raw.close()
+                raise
+            self.request = self._tls_socket
         super().setup()
         self._conn = _Connection(next(_CONNECTION_IDS))
         lab.track(self.connection, add=True)
@@ -317,6 +324,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.lab.track(self.connection, add=False)
+            if self._tls_socket is not None:
+                # socketserver closes the raw socket it accepted; the TLS wrapper owns the descriptor now.
+                with contextlib.suppress(OSError):
+                    self._tls_socket.close()
 
     def version_string(self) -> str:
         return self.server_version

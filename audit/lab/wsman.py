@@ -389,7 +389,7 @@ class WSManEndpoint:
         )
         return self._reply(TRANSFER + "CreateResponse", env, body)
 
-    def _shell_info(self, shell: PSRPShell, user: str) -> str:
+    def _shell_info(self, shell: PSRPShell, user: str, *, extended: bool = False) -> str:
         tenant_netbios = "CONTOSO"
         try:
             tenant_netbios = self._tenant_provider().organization.netbios
@@ -407,7 +407,10 @@ class WSManEndpoint:
             "<rsp:CompressionMode>NoCompression</rsp:CompressionMode><rsp:ProfileLoaded>Yes</rsp:ProfileLoaded>"
             "<rsp:Encoding>UTF8</rsp:Encoding><rsp:BufferMode>Block</rsp:BufferMode>"
             f"<rsp:State>{shell.state_name}</rsp:State><rsp:ShellRunTime>P0DT0H0M{run}S</rsp:ShellRunTime>"
-            "<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>"
+            "<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity>"
+            # A Get on the shell also reports resource use (recorded is_alive GetResponse).
+            + ("<rsp:MemoryUsed>48MB</rsp:MemoryUsed><rsp:ChildProcesses>0</rsp:ChildProcesses>" if extended else "")
+            + "</rsp:Shell>"
         )
 
     def _runner(self, user: str, statements: Any) -> Any:
@@ -511,13 +514,7 @@ class WSManEndpoint:
 
     def _get(self, req: LabRequest, env: _Envelope) -> LabResponse:
         if env.resource_uri.lower() == CONFIG_RESOURCE_URI:
-            body = (
-                '<cfg:Config xmlns:cfg="http://schemas.microsoft.com/wbem/wsman/1/config">'
-                f"<cfg:MaxEnvelopeSizekb>{MAX_ENVELOPE_KB}</cfg:MaxEnvelopeSizekb>"
-                "<cfg:MaxTimeoutms>60000</cfg:MaxTimeoutms><cfg:MaxBatchItems>32000</cfg:MaxBatchItems>"
-                "<cfg:MaxProviderRequests>4294967295</cfg:MaxProviderRequests></cfg:Config>"
-            )
-            return self._reply(TRANSFER + "GetResponse", env, body, activity=False, rsp=False)
+            return self._reply(TRANSFER + "GetResponse", env, _CONFIG, activity=False, rsp=False)
         if env.resource_uri.lower() != SHELL_RESOURCE_URI:
             self._check_resource(env)
         try:
@@ -526,7 +523,7 @@ class WSManEndpoint:
             # Get on the shell resource answers as WinRM's shell provider does (recorded is_alive fault).
             raise _invalid_selectors(provider=True) from None
         with shell.cond:
-            info = self._shell_info(shell, req.user or "")
+            info = self._shell_info(shell, req.user or "", extended=True)
         return self._reply(TRANSFER + "GetResponse", env, info, activity=False, rsp=False)
 
     # -- envelopes ---------------------------------------------------------------------------------------
@@ -566,6 +563,42 @@ class WSManEndpoint:
             f"<s:Detail>{detail}{inner}{message}</f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>"
         )
         return LabResponse(status=500, body=text.encode("utf-8"), content_type=SOAP_CONTENT_TYPE)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+# The WinRM configuration a Get on .../wsman/1/config returns (structure of the recorded reply; the lab's own
+# values: Basic and Negotiate on, unencrypted allowed for Basic over http as the lab offers it).
+_CONFIG = (
+    '<cfg:Config xmlns:cfg="http://schemas.microsoft.com/wbem/wsman/1/config">'
+    f"<cfg:MaxEnvelopeSizekb>{MAX_ENVELOPE_KB}</cfg:MaxEnvelopeSizekb><cfg:MaxTimeoutms>60000</cfg:MaxTimeoutms>"
+    "<cfg:MaxBatchItems>32000</cfg:MaxBatchItems><cfg:MaxProviderRequests>4294967295</cfg:MaxProviderRequests>"
+    "<cfg:Client><cfg:NetworkDelayms>5000</cfg:NetworkDelayms><cfg:URLPrefix>wsman</cfg:URLPrefix>"
+    "<cfg:AllowUnencrypted>false</cfg:AllowUnencrypted><cfg:Auth><cfg:Basic>true</cfg:Basic>"
+    "<cfg:Digest>true</cfg:Digest><cfg:Kerberos>true</cfg:Kerberos><cfg:Negotiate>true</cfg:Negotiate>"
+    "<cfg:Certificate>true</cfg:Certificate><cfg:CredSSP>false</cfg:CredSSP></cfg:Auth><cfg:DefaultPorts>"
+    "<cfg:HTTP>5985</cfg:HTTP><cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts><cfg:TrustedHosts></cfg:TrustedHosts>"
+    "</cfg:Client><cfg:Service><cfg:RootSDDL>O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;IU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)"
+    "</cfg:RootSDDL><cfg:MaxConcurrentOperations>4294967295</cfg:MaxConcurrentOperations>"
+    "<cfg:MaxConcurrentOperationsPerUser>1500</cfg:MaxConcurrentOperationsPerUser>"
+    "<cfg:EnumerationTimeoutms>240000</cfg:EnumerationTimeoutms><cfg:MaxConnections>300</cfg:MaxConnections>"
+    "<cfg:MaxPacketRetrievalTimeSeconds>120</cfg:MaxPacketRetrievalTimeSeconds>"
+    f"<cfg:AllowUnencrypted>{_flag(True)}</cfg:AllowUnencrypted><cfg:Auth><cfg:Basic>{_flag(True)}</cfg:Basic>"
+    f"<cfg:Kerberos>{_flag(False)}</cfg:Kerberos><cfg:Negotiate>{_flag(True)}</cfg:Negotiate>"
+    "<cfg:Certificate>false</cfg:Certificate><cfg:CredSSP>false</cfg:CredSSP>"
+    "<cfg:CbtHardeningLevel>Relaxed</cfg:CbtHardeningLevel></cfg:Auth><cfg:DefaultPorts><cfg:HTTP>5985</cfg:HTTP>"
+    "<cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts><cfg:IPv4Filter>*</cfg:IPv4Filter><cfg:IPv6Filter>*</cfg:IPv6Filter>"
+    "<cfg:EnableCompatibilityHttpListener>false</cfg:EnableCompatibilityHttpListener>"
+    "<cfg:EnableCompatibilityHttpsListener>false</cfg:EnableCompatibilityHttpsListener>"
+    "<cfg:CertificateThumbprint></cfg:CertificateThumbprint><cfg:AllowRemoteAccess>true</cfg:AllowRemoteAccess>"
+    "</cfg:Service><cfg:Winrs><cfg:AllowRemoteShellAccess>true</cfg:AllowRemoteShellAccess>"
+    "<cfg:IdleTimeout>7200000</cfg:IdleTimeout><cfg:MaxConcurrentUsers>2147483647</cfg:MaxConcurrentUsers>"
+    "<cfg:MaxShellRunTime>2147483647</cfg:MaxShellRunTime><cfg:MaxProcessesPerShell>2147483647"
+    "</cfg:MaxProcessesPerShell><cfg:MaxMemoryPerShellMB>2147483647</cfg:MaxMemoryPerShellMB>"
+    "<cfg:MaxShellsPerUser>2147483647</cfg:MaxShellsPerUser></cfg:Winrs></cfg:Config>"
+)
 
 
 def _b64(text: str) -> bytes:
