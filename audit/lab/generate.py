@@ -7,14 +7,13 @@ first K of them into a group; so a scenario's expectations still hold for its ow
 from __future__ import annotations
 
 import dataclasses
-import uuid
 
 from audit.lab import LabError
 from audit.lab.tenant import Recipient, Tenant, tenant_from_records
 
 DEFAULT_GROUP = "SecurityGroup-CallPro Calendar Access"
 _DEPARTMENTS = ("Field Sales", "Sales Office", "Finance", "Logistics", "Customer Service", "IT", "Marketing")
-_NS = uuid.UUID("0d5c8a7e-3b1f-4e52-8f6a-2c9d1e0b7a44")
+_GUID_PREFIX = "0d5c8a7e-3b1f-4e52-8f6a-"
 
 
 def generated_address(index: int, domain: str = "contoso.com") -> str:
@@ -61,7 +60,8 @@ def generate(
                 primary_smtp=smtp,
                 email_addresses=(f"SMTP:{smtp}",),
                 sid=f"{sid_prefix}-{200_000 + i}",
-                guid=str(uuid.uuid5(_NS, alias)),
+                # Deterministic and unique without hashing (uuid5 for 100k objects costs more than the rest).
+                guid=f"{_GUID_PREFIX}{i:012x}",
                 dn=f"CN={name},{users_dn}",
                 identity=f"{domain}/Users/{name}",
                 recipient_type_details="UserMailbox",

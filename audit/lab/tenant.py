@@ -604,20 +604,15 @@ class Tenant:
 
 
 def _lookup_keys(obj: DirectoryObject) -> Iterable[str]:
-    yield obj.name.lower()
-    yield obj.guid.lower()
-    yield obj.identity.lower()
-    yield obj.sam_account_name.lower()
+    keys = [obj.name.lower(), obj.guid.lower(), obj.identity.lower(), obj.sam_account_name.lower()]
     if obj.display_name:
-        yield obj.display_name.lower()
+        keys.append(obj.display_name.lower())
     if isinstance(obj, Recipient):
-        yield obj.alias.lower()
-        yield obj.upn.lower()
-    if isinstance(obj, Recipient | Group):
-        yield obj.alias.lower()
-        for address in obj.email_addresses:
-            if address[:5].lower() == "smtp:":
-                yield address[5:].lower()
+        keys.append(obj.upn.lower())
+    if not isinstance(obj, RoleGroup):
+        keys.append(obj.alias.lower())
+        keys.extend(a[5:].lower() for a in obj.email_addresses if a[:5] in ("SMTP:", "smtp:"))
+    return keys
 
 
 # ---------------------------------------------------------------------------------------------------------
