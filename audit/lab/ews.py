@@ -137,6 +137,7 @@ class EwsStats:
         self.max_in_flight = 0
         self.max_in_flight_by_account: Counter[str] = Counter()
         self.total = 0
+        self.missing_anchor = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the counters as JSON-ready data."""
@@ -150,6 +151,7 @@ class EwsStats:
                 "max_in_flight": self.max_in_flight,
                 "max_in_flight_by_account": dict(self.max_in_flight_by_account),
                 "in_flight": sum(self.in_flight.values()),
+                "impersonated_without_anchor": self.missing_anchor,
             }
 
 
@@ -265,8 +267,15 @@ class EwsHandler:
             target = None
         result = self.authorizer.decide_for(login, target)
         if result.decision is Decision.ALLOWED:
+            # "When EWS Impersonation is used, the X-AnchorMailbox should always be correctly set"
+            # (impersonation-and-ews-in-exchange); the lab counts requests that do not, so tests can tell.
+            anchor = request.headers.get("X-AnchorMailbox", "").strip().lower()
+            assert target is not None
+            anchored = bool(anchor) and _has_address(target, anchor)
             with self.stats.lock:
-                self.stats.by_mailbox[target.primary_smtp or "" if target else ""] += 1
+                self.stats.by_mailbox[target.primary_smtp or ""] += 1
+                if not anchored:
+                    self.stats.missing_anchor += 1
             return _Context(caller, target, True)
         values = {"SmtpAddress": value} if result.decision is Decision.NO_MAILBOX and "Smtp" in form else None
         raise EwsFault(result.decision.value, values=values)

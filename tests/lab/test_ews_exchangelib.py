@@ -69,6 +69,7 @@ def test_impersonation_outcomes(compliant_lab: LabServer, auth: str) -> None:
         _calendar(config, "nobody@contoso.com")
     stats = compliant_lab.stats()["ews"]
     assert stats["by_response"]["ErrorImpersonateUserDenied"] == 2
+    assert stats["impersonated_without_anchor"] == 0  # exchangelib sends X-AnchorMailbox
     assert stats["by_account"] == {"svcServiceAccount": stats["requests"]}
 
 

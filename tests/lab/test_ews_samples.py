@@ -59,6 +59,7 @@ def test_impersonation_header_forms(samples_lab: LabServer, fragment: str, mailb
     assert status == 200, body
     _conforms(body, "getfolder-response-calendar.xml")
     assert samples_lab.stats()["ews"]["impersonated_mailboxes"] == 1
+    assert samples_lab.stats()["ews"]["impersonated_without_anchor"] == 0
 
 
 def test_impersonation_header_forms_outside_scope(samples_lab: LabServer) -> None:
