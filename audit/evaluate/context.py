@@ -179,14 +179,14 @@ class Context:
         """How an assignment reaches the principal (a path description), or None when it does not."""
         if key(a.role_assignee_type) == ASSIGNMENT_POLICY:
             return None
-        assignee = key(a.role_assignee)
+        assignee = self.directory.canonical(a.role_assignee)
         if self.is_app:
             if key(a.role_assignee_type) == SERVICE_PRINCIPAL and (
-                assignee in self.principal.keys or key(a.role_assignee_name) in self.principal.keys
+                key(a.role_assignee) in self.principal.keys or key(a.role_assignee_name) in self.principal.keys
             ):
                 return f"direct to service principal {self.principal.label}"
             return None
-        if assignee in self.principal.keys:
+        if assignee in self.principal.keys or key(a.role_assignee) in self.principal.keys:
             return f"direct to {self.principal.label}"
         hops = self.containers.get(assignee)
         if hops is None:
@@ -202,7 +202,7 @@ class Context:
         for a in self.snapshot.role_assignments:
             path = self.reaches(a)
             if path is not None:
-                found.append(Reach(a, path, self.containers.get(key(a.role_assignee), ())))
+                found.append(Reach(a, path, self.containers.get(self.directory.canonical(a.role_assignee), ())))
         return found
 
     @cached_property
@@ -267,7 +267,7 @@ class Context:
                 path = self.reaches(a)
                 if path is not None and path.startswith("direct"):
                     found.append(a)
-            elif key(a.role_assignee) == via.identity:
+            elif self.directory.canonical(a.role_assignee) == via.identity:
                 found.append(a)
         return found
 

@@ -101,18 +101,30 @@ class Directory:
             for name in {key(role_group.name), key(role_group.display_name)}:
                 if name:
                     self._role_groups_by_name[name].append(role_group)
-        # member identity -> identities of the containers (groups, role groups) it is a direct member of.
+        # member identity -> identities of the containers (groups, role groups) it is a direct member of. Members
+        # may be listed by canonical name or by DN; both are normalized to the record's identity so that a chain
+        # of nested groups is followed whichever form each group uses.
         self._parents: dict[str, list[str]] = defaultdict(list)
         for container_id, members in [(g.identity, g.members) for g in snapshot.groups] + [
             (rg.identity, rg.members) for rg in snapshot.role_groups
         ]:
+            container = container_id.casefold()
             for member in members:
-                parents = self._parents[key(member)]
-                if key(container_id) not in parents:
-                    parents.append(key(container_id))
+                parents = self._parents[self.canonical(member)]
+                if container not in parents:
+                    parents.append(container)
         self.assignments_by_role: dict[str, list[RoleAssignment]] = defaultdict(list)
         for assignment in snapshot.role_assignments:
             self.assignments_by_role[key(assignment.role)].append(assignment)
+
+    def canonical(self, identity: str) -> str:
+        """The lower-cased Identity of the record an identity or DN names (the text itself when unknown)."""
+        k = key(identity)
+        for found in (self._groups_by_id.get(k), self._role_groups_by_id.get(k), self._recipients_by_id.get(k)):
+            if found is not None:
+                return found.identity.casefold()
+        users = self._users.get(k)
+        return users[0].identity.casefold() if users else k
 
     # Lookups -----------------------------------------------------------------------------------------------
 
@@ -202,8 +214,9 @@ class Directory:
         the role's permissions): https://learn.microsoft.com/en-us/exchange/permissions/role-groups.
         """
         paths: dict[str, tuple[Hop, ...]] = {}
-        queue: deque[tuple[str, tuple[Hop, ...]]] = deque((key(i), ()) for i in identities)
-        seen = {key(i) for i in identities}
+        starts = {self.canonical(i) for i in identities}
+        queue: deque[tuple[str, tuple[Hop, ...]]] = deque((i, ()) for i in starts)
+        seen = set(starts)
         while queue:
             member, path = queue.popleft()
             for container in self._parents.get(member, ()):
@@ -220,7 +233,7 @@ class Directory:
         """The non-group members reached from a group through nesting, and the nested groups passed through."""
         leaves: list[str] = []
         nested: list[str] = []
-        seen = {key(identity)}
+        seen = {self.canonical(identity)}
         queue: deque[str] = deque([identity])
         while queue and len(leaves) < limit:
             current = queue.popleft()
@@ -228,9 +241,9 @@ class Directory:
             role_group = self.role_group(current) if group is None else None
             members = group.members if group is not None else role_group.members if role_group is not None else ()
             for member in members:
-                if key(member) in seen:
+                if self.canonical(member) in seen:
                     continue
-                seen.add(key(member))
+                seen.add(self.canonical(member))
                 if self.is_group(member):
                     nested.append(member)
                     queue.append(member)

@@ -390,7 +390,7 @@ def exa014(ctx: Context) -> Verdict:
         for k in sorted(set(have) - set(want)):
             problems.append(f"extra role {have[k]!r}")
             for a in ctx.directory.assignments_by_role.get(k, ()):
-                if key(a.role_assignee) == key(rg.identity):
+                if ctx.directory.canonical(a.role_assignee) == key(rg.identity):
                     fixes.append(f"Remove-ManagementRoleAssignment -Identity {ps(a.identity)} -Confirm:$false")
         for k in sorted(set(want) - set(have)):
             problems.append(f"missing role {want[k]!r}")
@@ -444,7 +444,7 @@ def exa015(ctx: Context) -> Verdict:
     fixes = []
     for r in extra:
         a = r.assignment
-        if key(a.role_assignee) == ctx.via.identity or a.identity in on_path or not r.hops:
+        if ctx.directory.canonical(a.role_assignee) == ctx.via.identity or a.identity in on_path or not r.hops:
             fixes.append(f"Remove-ManagementRoleAssignment -Identity {ps(a.identity)} -Confirm:$false")
         else:
             fixes.append(_cut(ctx, r))

@@ -507,3 +507,56 @@ def test_app_principal_unscoped(compliant: Snapshot) -> None:
 def test_evaluate_all_shares_one_index(policy: LoadedPolicy, compliant: Snapshot) -> None:
     findings = evaluate_all([policy, policy], compliant, NOW)
     assert len(findings) == 2 * len(ORDER)
+
+
+# --- identity forms and robustness ----------------------------------------------------------------------------
+
+
+def _as_dns(snapshot: Snapshot) -> Snapshot:
+    """Every member list and RoleAssignee written as DNs instead of canonical names (Exchange shows either)."""
+    dn = {r.identity: r.distinguished_name for r in snapshot.recipients}
+    dn |= {g.identity: g.distinguished_name for g in snapshot.groups}
+    dn |= {rg.identity: rg.distinguished_name for rg in snapshot.role_groups}
+    dn |= {u.identity: u.distinguished_name for u in snapshot.users}
+    return dataclasses.replace(
+        snapshot,
+        groups=tuple(dataclasses.replace(g, members=tuple(dn.get(m, m) for m in g.members)) for g in snapshot.groups),
+        role_groups=tuple(
+            dataclasses.replace(rg, members=tuple(dn.get(m, m) for m in rg.members)) for rg in snapshot.role_groups
+        ),
+        role_assignments=tuple(
+            dataclasses.replace(a, role_assignee=dn.get(a.role_assignee, a.role_assignee))
+            for a in snapshot.role_assignments
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("compliant", {}),
+        ("nested-group", {"EXA033": "FAIL", "EXA034": "FAIL", "EXA040": "FAIL", "EXA050": "FAIL"}),
+        ("second-impersonation-path", {"EXA013": "FAIL", "EXA040": "FAIL", "EXA051": "FAIL"}),
+    ],
+)
+def test_members_and_assignees_as_dns(policy: LoadedPolicy, case: str, expected: dict[str, str]) -> None:
+    snapshot = _as_dns(load(DATA / f"{case}.snapshot.json")[0])
+    assert statuses(evaluate(policy, snapshot, NOW)) == expected
+
+
+@pytest.mark.parametrize(
+    "collection",
+    ["role_assignments", "scopes", "roles", "role_groups", "groups", "recipients", "mailboxes", "users", "probes"],
+)
+def test_empty_collections_never_pass_what_they_feed(
+    policy: LoadedPolicy, compliant: Snapshot, collection: str
+) -> None:
+    found = evaluate(policy, dataclasses.replace(compliant, **{collection: ()}), NOW)
+    assert [f.check_id for f in found] == list(ORDER)
+    assert all(f.message for f in found)
+    if collection != "roles":  # nothing reads Get-ManagementRole's records
+        assert statuses(found), f"emptying {collection} changed nothing"
+
+
+def test_evaluate_is_pure(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    assert evaluate(policy, compliant, NOW) == evaluate(policy, compliant, NOW)
