@@ -84,6 +84,7 @@ MESSAGES = {
     "ErrorInvalidOperation": "The operation is not valid.",
     "ErrorInvalidRequest": "The request is invalid.",
     "ErrorSchemaValidation": "The request failed schema validation.",
+    "ErrorUnsupportedPathForQuery": "The property path is not supported for a query.",
 }
 
 # Distinguished folders: id -> (element, display name, folder class).
@@ -409,6 +410,14 @@ class EwsHandler:
                 out.append(_error_message("FindItemResponseMessage", error or "ErrorNonExistentMailbox"))
                 continue
             items = self.tenant.calendars.items(mailbox.primary_smtp or "") if name == "calendar" else []
+            restriction = op.find(_M + "Restriction")
+            if restriction is not None and len(restriction):
+                try:
+                    test = _restriction(restriction[0])
+                except _UnsupportedQuery:
+                    out.append(_error_message("FindItemResponseMessage", "ErrorUnsupportedPathForQuery"))
+                    continue
+                items = [i for i in items if test(i)]
             offset = 0
             limit: int | None = None
             if view is not None:
@@ -716,6 +725,82 @@ def _overlaps(item: CalendarItem, lo: datetime, hi: datetime) -> bool:
         return _parse_time(item.start) < hi and _parse_time(item.end) > lo
     except ValueError:
         return False
+
+
+class _UnsupportedQuery(Exception):
+    """A FindItem restriction names a property or operator the lab does not evaluate."""
+
+
+_ITEM_FIELDS: dict[str, Callable[[CalendarItem], str]] = {
+    "item:Subject": lambda i: i.subject,
+    "calendar:Start": lambda i: i.start,
+    "calendar:End": lambda i: i.end,
+    "calendar:LegacyFreeBusyStatus": lambda i: i.legacy_free_busy,
+    "item:Sensitivity": lambda i: i.sensitivity,
+}
+_COMPARISONS: dict[str, Callable[[int], bool]] = {
+    "IsEqualTo": lambda c: c == 0,
+    "IsNotEqualTo": lambda c: c != 0,
+    "IsGreaterThan": lambda c: c > 0,
+    "IsGreaterThanOrEqualTo": lambda c: c >= 0,
+    "IsLessThan": lambda c: c < 0,
+    "IsLessThanOrEqualTo": lambda c: c <= 0,
+}
+
+
+def _restriction(element: ET.Element) -> Callable[[CalendarItem], bool]:
+    """Compile the subset of an EWS search expression the lab evaluates (Contains, comparisons, And/Or/Not)."""
+    tag = element.tag.rsplit("}", 1)[-1]
+    children = list(element)
+    if tag in ("And", "Or"):
+        parts = [_restriction(c) for c in children]
+        return (lambda i: all(p(i) for p in parts)) if tag == "And" else (lambda i: any(p(i) for p in parts))
+    if tag == "Not" and len(children) == 1:
+        inner = _restriction(children[0])
+        return lambda i: not inner(i)
+    field_uri = element.find(_T + "FieldURI")
+    getter = _ITEM_FIELDS.get(field_uri.get("FieldURI", "")) if field_uri is not None else None
+    if getter is None:
+        raise _UnsupportedQuery(tag)
+    if tag == "Exists":
+        return lambda i: bool(getter(i))
+    constant = element.find(f"{_T}Constant")
+    if constant is None:
+        constant = element.find(f"{_T}FieldURIOrConstant/{_T}Constant")
+    if constant is None:
+        raise _UnsupportedQuery(tag)
+    value = constant.get("Value", "")
+    if tag == "Contains":
+        # https://learn.microsoft.com/exchange/client-developer/web-service-reference/contains
+        mode = element.get("ContainmentMode", "Substring")
+        fold = element.get("ContainmentComparison", "Exact") != "Exact"
+        wanted = value.lower() if fold else value
+
+        def contains(i: CalendarItem) -> bool:
+            text = getter(i).lower() if fold else getter(i)
+            if mode == "FullString":
+                return text == wanted
+            if mode == "Prefixed":
+                return text.startswith(wanted)
+            return wanted in text
+
+        return contains
+    compare = _COMPARISONS.get(tag)
+    if compare is None:
+        raise _UnsupportedQuery(tag)
+    timed = field_uri is not None and field_uri.get("FieldURI") in ("calendar:Start", "calendar:End")
+
+    def comparison(i: CalendarItem) -> bool:
+        left, right = getter(i), value
+        if timed:
+            try:
+                a, b = _parse_time(left), _parse_time(right)
+            except ValueError:
+                return False
+            return compare((a > b) - (a < b))
+        return compare((left > right) - (left < right))
+
+    return comparison
 
 
 def _item_xml(item: CalendarItem, base: str, requested: set[str]) -> str:

@@ -198,3 +198,20 @@ def test_generated_tenant_scope() -> None:
             _calendar(config, "user000010@contoso.com")
         assert lab.stats()["mailboxes"] == 500 + 15
     CachingProtocol.clear_cache()
+
+
+def test_finditem_restriction_as_the_write_probe_sweep_sends_it(compliant_lab: LabServer) -> None:
+    config = _config(compliant_lab)
+    account = Account("cor.veld@contoso.com", config=config, access_type=IMPERSONATION, autodiscover=False)
+    calendar = Calendar.get_distinguished(root=Root.get_distinguished(account=account))
+    start = EWSDateTime(2026, 4, 1, 9, 0, tzinfo=UTC)
+    for subject in ("exaudit probe abc123", "Customer visit", "EXAUDIT PROBE ABC123 copy"):
+        CalendarItem(account=account, folder=calendar, subject=subject, start=start, end=start.replace(hour=10)).save()
+    found = sorted(i.subject for i in calendar.filter(subject__contains="abc123"))
+    assert found == ["exaudit probe abc123"]  # Contains is case-sensitive unless asked otherwise
+    assert sorted(i.subject for i in calendar.filter(subject__icontains="abc123")) == [
+        "EXAUDIT PROBE ABC123 copy",
+        "exaudit probe abc123",
+    ]
+    assert calendar.filter(start__gt=start).count() == 0
+    assert calendar.filter(start__gte=start).count() == 3
