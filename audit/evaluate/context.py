@@ -7,7 +7,7 @@ depends on them says the same thing when they fail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
@@ -106,7 +106,6 @@ class Context:
     snapshot: Snapshot
     directory: Directory
     now: datetime
-    notes: list[str] = field(default_factory=list)
 
     @property
     def role(self) -> str:

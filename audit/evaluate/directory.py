@@ -77,7 +77,6 @@ class Directory:
                 self._mailboxes[mailbox.distinguished_name.casefold()].append(mailbox)
         self._mailboxes_by_address: dict[str, list[Mailbox]] | None = None
         self._recipients_by_id: dict[str, Recipient] = {}
-        self._recipients_by_address: dict[str, list[Recipient]] = defaultdict(list)
         for recipient in snapshot.recipients:
             self._recipients_by_id[recipient.identity.casefold()] = recipient
             if recipient.distinguished_name:
@@ -148,14 +147,6 @@ class Directory:
     def recipient(self, identity: str) -> Recipient | None:
         """The recipient with this identity (canonical name) or DN."""
         return self._recipients_by_id.get(key(identity))
-
-    def recipients_by_address(self, address: str) -> list[Recipient]:
-        """Recipients that have this SMTP address, primary or proxy."""
-        if not self._recipients_by_address:
-            for recipient in self.snapshot.recipients:
-                for smtp in self.addresses(recipient):
-                    self._recipients_by_address[smtp].append(recipient)
-        return list(self._recipients_by_address.get(key(address), ()))
 
     def addresses(self, recipient: Recipient) -> frozenset[str]:
         """Every SMTP address of a recipient, lower-cased."""

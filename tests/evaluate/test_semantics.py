@@ -560,3 +560,15 @@ def test_empty_collections_never_pass_what_they_feed(
 
 def test_evaluate_is_pure(policy: LoadedPolicy, compliant: Snapshot) -> None:
     assert evaluate(policy, compliant, NOW) == evaluate(policy, compliant, NOW)
+
+
+def test_exclusive_scope_satisfies_the_scope(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    exclusive = tuple(
+        dataclasses.replace(a, recipient_write_scope="ExclusiveRecipientScope")
+        if a.name == "ApplicationImpersonation-CallPro Calendar Access"
+        else a
+        for a in compliant.role_assignments
+    )
+    scopes = tuple(dataclasses.replace(s, exclusive=True) for s in compliant.scopes)
+    snap = dataclasses.replace(compliant, role_assignments=exclusive, scopes=scopes)
+    assert statuses(evaluate(policy, snap, NOW)) == {}
