@@ -91,9 +91,10 @@ class _Fault:
 class WSManError(Exception):
     """Raised inside the endpoint to answer with a fault."""
 
-    def __init__(self, fault: _Fault) -> None:
+    def __init__(self, fault: _Fault, message_id: str | None = None) -> None:
         super().__init__(fault.reason)
         self.fault = fault
+        self.message_id = message_id
 
 
 def _invalid_selectors(message: str | None = None, *, provider: bool = False) -> WSManError:
@@ -205,7 +206,12 @@ def _parse(req: LabRequest) -> _Envelope:
                 "The WS-Management service cannot process the request because the MaxEnvelopeSize is invalid. ",
             )
         )
-    timeout = _parse_timeout(header.findtext("wsman:OperationTimeout", None, NS))
+    try:
+        timeout = _parse_timeout(header.findtext("wsman:OperationTimeout", None, NS))
+    except WSManError as err:
+        # The fault still relates to the request when its MessageID could be read.
+        err.message_id = message_id.strip() if message_id else None
+        raise
     selectors = {
         (s.get("Name") or ""): (s.text or "").strip() for s in header.findall("wsman:SelectorSet/wsman:Selector", NS)
     }
@@ -264,7 +270,7 @@ class WSManEndpoint:
             message_id, host = env.message_id, env.host
             return self._dispatch(req, env)
         except WSManError as err:
-            return self._fault(err.fault, message_id, host)
+            return self._fault(err.fault, message_id or err.message_id, host)
 
     def close(self) -> None:
         """Drop every shell and wake pending long-polls (call when the server stops)."""
