@@ -9,6 +9,7 @@ into :class:`audit.errors.CollectionError` with a message that says what to do, 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -27,6 +28,10 @@ from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, r
 from audit.errors import CmdletUnavailableError
 
 T = TypeVar("T")
+
+# pypsrp logs failed requests at ERROR; with no handler configured Python would print them on stderr. Every
+# failure is reported by the collector itself, with what to do.
+logging.getLogger("pypsrp").addHandler(logging.NullHandler())
 
 EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
 AUTH_METHODS = ("kerberos", "negotiate", "ntlm", "basic", "certificate")
@@ -278,8 +283,20 @@ class PsrpRunner:
         serializer = _ExchangeSerializer()
         pool._serializer = serializer
         pool._fragmenter.serializer = serializer
-        self._bounded(pool.open, timeout, "opening the PowerShell session")
+        try:
+            self._bounded(pool.open, timeout, "opening the PowerShell session")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                wsman.close()
+            raise
         return pool
+
+    def _discard(self) -> None:
+        """Forget the current pool and close its HTTP session (a broken or timed-out session is never reused)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.connection.close()
 
     def _bounded(self, fn: Callable[[], T], timeout: float, what: str) -> T:
         """Run ``fn`` in a worker thread and give up after ``timeout`` seconds (a reply that never ends)."""
@@ -304,7 +321,7 @@ class PsrpRunner:
         ep = self.endpoint
         if isinstance(exc, TimeoutError):
             self._timeouts += 1
-            self._pool = None  # the pipeline may still be running; never reuse that pool
+            self._discard()  # the pipeline may still be running; never reuse that pool
             return TransportFailure(
                 f"{exc} at {ep.url}; the server did not answer in time (raise --timeout if it is just slow)",
                 ErrorKind.TIMEOUT,
@@ -331,7 +348,7 @@ class PsrpRunner:
             return self._translate(TimeoutError(f"{what}: no reply"), what)
         if isinstance(exc, requests.exceptions.ConnectionError):
             refused = "refused" in str(exc).lower() or "NewConnectionError" in repr(exc)
-            self._pool = None
+            self._discard()
             if refused:
                 return TransportFailure(
                     f"cannot connect to {ep.url}: connection refused; check --server and --port and that the "
@@ -346,13 +363,13 @@ class PsrpRunner:
                 fatal=False,
             )
         if isinstance(exc, WSManFaultError):
-            self._pool = None
+            self._discard()
             reason = self._scrub(str(exc.reason or exc.code))
             return TransportFailure(
                 f"{ep.url} answered {what} with a WSMan fault: {reason}", ErrorKind.TRANSPORT, fatal=False
             )
         if isinstance(exc, WinRMError):
-            self._pool = None
+            self._discard()
             return TransportFailure(
                 f"{ep.url} answered {what} with a WinRM error: {self._scrub(str(exc))}",
                 ErrorKind.TRANSPORT,
@@ -365,7 +382,7 @@ class PsrpRunner:
                 ErrorKind.AUTH,
                 fatal=True,
             )
-        self._pool = None
+        self._discard()
         return TransportFailure(
             f"unexpected reply from {ep.url} while {what} ({type(exc).__name__}: {self._scrub(str(exc))[:300]})",
             ErrorKind.TRANSPORT,
@@ -428,3 +445,5 @@ class PsrpRunner:
         # Closing is best effort: a server that stopped answering expires the shell on its own.
         with contextlib.suppress(Exception):
             self._bounded(pool.close, 5.0, "closing the PowerShell session")
+        with contextlib.suppress(Exception):
+            pool.connection.close()
