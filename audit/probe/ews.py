@@ -108,6 +108,29 @@ AfterCreate = Callable[[str], None]
 """Test hook, called in the worker between creating and deleting the write probe's item (mailbox address)."""
 
 
+class _VerifyingAdapter(requests.adapters.HTTPAdapter):
+    """An HTTP adapter that verifies TLS with one given setting, whatever the caller or the environment says.
+
+    ``Session.verify`` is not enough: requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override it for every
+    request, so an explicit ``--ca-bundle`` would silently lose to the environment.
+    """
+
+    def __init__(self, verify: bool | str, **kwargs: Any) -> None:
+        self._verify = verify
+        super().__init__(**kwargs)
+
+    def send(
+        self,
+        request: Any,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Any:
+        return super().send(request, stream=stream, timeout=timeout, verify=self._verify, cert=cert, proxies=proxies)
+
+
 class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
     """exchangelib's Protocol with a per-run TLS verification setting (a CA bundle path, or off)."""
 
@@ -115,7 +138,10 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
 
     def create_session(self) -> Any:
         session = super().create_session()
-        session.verify = self.verify
+        if self.verify is not True:
+            # Same pool shape as exchangelib's own adapter: one connection per session, no urllib3 retries.
+            adapter = _VerifyingAdapter(self.verify, pool_block=True, pool_connections=1, pool_maxsize=1, max_retries=0)
+            session.mount(self.service_endpoint, adapter)
         return session
 
 

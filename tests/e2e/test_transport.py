@@ -1,0 +1,51 @@
+"""Transports end to end: Basic over http, NTLM with message encryption, HTTPS verified with a CA bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from audit.lab.server import LabServer
+
+from .conftest import assert_no_secret, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def tls_lab() -> Iterator[LabServer]:
+    with LabServer("compliant", tls=True) as server:
+        yield server
+
+
+def test_basic_over_http(lab: LabServer, tmp_path: Path) -> None:
+    lab.reset()
+    run = run_cli(lab, tmp_path, auth="basic")
+    assert run.code == 0, run.stderr
+    assert run.not_passing() == set()
+
+
+def test_ntlm_with_message_encryption(lab: LabServer, tmp_path: Path) -> None:
+    lab.reset()
+    run = run_cli(lab, tmp_path, auth="ntlm")
+    assert run.code == 0, run.stderr
+    assert_no_secret(run, [lab.credentials.auditor_password, lab.credentials.service_password])
+
+
+def test_https_verified_with_the_ca_bundle(tls_lab: LabServer, tmp_path: Path) -> None:
+    assert tls_lab.ca_cert_path is not None
+    run = run_cli(tls_lab, tmp_path, "--ca-bundle", str(tls_lab.ca_cert_path), auth="basic")
+    assert run.code == 0, run.stderr
+    assert run.not_passing() == set()
+
+
+def test_https_without_the_ca_bundle_is_refused_with_a_clear_error(tls_lab: LabServer, tmp_path: Path) -> None:
+    run = run_cli(tls_lab, tmp_path, auth="basic")
+    assert run.code == 3
+    statuses = run.statuses()
+    assert "PASS" not in {statuses["EXA010"], statuses["EXA050"], statuses["EXA051"]}
+    snapshot = (tmp_path / "snapshot.json").read_text(encoding="utf-8")
+    assert "TLS verification" in snapshot
+    assert "--ca-bundle" in snapshot
