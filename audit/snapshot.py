@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,14 +297,19 @@ class Snapshot:
 _ADAPTER: pydantic.TypeAdapter[Snapshot] = pydantic.TypeAdapter(Snapshot)
 
 
-def _canonical(content: dict[str, Any]) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def _canonical(content: dict[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(content: dict[str, Any]) -> str:
     """SHA-256 (hex) over the canonical JSON of a snapshot document without its ``sha256`` member."""
     body = {k: v for k, v in content.items() if k != "sha256"}
-    return hashlib.sha256(_canonical(body)).hexdigest()
+    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+
+
+# A snapshot exaudit writes is the canonical JSON of its content with the seal inserted as the first member, so
+# that reading it back can verify the seal over the raw bytes instead of re-serializing a large document.
+_SEALED_PREFIX = re.compile(rb'\A\{"sha256":"([0-9a-f]{64})",')
 
 
 def to_document(snapshot: Snapshot) -> dict[str, Any]:
@@ -314,17 +320,52 @@ def to_document(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def dumps(snapshot: Snapshot) -> str:
-    """The snapshot as JSON text, sealed."""
-    return json.dumps(to_document(snapshot), ensure_ascii=False, indent=None, separators=(",", ":")) + "\n"
+    """The snapshot as sealed canonical JSON text (the seal first)."""
+    return _sealed_text(snapshot)[0]
+
+
+def _sealed_text(snapshot: Snapshot) -> tuple[str, str]:
+    return seal_document(_ADAPTER.dump_python(snapshot, mode="json"))
+
+
+def seal_document(content: dict[str, Any]) -> tuple[str, str]:
+    """Sealed JSON text for a snapshot document (the seal first, then the canonical content) and its SHA-256."""
+    text = _canonical({k: v for k, v in content.items() if k != "sha256"})
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return '{"sha256":"' + sha + '",' + text[1:] + "\n", sha
 
 
 def write(snapshot: Snapshot, path: Path) -> str:
-    """Write the sealed snapshot to ``path`` and return its SHA-256."""
-    doc = to_document(snapshot)
+    """Write the sealed snapshot to ``path`` (atomically) and return its SHA-256."""
+    text, sha = _sealed_text(snapshot)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    return str(doc["sha256"])
+    return sha
+
+
+def _fast_load(data: bytes, source: str) -> tuple[Snapshot, str] | None:
+    """Verify and parse a snapshot in exaudit's own sealed layout without building an intermediate dict.
+
+    Returns None when the bytes are not in that layout (hand-edited or pretty-printed snapshots), so that the
+    general path decides.
+    """
+    match = _SEALED_PREFIX.match(data)
+    if match is None:
+        return None
+    end = len(data.rstrip(b" \t\r\n"))
+    digest = hashlib.sha256(b"{")
+    digest.update(memoryview(data)[match.end() : end])
+    claimed = match.group(1).decode("ascii")
+    if digest.hexdigest() != claimed:
+        return None
+    try:
+        snapshot = _ADAPTER.validate_json(data)
+    except pydantic.ValidationError:
+        return None  # the general path explains what is wrong
+    if snapshot.schema_version > SCHEMA_VERSION:
+        return None
+    return snapshot, claimed
 
 
 def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, str]:
@@ -360,23 +401,29 @@ def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, st
     return snapshot, claimed
 
 
-def loads(text: str, source: str = "<snapshot>") -> tuple[Snapshot, str]:
+def loads(text: str | bytes, source: str = "<snapshot>") -> tuple[Snapshot, str]:
     """Parse and verify snapshot JSON text."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    fast = _fast_load(data, source)
+    if fast is not None:
+        return fast
     try:
-        doc = json.loads(text)
+        doc = json.loads(data)
     except json.JSONDecodeError as exc:
         raise SnapshotError(
             f"{source}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); the file is corrupt or truncated"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"{source}: not UTF-8 text; the file is corrupt") from exc
     return from_document(doc, source)
 
 
 def load(path: Path) -> tuple[Snapshot, str]:
     """Read, verify and parse a snapshot file; returns the snapshot and its SHA-256."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise SnapshotError(f"{path}: no such snapshot file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SnapshotError(f"{path}: cannot read snapshot: {exc}") from exc
-    return loads(text, str(path))
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from exc
+    return loads(data, str(path))

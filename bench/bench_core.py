@@ -26,7 +26,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         snap = Path(tmp) / "snapshot.json"
-        policy = Path(tmp) / "policy.yaml"
+        policy_dir = Path(tmp) / "policy"
         t0 = time.perf_counter()
         subprocess.run(
             [
@@ -36,10 +36,9 @@ def main() -> int:
                 str(args.recipients),
                 "--members",
                 str(args.members),
-                "--out",
+                "--policy-dir",
+                str(policy_dir),
                 str(snap),
-                "--policy-out",
-                str(policy),
             ],
             check=True,
         )
@@ -53,6 +52,7 @@ def main() -> int:
             "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
             "sys.exit(rc)\n"
         )
+        policy = next(policy_dir.glob("*.yaml"))
         argv = ["evaluate", str(policy), "--snapshot", str(snap), "--report-dir", str(Path(tmp) / "reports"), "-q"]
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", probe, *argv], check=False, capture_output=True, text=True)

@@ -17,13 +17,12 @@ evaluates to COMPLIANT.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from pathlib import Path
 from typing import Any
 
-from audit.snapshot import SCHEMA_VERSION, content_hash
+from audit.snapshot import SCHEMA_VERSION, seal_document
 
 DOMAIN = "contoso.com"
 DC = "DC=contoso,DC=com"
@@ -489,8 +488,8 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     doc = build(args.recipients, args.members, not args.no_evidence, args.seed)
-    doc["sha256"] = content_hash(doc)
-    args.out.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    text, doc["sha256"] = seal_document(doc)  # the layout `exaudit collect` writes
+    args.out.write_text(text, encoding="utf-8")
     print(
         f"wrote {args.out}: {len(doc['recipients'])} recipients, {len(doc['mailboxes'])} mailboxes, "
         f"{args.members} group members, {args.out.stat().st_size / 2**20:.1f} MiB "
