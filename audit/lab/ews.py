@@ -647,9 +647,9 @@ def _parse(body: bytes) -> ET.Element:
         return ET.fromstring(body)  # noqa: S314 - DOCTYPE/ENTITY refused above; expat does not fetch anything
     except ET.ParseError as exc:
         line, column = exc.position
-        raise _schema_error(
-            f"The XML is not well-formed: {exc.msg if hasattr(exc, 'msg') else exc}", line, column
-        ) from exc
+        raise _schema_error(f"The XML is not well-formed: {exc}", line, column) from exc
+    except (LookupError, ValueError) as exc:  # an unknown encoding in the XML declaration, bad code points
+        raise _schema_error(f"The XML cannot be decoded: {exc}", 1, 1) from exc
 
 
 def _schema_error(violation: str, line: int, column: int) -> EwsFault:

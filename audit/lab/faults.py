@@ -8,6 +8,7 @@ against Exchange's concurrency budget) and for forced ErrorServerBusy replies.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,15 @@ from audit.lab.http import FaultAction, LabRequest
 ROUTES = ("ews", "powershell")
 KINDS = ("drop", "status", "hang", "malformed", "delay")
 _INLINE_LATENCY = frozenset({"ews"})  # handlers that sleep themselves, inside their in-flight accounting
+
+
+_BODY_OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]+)")
+
+
+def operation_of(body: bytes) -> str:
+    """Return the EWS operation named in a SOAP body (e.g. "DeleteItem"), or "" when there is none."""
+    match = _BODY_OPERATION.search(body[:65536])
+    return match.group(1).decode("ascii") if match else ""
 
 
 def route_of(path: str) -> str:
@@ -43,6 +53,7 @@ class FaultRule:
     status: int = 500
     delay_ms: int = 0
     after: int = 0  # let this many matching requests through first
+    operation: str | None = None  # EWS only: match requests for this operation (e.g. "DeleteItem")
     seen: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +65,7 @@ class FaultRule:
             "status": self.status,
             "delay_ms": self.delay_ms,
             "after": self.after,
+            "operation": self.operation,
         }
 
 
@@ -139,6 +151,7 @@ class FaultPlan:
                         status=int(raw.get("status", 500)),
                         delay_ms=int(raw.get("delay_ms", 0)),
                         after=int(raw.get("after", 0)),
+                        operation=None if raw.get("operation") is None else str(raw["operation"]),
                     )
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -184,10 +197,16 @@ class FaultPlan:
         route = route_of(request.path)
         if route == "control":
             return None  # the control channel itself is never faulted
+        operation: str | None = None
         with self._lock:
             for rule in self._rules:
                 if rule.route not in (route, "*"):
                     continue
+                if rule.operation is not None:
+                    if operation is None:
+                        operation = operation_of(request.body)
+                    if operation.lower() != rule.operation.lower():
+                        continue
                 rule.seen += 1
                 if rule.seen <= rule.after:
                     continue

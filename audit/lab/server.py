@@ -178,7 +178,13 @@ class LabServer:
             self._cmdlets_by_account[user] += 1
 
     def _accounts(self) -> dict[str, str]:
-        return {a.username: a.password for a in self.tenant.accounts.values() if a.password is not None}
+        # A disabled AD account cannot authenticate: leave it out, so its logins get 401.
+        out = {}
+        for account in self.tenant.accounts.values():
+            user = self.tenant.resolve_recipient(account.username)
+            if account.password is not None and not (user is not None and user.account_disabled):
+                out[account.username] = account.password
+        return out
 
     # -- where and how to connect ------------------------------------------------------------------------
 

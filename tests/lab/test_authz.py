@@ -18,6 +18,7 @@ FIELD = ["ad.viseur", "bea.buiten", "cor.veld", "dirk.dealer", "eva.expediteur",
 # scenario -> expected decision for: the six field sales mailboxes, ceo, hr-shared, gijs.grond, an unknown address
 TABLE: dict[str, tuple[list[Decision], Decision, Decision, Decision]] = {
     "compliant": ([A] * 6, U, U, U),
+    "account-disabled": ([A] * 6, U, U, U),  # RBAC unchanged; the login itself is refused (401)
     "unscoped": ([A] * 6, A, A, A),
     "claendar-typo": ([U] * 6, U, U, U),
     "group-visible": ([A] * 6, U, U, U),

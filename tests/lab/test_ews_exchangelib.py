@@ -215,3 +215,10 @@ def test_finditem_restriction_as_the_write_probe_sweep_sends_it(compliant_lab: L
     ]
     assert calendar.filter(start__gt=start).count() == 0
     assert calendar.filter(start__gte=start).count() == 3
+
+
+def test_disabled_account_cannot_log_in() -> None:
+    with LabServer("account-disabled") as lab:
+        config = _config(lab, retry_policy=FailFast())
+        with pytest.raises(UnauthorizedError):
+            _calendar(config, "ad.viseur@contoso.com")

@@ -30,6 +30,7 @@ def _creds(lab: LabServer) -> tuple[str, str]:
         (GOOD[: len(GOOD) // 2].encode(), "ErrorSchemaValidation"),
         (BOMB.encode(), "ErrorSchemaValidation"),
         (b"\x00\xff\xfe garbage", "ErrorSchemaValidation"),
+        (GOOD.replace('encoding="utf-8"', 'encoding="tf-8"').encode(), "ErrorSchemaValidation"),  # found by fuzzing
         (
             GOOD.replace(
                 "https://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope"

@@ -112,3 +112,20 @@ def test_powershell_route_faults_are_separate(compliant_lab: LabServer) -> None:
     plan.apply({"rules": [{"route": "powershell", "kind": "status", "status": 503, "count": None}]})
     assert post(compliant_lab.port, GOOD, *_svc(compliant_lab))[0] == 200  # EWS unaffected
     assert plan.to_dict()["rules"][0]["count"] is None
+
+
+def test_fault_on_one_operation_only(compliant_lab: LabServer) -> None:
+    # E.g. between the write probe's CreateItem and its DeleteItem: the delete fails, everything else works.
+    compliant_lab.faults.apply(
+        {"rules": [{"route": "ews", "kind": "status", "status": 503, "operation": "DeleteItem"}]}
+    )
+    user, password = _svc(compliant_lab)
+    status, body = post(compliant_lab.port, sample("createitem-request-calendaritem.xml"), user, password)
+    assert status == 200
+    item = ET.fromstring(body).find(".//{http://schemas.microsoft.com/exchange/services/2006/types}ItemId")
+    assert item is not None
+    delete = sample("deleteitem-request.xml").replace("AS4AUn==", item.get("Id", ""))
+    assert post(compliant_lab.port, delete, user, password)[0] == 503
+    assert compliant_lab.tenant.calendars.total() == 1
+    assert post(compliant_lab.port, delete, user, password)[0] == 200  # count 1 by default
+    assert compliant_lab.tenant.calendars.total() == 0

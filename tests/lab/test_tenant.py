@@ -15,7 +15,7 @@ BASE = scenario_path("compliant")
 
 def test_every_scenario_loads_and_has_expectations() -> None:
     names = list_scenarios()
-    assert len(names) == 14
+    assert len(names) == 15
     for name in names:
         tenant = load_tenant(scenario_path(name))
         expect = scenario_expectations(name)
