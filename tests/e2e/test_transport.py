@@ -20,18 +20,19 @@ def tls_lab() -> Iterator[LabServer]:
         yield server
 
 
-def test_basic_over_http(lab: LabServer, tmp_path: Path) -> None:
-    lab.reset()
-    run = run_cli(lab, tmp_path, auth="basic")
+def test_basic_over_http(tmp_path: Path) -> None:
+    with LabServer("compliant") as lab:
+        run = run_cli(lab, tmp_path, auth="basic")
     assert run.code == 0, run.stderr
     assert run.not_passing() == set()
 
 
-def test_ntlm_with_message_encryption(lab: LabServer, tmp_path: Path) -> None:
-    lab.reset()
-    run = run_cli(lab, tmp_path, auth="ntlm")
+def test_ntlm_with_message_encryption(tmp_path: Path) -> None:
+    with LabServer("compliant") as lab:
+        run = run_cli(lab, tmp_path, auth="ntlm")
+        secrets = [lab.credentials.auditor_password, lab.credentials.service_password]
     assert run.code == 0, run.stderr
-    assert_no_secret(run, [lab.credentials.auditor_password, lab.credentials.service_password])
+    assert_no_secret(run, secrets)
 
 
 def test_https_verified_with_the_ca_bundle(tls_lab: LabServer, tmp_path: Path) -> None:

@@ -1,0 +1,57 @@
+"""Collection end to end: a fixed number of cmdlet calls, missing RBAC roles named, the demo in one command."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from audit.cli import main
+from audit.collect import call_count
+from audit.lab.server import LabServer
+from audit.policy import load_policy
+from audit.run import collect, lab_target
+
+from .conftest import POLICY
+
+pytestmark = pytest.mark.e2e
+
+
+def _cmdlet_calls(mailboxes: int) -> tuple[int, dict[str, int], int]:
+    with LabServer("compliant", mailboxes=mailboxes) as lab:
+        snapshot = collect([load_policy(POLICY)], lab_target(lab, timeout_seconds=120))
+        stats = lab.stats()
+    assert all(c.ok for c in snapshot.calls), [c.error for c in snapshot.calls if not c.ok]
+    return stats["cmdlet_calls"], stats["cmdlets"], len(snapshot.recipients)
+
+
+def test_cmdlet_call_count_does_not_grow_with_the_mailboxes() -> None:
+    small, small_by_cmdlet, small_recipients = _cmdlet_calls(20)
+    large, large_by_cmdlet, large_recipients = _cmdlet_calls(20_000)
+    assert large_recipients >= 20_000 > small_recipients
+    assert small == large == call_count(1) == 12
+    assert small_by_cmdlet == large_by_cmdlet
+    assert all(name.startswith("Get-") for name in large_by_cmdlet)
+
+
+def test_a_cmdlet_hidden_by_rbac_is_reported_as_the_missing_role() -> None:
+    with LabServer("compliant") as lab:
+        creds = lab.credentials
+        # The service account holds no View-Only role: Exchange builds its session without the RBAC cmdlets.
+        target = lab_target(lab, audit_username=creds.service_username, audit_password=creds.service_password)
+        snapshot = collect([load_policy(POLICY)], target)
+    (call,) = [c for c in snapshot.calls if c.cmdlet == "Get-ManagementRoleAssignment"]
+    assert not call.ok
+    assert call.error_kind == "CommandNotFound"
+    assert "View-Only Organization Management" in (call.error or "")
+    assert "View-Only Configuration" in (call.error or "")
+
+
+def test_demo_writes_every_report_and_the_snapshot(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--quiet"], out, err)
+    assert code == 0, err.getvalue()
+    written = {p.name for p in (tmp_path / "demo").iterdir()}
+    assert {"report.html", "junit.xml", "report.json", "report.sarif", "summary.md", "snapshot.json"} <= written
+    assert "verdict" in out.getvalue()
