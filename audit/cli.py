@@ -409,6 +409,7 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
 
     now = datetime.now(UTC)
     out: Path = args.out
+    _check_scenario(args.scenario)
     if not args.quiet:
         stderr.write(f"exaudit demo: starting the embedded Exchange lab (scenario {args.scenario}) on 127.0.0.1\n")
     demo = live.demo(args.scenario, mailboxes=args.mailboxes, progress=_progress(args, stderr))
@@ -428,15 +429,32 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     return result.exit_code
 
 
-def _cmd_lab(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+def _check_scenario(name: str) -> None:
     from audit.lab import server as lab
 
+    names = lab.list_scenarios()
+    if name not in names:
+        raise UsageError(f"no lab scenario {name!r}; choose one of: {', '.join(names)}")
+
+
+def _cmd_lab(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.lab import LabError
+    from audit.lab import server as lab
+
+    try:
+        return _lab(args, stdout, lab)
+    except LabError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _lab(args: argparse.Namespace, stdout: TextIO, lab: Any) -> ExitCode:
     if args.lab_command == "scenarios":
         for name in lab.list_scenarios():
             exp = lab.scenario_expectations(name)
             failing = ", ".join(exp["failing"]) or "none"
             stdout.write(f"{name:22} exit {exp['exit_code']}  must not pass: {failing}\n")
         return ExitCode.COMPLIANT
+    _check_scenario(args.scenario)
     code = lab.serve(
         scenario=args.scenario,
         mailboxes=args.mailboxes,
