@@ -992,6 +992,15 @@ def _get_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
     if p.get("Enabled") is not None:
         enabled = _as_bool(p["Enabled"])
         assignments = [a for a in assignments if a.enabled == enabled]
+    if p.get("RecipientWriteScope") is not None:
+        wanted = _text(p["RecipientWriteScope"]).lower()
+        assignments = [a for a in assignments if a.recipient_write_scope.lower() == wanted]
+    if p.get("ConfigWriteScope") is not None:
+        wanted = _text(p["ConfigWriteScope"]).lower()
+        assignments = [a for a in assignments if a.config_write_scope.lower() == wanted]
+    if p.get("Exclusive") is not None:
+        exclusive = _as_bool(p["Exclusive"])
+        assignments = [a for a in assignments if _is_exclusive(t, a) == exclusive]
     if p.get("RoleAssigneeType") is not None:
         wanted = _text(p["RoleAssigneeType"]).lower()
         assignments = [a for a in assignments if a.assignee_type.lower() == wanted]
@@ -1003,6 +1012,11 @@ def _get_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
         yield _assignment(s, a)
         if effective and a.assignee_type != "User":
             yield from _effective_rows(s, a, assignee_user)
+
+
+def _is_exclusive(t: Tenant, a: RoleAssignment) -> bool:
+    scope = t.scope(a.custom_recipient_write_scope) if a.custom_recipient_write_scope else None
+    return scope is not None and scope.exclusive
 
 
 def _method(a: RoleAssignment, user: Recipient | None) -> str:
@@ -1262,13 +1276,18 @@ def _get_recipient(s: ExchangeSession, p: dict[str, Any]) -> Iterator[ExchangeOb
             s.not_found(wanted, "RecipientIdParameter")
             return
         everything = [found]
-    else:
-        everything = [*s.tenant.recipients, *(g for g in s.tenant.groups if g.is_mail_enabled)]
-    test = _recipient_filter(s, _text(p["Filter"])) if p.get("Filter") is not None else None
     types = _type_filter(p)
     kinds = None
     if p.get("RecipientType") is not None:
         kinds = {k.strip().lower() for k in _text(p["RecipientType"]).split(",")}
+    if p.get("Identity") is None:
+        # Get-Recipient returns mail-enabled objects; a plain user only when its type is asked for by name.
+        want_plain_users = bool(({"user", "disableduser"} & (types or set())) or ("user" in (kinds or set())))
+        everything = [
+            *(r for r in s.tenant.recipients if r.primary_smtp or want_plain_users),
+            *(g for g in s.tenant.groups if g.is_mail_enabled),
+        ]
+    test = _recipient_filter(s, _text(p["Filter"])) if p.get("Filter") is not None else None
     for r in everything:
         if types is not None and r.recipient_type_details.lower() not in types:
             continue
@@ -1326,7 +1345,7 @@ _CMDLET_LIST = (
             "ConfigWriteScope",
             "RecipientWriteScope",
             "Exclusive",
-            "ResultSize",
+            # No -ResultSize: Get-ManagementRoleAssignment returns every match (its documented syntax has none).
             *_COMMON,
         ),
         "RoleAssignmentIdParameter",

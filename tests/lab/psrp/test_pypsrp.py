@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import uuid
 
@@ -289,3 +290,53 @@ def test_update_max_payload_size_reads_the_winrm_config(lab: PSLab) -> None:
     wsman = lab.wsman()
     wsman.update_max_payload_size()
     assert wsman.max_envelope_size == 500 * 1024
+
+
+def test_replies_stay_under_the_client_envelope(lab: PSLab) -> None:
+    with RunspacePool(lab.wsman(max_envelope_size=8192), configuration_name=EXCHANGE) as pool:
+        output = _invoke(pool, "Get-Recipient", ResultSize="Unlimited").output
+    mail_enabled = [r for r in lab.tenant.recipients if r.primary_smtp] + [
+        g for g in lab.tenant.groups if g.is_mail_enabled
+    ]
+    assert len(output) == len(mail_enabled)
+    assert len(lab.exchanges) > 5
+    for request, response in lab.exchanges:
+        limit = int(re.search(rb"MaxEnvelopeSize[^>]*>(\d+)<", request).group(1))  # type: ignore[union-attr]
+        assert len(response) <= limit
+
+
+def test_rbac_cmdlets_take_no_result_size(lab: PSLab) -> None:
+    # Exchange's documented syntax of Get-ManagementRoleAssignment has no -ResultSize: it returns every match.
+    with RunspacePool(lab.wsman(), configuration_name=EXCHANGE) as pool:
+        ps = _invoke(pool, "Get-ManagementRoleAssignment", ResultSize="Unlimited")
+        assert ps.state == PSInvocationState.FAILED
+        assert str(ps.streams.error[0]) == "A parameter cannot be found that matches parameter name 'ResultSize'."
+
+
+@pytest.mark.e2e
+def test_ten_thousand_recipients_reach_pypsrp(lab: PSLab) -> None:
+    big = generate(lab.tenant, 10_000).with_generated_passwords()
+    accounts = {a.username: a.password or "" for a in big.accounts.values()}
+    endpoint = WSManEndpoint(big)
+    with LabHTTPServer({"/PowerShell": Route(endpoint, ("Basic",))}, lambda: accounts) as srv:
+        reader = big.account_with_role("auditor")
+        assert reader is not None
+        wsman = WSMan(
+            "127.0.0.1",
+            port=srv.port,
+            path="PowerShell",
+            ssl=False,
+            auth="basic",
+            encryption="never",
+            username=reader.username,
+            password=reader.password,
+        )
+        with RunspacePool(wsman, configuration_name=EXCHANGE) as pool:
+            ps = _invoke(pool, "Get-Recipient", ResultSize="Unlimited")
+            assert ps.state == PSInvocationState.COMPLETED
+            assert ps.streams.warning == []
+            addresses = {o.adapted_properties["PrimarySmtpAddress"] for o in ps.output}
+    expected = {r.primary_smtp for r in big.recipients if r.primary_smtp}
+    expected |= {g.primary_smtp for g in big.groups if g.is_mail_enabled}
+    assert len(ps.output) == len(expected) > 10_000
+    assert addresses == expected
