@@ -730,6 +730,14 @@ class LabHTTPServer:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         httpd.server_close()
+        # Handlers that hold waiters (the WSMan endpoint's Receive long-polls) are told to let them go.
+        for _, route in self._routes:
+            closer = getattr(route.handler, "close", None)
+            if callable(closer):
+                try:
+                    closer()
+                except Exception:
+                    log.exception("closing a route handler failed")
         if self._thread is not None:
             self._thread.join(timeout=5)
         _NTLM_STORE.unregister(self._id)

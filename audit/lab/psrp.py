@@ -121,6 +121,7 @@ class PSRPShell:
         self.resource_uri = resource_uri
         self.client_ip = client_ip
         self.created = time.monotonic()
+        self.last_used = self.created
         self._runner = runner
         self.pool = _LabRunspacePool(
             application_private_data={

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ SIGNAL_CTRL_C_ALT = "powershell/signal/ctrl_c"
 # once the peer reports protocol >= 2.2).
 MAX_ENVELOPE_KB = 500
 _MAX_LONG_POLL_SECONDS = 20.0
+IDLE_TIMEOUT_SECONDS = 900.0
 _ENVELOPE_OVERHEAD = 2048
 
 _ENVELOPE_OPEN = (
@@ -253,7 +255,8 @@ class WSManEndpoint:
         self._shells: dict[uuid.UUID, PSRPShell] = {}
         self._lock = threading.Lock()
         self._closed = False
-        self.operations: list[str] = []
+        # The most recent WS-Management operations (for tests and the lab's own diagnostics).
+        self.operations: deque[str] = deque(maxlen=4096)
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -339,6 +342,15 @@ class WSManEndpoint:
             )
         )
 
+    def _reap_idle(self) -> None:
+        """Drop shells nobody used for longer than the advertised IdleTimeOut, as WinRM does (lock held)."""
+        now = time.monotonic()
+        for shell_id, shell in list(self._shells.items()):
+            if now - shell.last_used > IDLE_TIMEOUT_SECONDS:
+                del self._shells[shell_id]
+                with shell.cond:
+                    shell.close()
+
     def _server_name(self) -> str:
         try:
             return str(self._tenant_provider().organization.server_name)
@@ -352,6 +364,7 @@ class WSManEndpoint:
         # Another account's shell is answered exactly like a shell that does not exist.
         if shell is None or shell.owner.lower() != (req.user or "").lower():
             raise _invalid_selectors()
+        shell.last_used = time.monotonic()
         return shell
 
     # -- operations --------------------------------------------------------------------------------------
@@ -370,6 +383,7 @@ class WSManEndpoint:
         with self._lock:
             if self._closed:
                 raise WSManError(_TIMED_OUT)
+            self._reap_idle()
             if shell_id in self._shells:
                 raise _invalid_selectors(provider=True)
             shell = PSRPShell(shell_id, user, EXCHANGE_RESOURCE_URI, req.client_address[0], self._runner)
@@ -407,7 +421,8 @@ class WSManEndpoint:
             f"<rsp:ResourceUri>{shell.resource_uri}</rsp:ResourceUri>"
             f"<rsp:Owner>{escape(tenant_netbios)}\\{escape(user)}</rsp:Owner>"
             f"<rsp:ClientIP>{escape(shell.client_ip)}</rsp:ClientIP><rsp:ProcessId>4242</rsp:ProcessId>"
-            "<rsp:IdleTimeOut>PT900.000S</rsp:IdleTimeOut><rsp:InputStreams>stdin pr</rsp:InputStreams>"
+            f"<rsp:IdleTimeOut>PT{IDLE_TIMEOUT_SECONDS:.3f}S</rsp:IdleTimeOut>"
+            "<rsp:InputStreams>stdin pr</rsp:InputStreams>"
             "<rsp:OutputStreams>stdout</rsp:OutputStreams><rsp:MaxIdleTimeOut>PT2147483.647S</rsp:MaxIdleTimeOut>"
             "<rsp:Locale>en-US</rsp:Locale><rsp:DataLocale>en-US</rsp:DataLocale>"
             "<rsp:CompressionMode>NoCompression</rsp:CompressionMode><rsp:ProfileLoaded>Yes</rsp:ProfileLoaded>"
