@@ -254,7 +254,6 @@ class WSManEndpoint:
         self._on_cmdlet = on_cmdlet
         self._shells: dict[uuid.UUID, PSRPShell] = {}
         self._lock = threading.Lock()
-        self._closed = False
         # The most recent WS-Management operations (for tests and the lab's own diagnostics).
         self.operations: deque[str] = deque(maxlen=4096)
 
@@ -276,9 +275,8 @@ class WSManEndpoint:
             return self._fault(err.fault, message_id or err.message_id, host)
 
     def close(self) -> None:
-        """Drop every shell and wake pending long-polls (call when the server stops)."""
+        """Drop every shell and wake pending long-polls (the server calls this when it stops)."""
         with self._lock:
-            self._closed = True
             shells = list(self._shells.values())
             self._shells.clear()
         for shell in shells:
@@ -381,8 +379,6 @@ class WSManEndpoint:
         data = _b64(creation)
         user = req.user or ""
         with self._lock:
-            if self._closed:
-                raise WSManError(_TIMED_OUT)
             self._reap_idle()
             if shell_id in self._shells:
                 raise _invalid_selectors(provider=True)
