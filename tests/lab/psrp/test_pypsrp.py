@@ -340,3 +340,19 @@ def test_ten_thousand_recipients_reach_pypsrp(lab: PSLab) -> None:
     expected |= {g.primary_smtp for g in big.groups if g.is_mail_enabled}
     assert len(ps.output) == len(expected) > 10_000
     assert addresses == expected
+
+
+def test_two_pipelines_in_one_pool_get_their_own_output(lab: PSLab) -> None:
+    with RunspacePool(lab.wsman(), configuration_name=EXCHANGE) as pool:
+        first = PowerShell(pool)
+        first.add_cmdlet("Get-Recipient").add_parameter("ResultSize", "Unlimited")
+        second = PowerShell(pool)
+        second.add_cmdlet("Get-ExchangeServer")
+        first.begin_invoke()
+        second.begin_invoke()
+        # Output is queued per pipeline: receiving the second first never hands it the first one's objects.
+        second.end_invoke()
+        first.end_invoke()
+        assert [o.types[0].rsplit(".", 1)[-1] for o in second.output] == ["ExchangeServer"]
+        assert {o.types[0].rsplit(".", 1)[-1] for o in first.output} == {"ReducedRecipient"}
+        assert len(first.output) > 10
