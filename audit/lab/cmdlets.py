@@ -532,9 +532,8 @@ def _reduced_recipient(s: ExchangeSession, obj: Recipient | Group | RoleGroup) -
         category = "Person"
     else:
         custom = obj.custom_attributes if isinstance(obj, Group) else ("",) * 15
-        is_group = isinstance(obj, Group)
         props = [
-            ("Alias", obj.alias if is_group else ""),  # type: ignore[union-attr]
+            ("Alias", obj.alias if isinstance(obj, Group) else ""),
             ("City", ""),
             ("Company", ""),
             *((f"CustomAttribute{i}", custom[i - 1]) for i in range(1, 16)),
@@ -680,7 +679,6 @@ def _distribution_group(s: ExchangeSession, g: Group) -> ExchangeObject:
 
 def _windows_group(s: ExchangeSession, g: Group | RoleGroup) -> ExchangeObject:
     """Get-Group output (WindowsGroup : ADPresentationObject)."""
-    is_group = isinstance(g, Group)
     props: list[tuple[str, Value]] = [
         ("DisplayName", g.display_name),
         ("GroupType", g.group_type if isinstance(g, Group) else "Universal, SecurityEnabled"),
@@ -691,7 +689,7 @@ def _windows_group(s: ExchangeSession, g: Group | RoleGroup) -> ExchangeObject:
         ("Notes", g.description if isinstance(g, RoleGroup) else ""),
         ("PhoneticDisplayName", ""),
         ("RecipientType", g.recipient_type if isinstance(g, Group) else "Group"),
-        ("RecipientTypeDetails", g.recipient_type_details if is_group else "RoleGroup"),  # type: ignore[union-attr]
+        ("RecipientTypeDetails", g.recipient_type_details if isinstance(g, Group) else "RoleGroup"),
         ("WindowsEmailAddress", (g.primary_smtp or "") if isinstance(g, Group) else ""),
         ("OrganizationalUnit", g.identity.rsplit("/", 1)[0]),
     ]
