@@ -120,7 +120,7 @@ class _Session:
         kind: str | None = None
         result: CmdletResult | None = None
         try:
-            result = self.runner.run(cmdlet, params, self.timeout)
+            result = self.runner.run(cmdlet, params, self.timeout, mapping.ORGANIZATION_SCALE.get(cmdlet))
         except CmdletUnavailableError as exc:
             error, kind = str(exc), ErrorKind.COMMAND_NOT_FOUND
         except TransportFailure as exc:
@@ -131,6 +131,7 @@ class _Session:
             error, kind = str(exc), ErrorKind.TRANSPORT
         elapsed = (time.perf_counter() - start) * 1000.0
         if result is not None:
+            result = dataclasses.replace(result, objects=mapping.keep_properties(cmdlet, result.objects))
             self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects)))
             if not result.ok:
                 error = "; ".join(result.errors) or f"{cmdlet} failed"

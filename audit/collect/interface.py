@@ -6,7 +6,7 @@ The collector never sees pypsrp: it talks to a :class:`CmdletRunner`. The real r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,8 +67,14 @@ class CmdletRunner(Protocol):
     a call that ran come back in ``CmdletResult.errors``.
     """
 
-    def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
-        """Run ``cmdlet`` with ``params`` within ``timeout`` seconds."""
+    def run(
+        self, cmdlet: str, params: Mapping[str, object], timeout: float, properties: Collection[str] | None = None
+    ) -> CmdletResult:
+        """Run ``cmdlet`` with ``params`` within ``timeout`` seconds.
+
+        ``properties`` (optional) names the adapted properties the caller will read; a runner may drop the others
+        as it receives them (client side, like Select-Object: the endpoint is no-language mode).
+        """
         ...
 
     def close(self) -> None:

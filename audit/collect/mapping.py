@@ -44,6 +44,23 @@ EXPECTED_TYPES: dict[str, str] = {
 }
 """The .NET class (last segment of the type name) each cmdlet returns; exchange-outputs.md section 4."""
 
+ORGANIZATION_SCALE: dict[str, tuple[str, ...]] = {
+    "Get-Recipient": (
+        "Name", "Identity", "DistinguishedName", "Guid", "Alias", "DisplayName", "PrimarySmtpAddress",
+        "RecipientType", "RecipientTypeDetails", "EmailAddresses", "Department", "Company",
+        "HiddenFromAddressListsEnabled", *(f"CustomAttribute{n}" for n in range(1, 16)),
+    ),
+    "Get-Mailbox": (
+        "Name", "Identity", "DistinguishedName", "Guid", "PrimarySmtpAddress", "UserPrincipalName",
+        "RecipientTypeDetails", "AccountDisabled", "ThrottlingPolicy",
+    ),
+}  # fmt: skip
+"""For the cmdlets that return one object per mailbox, the properties kept (as received) and mapped.
+
+A Get-Mailbox object carries about 150 properties; keeping them all for 10,000 mailboxes would cost hundreds of
+MiB for values no check reads. The other cmdlets' objects are kept whole.
+"""
+
 _VERSION = re.compile(r"Version\s+(\d+)\.(\d+)\s+\(Build\s+(\d+)\.(\d+)\)", re.IGNORECASE)
 _DOTTED = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?\s*$")
 
@@ -207,6 +224,15 @@ def check_types(cmdlet: str, type_names: Sequence[tuple[str, ...]]) -> None:
             raise CollectionError(
                 f"{cmdlet} returned an object of type {strip_deserialized(chain[0])!r}; expected {expected}"
             )
+
+
+def keep_properties(cmdlet: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects of an organization-scale cmdlet reduced to the properties the snapshot uses; others as they are."""
+    names = ORGANIZATION_SCALE.get(cmdlet)
+    if names is None:
+        return objects
+    wanted = {n.lower() for n in names}
+    return [{k: v for k, v in o.items() if k.lower() in wanted} for o in objects]
 
 
 def _objects(cmdlet: str, objects: Iterable[Mapping[str, Any]]) -> list[Props]:

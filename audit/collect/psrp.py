@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -173,13 +173,14 @@ def _fast_value(element: ET.Element) -> Any:
     raise _Unsupported("Obj without ToString or list")
 
 
-def fast_output_object(xml_text: str) -> GenericComplexObject | None:
+def fast_output_object(xml_text: str, keep: Collection[str] | None = None) -> GenericComplexObject | None:
     """Deserialize one Exchange output object (Partial serialization) quickly, or None to let pypsrp do it.
 
     pypsrp 0.9 re-serializes every element it visits (``ET.tostring``), about 3 ms per Exchange object on this
     machine; a 10,000-mailbox Get-Recipient would take half a minute in the client alone. Exchange's Partial
     format is flat (scalars, ToString-only objects, lists of strings), so this reads it directly and hands
-    anything else (type-table objects, references) back to pypsrp.
+    anything else (type-table objects, references) back to pypsrp. ``keep`` (lower-case names) drops every
+    other adapted property as it is read.
     """
     element = ET.fromstring(xml_text)  # noqa: S314  (a PSRP message from the server; expat resolves no entities)
     if element.tag != "Obj":
@@ -192,7 +193,10 @@ def fast_output_object(xml_text: str) -> GenericComplexObject | None:
             elif child.tag == "ToString":
                 obj.to_string = _decode(child.text)
             elif child.tag == "Props":
-                obj.adapted_properties = {p.attrib.get("N", ""): _fast_value(p) for p in child}
+                for prop in child:
+                    name = prop.attrib.get("N", "")
+                    if keep is None or name.lower() in keep:
+                        obj.adapted_properties[name] = _fast_value(prop)
             elif child.tag == "MS":
                 obj.extended_properties = {p.attrib.get("N", ""): _fast_value(p) for p in child}
             else:
@@ -207,9 +211,11 @@ def fast_output_object(xml_text: str) -> GenericComplexObject | None:
 class _ExchangeSerializer(Serializer):
     """pypsrp's serializer with a fast path for pipeline output objects (see :func:`fast_output_object`)."""
 
+    keep: frozenset[str] | None = None  # adapted properties to keep (lower case), None for all
+
     def deserialize(self, element: Any, metadata: Any = None, clear: bool = True) -> Any:
         if metadata is None and clear and isinstance(element, str) and element.startswith("<Obj"):
-            fast = fast_output_object(element)
+            fast = fast_output_object(element, self.keep)
             if fast is not None:
                 return fast
         return super().deserialize(element, metadata, clear)
@@ -389,13 +395,18 @@ class PsrpRunner:
             fatal=False,
         )
 
-    def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+    def run(
+        self, cmdlet: str, params: Mapping[str, object], timeout: float, properties: Collection[str] | None = None
+    ) -> CmdletResult:
         """Run one Get-* cmdlet with parameters; see :class:`audit.collect.interface.CmdletRunner`."""
         require_read_only(cmdlet)
         try:
             if self._pool is None:
                 self._pool = self._connect(timeout)
             pool = self._pool
+            serializer = pool._serializer
+            if isinstance(serializer, _ExchangeSerializer):
+                serializer.keep = frozenset(p.lower() for p in properties) if properties is not None else None
             ps = PowerShell(pool).add_cmdlet(cmdlet)
             for name, value in params.items():
                 # A True value is a switch parameter (e.g. -GetEffectiveUsers); pypsrp sends a name-only argument.
@@ -415,7 +426,11 @@ class PsrpRunner:
         type_names: list[tuple[str, ...]] = []
         for item in output or []:
             if isinstance(item, GenericComplexObject):
-                objects.append({str(k): plain(v) for k, v in item.adapted_properties.items()})
+                wanted = item.adapted_properties
+                if properties is not None:
+                    keep = {p.lower() for p in properties}
+                    wanted = {k: v for k, v in wanted.items() if k.lower() in keep}
+                objects.append({str(k): plain(v) for k, v in wanted.items()})
                 type_names.append(tuple(str(t) for t in item.types))
             else:
                 objects.append({"Value": plain(item)})

@@ -133,7 +133,7 @@ class FakeRunner:
         self.fail = dict(fail or {})
         self.calls: list[tuple[str, dict[str, object]]] = []
 
-    def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+    def run(self, cmdlet: str, params: Mapping[str, object], timeout: float, properties: object = None) -> CmdletResult:
         self.calls.append((cmdlet, dict(params)))
         if cmdlet in self.fail:
             raise self.fail[cmdlet]
@@ -232,7 +232,9 @@ def test_fatal_transport_failure_stops_contacting_the_server() -> None:
 
 def test_non_terminating_errors_fail_the_call() -> None:
     class Erring(FakeRunner):
-        def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+        def run(
+            self, cmdlet: str, params: Mapping[str, object], timeout: float, properties: object = None
+        ) -> CmdletResult:
             result = super().run(cmdlet, params, timeout)
             if cmdlet == "Get-User":
                 return CmdletResult([], ["object 'svc' couldn't be found"], ErrorKind.NON_TERMINATING)
@@ -255,7 +257,9 @@ def test_unmappable_output_marks_the_call_failed() -> None:
 
 def test_unexpected_type_is_refused() -> None:
     class WrongType(FakeRunner):
-        def run(self, cmdlet: str, params: Mapping[str, object], timeout: float) -> CmdletResult:
+        def run(
+            self, cmdlet: str, params: Mapping[str, object], timeout: float, properties: object = None
+        ) -> CmdletResult:
             r = super().run(cmdlet, params, timeout)
             return CmdletResult(r.objects, type_names=[("System.String",)] * len(r.objects))
 
