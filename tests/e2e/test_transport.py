@@ -50,3 +50,24 @@ def test_https_without_the_ca_bundle_is_refused_with_a_clear_error(tls_lab: LabS
     snapshot = (tmp_path / "snapshot.json").read_text(encoding="utf-8")
     assert "TLS verification" in snapshot
     assert "--ca-bundle" in snapshot
+
+
+def test_probes_send_x_anchor_mailbox_and_stay_within_the_budget(tmp_path: Path) -> None:
+    with LabServer("compliant") as lab:
+        anchors: list[tuple[str | None, bytes]] = []
+        original = lab.ews._context
+
+        def spy(caller: object, header: object, request: object) -> object:
+            anchors.append((request.headers.get("X-AnchorMailbox"), request.body))  # type: ignore[attr-defined]
+            return original(caller, header, request)  # type: ignore[arg-type]
+
+        lab.ews._context = spy  # type: ignore[method-assign]  # observe what reached the lab, change nothing
+        run = run_cli(lab, tmp_path, auth="basic")
+        stats = lab.stats()["ews"]
+    assert run.code == 0, run.stderr
+    assert len(anchors) == 8
+    for anchor, body in anchors:
+        assert anchor is not None
+        assert f"<t:PrimarySmtpAddress>{anchor}</t:PrimarySmtpAddress>".encode() in body
+    # Explicit version and auth type: no ConvertId/ResolveNames guessing round trips, one GetFolder per probe.
+    assert stats["by_operation"] == {"GetFolder": 8}
