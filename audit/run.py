@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from audit import __version__
 from audit.collect import CollectedState, call_count, collect_state
-from audit.collect.psrp import PsrpEndpoint, PsrpRunner
+from audit.collect.psrp import AUTH_METHODS, PsrpEndpoint, PsrpRunner
 from audit.errors import ProbeError, UsageError
 from audit.findings import Finding
 from audit.policy import LoadedPolicy
@@ -236,6 +236,8 @@ def collect(
     """
     if target.scheme not in ("http", "https"):
         raise UsageError(f"--scheme must be http or https, not {target.scheme!r}")
+    if target.auth not in AUTH_METHODS:
+        raise UsageError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {target.auth!r}")
     collected_at = _now()
     principals = _principals(policies)
     runner = PsrpRunner(

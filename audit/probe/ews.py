@@ -17,6 +17,7 @@ Protocol traps this module is built around (shared domain notes, wire-notes.md B
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import logging
 import os
 import queue
@@ -206,6 +207,8 @@ class Prober:
         auth_type = _AUTH_TYPES.get(endpoint.auth)
         if auth_type is None:
             raise ProbeError(f"EWS probes cannot log in with {endpoint.auth!r}; use basic, ntlm, negotiate or kerberos")
+        if auth_type == GSSAPI and importlib.util.find_spec("requests_gssapi") is None:
+            raise ProbeError("EWS probes with Kerberos need the requests-gssapi package: pip install requests-gssapi")
         self.endpoint = endpoint
         self.settings = settings
         self.after_create = after_create
@@ -395,7 +398,16 @@ class Prober:
                     start,
                     attempts,
                 )
-            except requests.exceptions.SSLError:
+            except (requests.exceptions.SSLError, ews_errors.TransportError) as exc:
+                if not isinstance(exc, requests.exceptions.SSLError) and "SSLError" not in str(exc):
+                    return self._outcome(
+                        target,
+                        ProbeOutcome.ERROR,
+                        type(exc).__name__,
+                        _exc_text(exc, self.endpoint.password),
+                        start,
+                        attempts,
+                    )
                 return self._outcome(
                     target,
                     ProbeOutcome.ERROR,
