@@ -70,3 +70,41 @@ def test_final_sweep_removes_an_item_whose_delete_was_lost(lab: LabServer) -> No
     assert probes[0].outcome == ProbeOutcome.ERROR
     assert run.error is None  # the sweep found and deleted the item
     assert lab.tenant.calendars.total() == 0
+
+
+class _InterruptAfterFirst:
+    """A progress sink that presses Ctrl-C (in the main thread) once the first probe is done."""
+
+    def start(self, total: int, label: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        raise KeyboardInterrupt
+
+    def finish(self) -> None:
+        pass
+
+
+def test_ctrl_c_during_write_probes_leaves_no_item(lab: LabServer) -> None:
+    lab.reset()
+    lab.faults.set_latency(150, "ews")  # keep other probes between create and delete when Ctrl-C comes
+    creds = lab.credentials
+    endpoint = EwsEndpoint(
+        url=lab.ews_url,
+        username=creds.service_username,
+        password=creds.service_password,
+        auth="ntlm",
+        server_build=lab.tenant.organization.build,
+    )
+    targets = [ProbeTarget(a, "allow", "groupMembers") for a in sorted(load_policy(POLICY).expected_members.required)]
+    prober = Prober(
+        endpoint, ProbeSettings(concurrency=3, deadline_seconds=30, request_timeout=5, operation="calendarWrite")
+    )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            prober.run(targets, _InterruptAfterFirst())
+    finally:
+        prober.close()
+        lab.faults.reset()
+    assert lab.stats()["ews"]["by_operation"].get("CreateItem", 0) >= 1
+    assert lab.tenant.calendars.total() == 0
