@@ -43,6 +43,7 @@ PipelineRunner = Callable[[str, list[list[CommandCall]]], Iterator[Emission]]
 
 _FRAGMENT_BYTES = 32 * 1024
 _EMISSIONS_PER_PUMP = 64
+_MAX_PIPELINES = 1000
 
 
 class _LabRunspacePool(ServerRunspacePool):
@@ -144,8 +145,23 @@ class PSRPShell:
     def add_pipeline(self, pipeline_id: uuid.UUID) -> None:
         """Create the server pipeline before its CreatePipeline arrives (psrpcore needs it in the table)."""
         if pipeline_id not in self._jobs:
+            self._forget_finished()
             self._jobs[pipeline_id] = _Job(ServerPipeline(self.pool, pipeline_id))
             self._queues.setdefault(pipeline_id, deque())
+
+    def _forget_finished(self) -> None:
+        """Drop the oldest finished, fully received pipelines once a shell holds too many.
+
+        pypsrp's invoke() never sends the Terminate that would end a finished pipeline, so a long-lived pool
+        would otherwise keep every pipeline it ever ran.
+        """
+        if len(self._jobs) < _MAX_PIPELINES:
+            return
+        for pid, job in list(self._jobs.items()):
+            if len(self._jobs) < _MAX_PIPELINES // 2:
+                break
+            if job.done and not self._queues.get(pid):
+                self.terminate_pipeline(pid)
 
     def has_pipeline(self, pipeline_id: uuid.UUID) -> bool:
         """Whether the pipeline exists in this shell."""
