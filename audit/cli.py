@@ -260,6 +260,33 @@ def _summary(result: AuditResult, args: argparse.Namespace, stderr: TextIO) -> N
         stderr.write("\n")
 
 
+def _write_snapshot(snapshot: Snapshot, path: Path) -> str:
+    from audit import snapshot as snap
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return snap.write(snapshot, path)
+    except OSError as exc:
+        raise ReportError(f"cannot write the snapshot {path}: {exc.strerror or exc}") from exc
+
+
+def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> None:
+    """Say once, plainly, why data is missing: the findings only say which checks could not tell."""
+    problems: dict[str, list[str]] = {}
+    for call in snapshot.calls:
+        if not call.ok:
+            problems.setdefault(call.error or "unknown error", []).append(call.cmdlet)
+    if snapshot.probe_run is not None and snapshot.probe_run.error:
+        problems.setdefault(snapshot.probe_run.error, []).append("EWS probes")
+    for n, (error, where) in enumerate(problems.items()):
+        if n == limit:
+            stderr.write(f"exaudit: ... and {len(problems) - limit} more collection problem(s); see the reports\n")
+            break
+        stderr.write(
+            f"exaudit: collection problem ({', '.join(where[:3])}{'...' if len(where) > 3 else ''}): {error}\n"
+        )
+
+
 def _secret(env_name: str, file: Path | None, what: str) -> str | None:
     if file is not None:
         try:
@@ -372,12 +399,12 @@ def _cmd_plan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
 
 def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
     from audit import run as live
-    from audit import snapshot as snap
 
     policies = _load_policies(args.policies)
     target = _target_options(args, stderr)
     snapshot = live.collect(policies, target, progress=_progress(args, stderr))
-    sha = snap.write(snapshot, args.out)
+    sha = _write_snapshot(snapshot, args.out)
+    _collection_problems(snapshot, stderr)
     if not args.quiet:
         stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
     failed = [c for c in snapshot.calls if not c.ok]
@@ -395,17 +422,19 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     target = _target_options(args, stderr)
     snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
     sha = (
-        snap.write(snapshot, args.snapshot_out) if args.snapshot_out else snap.content_hash(snap.to_document(snapshot))
+        _write_snapshot(snapshot, args.snapshot_out)
+        if args.snapshot_out
+        else snap.content_hash(snap.to_document(snapshot))
     )
     result = _result(findings, policies, f"{args.scheme}://{args.server}{args.path}", snapshot, sha, now)
     write_reports(result, args, stdout)
     _summary(result, args, stderr)
+    _collection_problems(snapshot, stderr)
     return result.exit_code
 
 
 def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
     from audit import run as live
-    from audit import snapshot as snap
 
     now = datetime.now(UTC)
     out: Path = args.out
@@ -417,7 +446,7 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create {out}: {exc.strerror or exc}") from exc
-    sha = snap.write(demo.snapshot, out / "snapshot.json")
+    sha = _write_snapshot(demo.snapshot, out / "snapshot.json")
     result = _result(demo.findings, demo.policies, demo.lab_description, demo.snapshot, sha, now)
     args.report_dir = out
     written = write_reports(result, args, stdout)
