@@ -137,10 +137,11 @@ def test_insecure_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_collection_problems_are_said_once_per_cause() -> None:
     from audit import snapshot as s
 
-    calls = tuple(
+    failed = [
         s.CollectionCall(c, {}, ok=False, object_count=0, duration_ms=1.0, error="authentication failed")
         for c in ("Get-User", "Get-Group", "Get-Mailbox", "Get-Recipient")
-    ) + (s.CollectionCall("Get-ManagementScope", {}, ok=True, object_count=1, duration_ms=1.0),)
+    ]
+    calls = (*failed, s.CollectionCall("Get-ManagementScope", {}, ok=True, object_count=1, duration_ms=1.0))
     snap = s.Snapshot("0", "t0", "t1", s.Target("on-premises", "x", "y", "z"), calls=calls)
     err = io.StringIO()
     cli._collection_problems(snap, err)
