@@ -23,10 +23,14 @@ def test_scenario_gives_exactly_its_failing_checks(scenario: str, tmp_path: Path
         secrets = [creds.auditor_password, creds.service_password]
         if accepted is not None and accepted.password:
             secrets.append(accepted.password)
+        ews = lab.stats()["ews"]
+        budget = lab.tenant.ews_max_concurrency(lab.tenant.account_user(accepted.username)) if accepted else None
     assert run.not_passing() == set(expect["failing"]), run.stderr
     assert run.code == expect["exit_code"], run.stderr
     # EXA050/EXA051 are never PASS without a probe having been observed
     statuses = run.statuses()
     assert statuses["EXA050"] in {"PASS", "FAIL", "ERROR"}
     assert_no_secret(run, secrets)
+    if budget is not None:  # probes stayed within the service account's EWSMaxConcurrency
+        assert max(ews["max_in_flight_by_account"].values() or [0]) <= budget
     assert (tmp_path / "snapshot.json").is_file()
