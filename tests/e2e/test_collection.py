@@ -55,3 +55,27 @@ def test_demo_writes_every_report_and_the_snapshot(tmp_path: Path) -> None:
     written = {p.name for p in (tmp_path / "demo").iterdir()}
     assert {"report.html", "junit.xml", "report.json", "report.sarif", "summary.md", "snapshot.json"} <= written
     assert "verdict" in out.getvalue()
+
+
+def test_collect_then_evaluate_offline_gives_the_live_verdict(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    with LabServer("group-visible") as lab:
+        collected = run_cli(lab, tmp_path / "c", command="collect")
+        live = run_cli(lab, tmp_path / "r")
+    assert collected.code == 0, collected.stderr  # collection itself succeeded; findings are evaluate's business
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        [
+            "evaluate",
+            str(POLICY),
+            "--snapshot",
+            str(tmp_path / "c" / "snapshot.json"),
+            "--json",
+            str(tmp_path / "e.json"),
+        ],
+        out,
+        err,
+    )
+    assert code == live.code == 1, err.getvalue()
+    assert live.not_passing() == {"EXA031"}
