@@ -286,6 +286,8 @@ class PsrpRunner:
             **extra,
         )
         pool = RunspacePool(wsman, configuration_name=EXCHANGE_CONFIGURATION)
+        # pypsrp 0.9 (pinned <1) keeps its serializer in these two attributes; the subclass only adds a fast path
+        # for pipeline output and hands everything else to pypsrp.
         serializer = _ExchangeSerializer()
         pool._serializer = serializer
         pool._fragmenter.serializer = serializer
