@@ -79,3 +79,17 @@ def test_collect_then_evaluate_offline_gives_the_live_verdict(tmp_path: Path) ->
     )
     assert code == live.code == 1, err.getvalue()
     assert live.not_passing() == {"EXA031"}
+
+
+def test_random_sample_outside_the_scope_is_probed_and_refused(tmp_path: Path) -> None:
+    policy = tmp_path / "sampled.yaml"
+    policy.write_text(POLICY.read_text(encoding="utf-8").replace("sample: 0", "sample: 4"), encoding="utf-8")
+    with LabServer("compliant", mailboxes=40) as lab:
+        first = collect([load_policy(policy)], lab_target(lab, sample_seed=11))
+        again = collect([load_policy(policy)], lab_target(lab, sample_seed=11))
+    sampled = [p for p in first.probes if p.source == "sample"]
+    assert len(sampled) == 4
+    assert [p.mailbox for p in sampled] == [p.mailbox for p in again.probes if p.source == "sample"]
+    expected = load_policy(policy).expected_members.required
+    assert all(p.expect == "deny" and p.mailbox not in expected for p in sampled)
+    assert {p.outcome.value for p in sampled} == {"denied"}
