@@ -141,6 +141,9 @@ def _sample_outside(policy: LoadedPolicy, state: CollectedState, n: int, seed: i
         and policy.spec.group.name.casefold() in {g.name.casefold(), g.display_name.casefold()}
     }
     excluded = set(policy.expected_members.required) | set(policy.expected_members.at_most or ())
+    if policy.spec.principal.service_account:
+        # The service account's own mailbox says nothing about the scope.
+        excluded.add(policy.spec.principal.service_account.casefold())
     if policy.spec.probes is not None:
         excluded |= {str(a).casefold() for a in policy.spec.probes.deny.canaries}
         if policy.spec.probes.allow != "groupMembers":
