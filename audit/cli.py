@@ -44,7 +44,8 @@ exit codes:
 
 environment defaults (flags win):
   EXAUDIT_REPORT_DIR, EXAUDIT_SERVER, EXAUDIT_PORT, EXAUDIT_SCHEME, EXAUDIT_AUTH, EXAUDIT_CA_BUNDLE,
-  EXAUDIT_EWS_URL, EXAUDIT_AUDIT_USER, EXAUDIT_SERVICE_USER, EXAUDIT_CONCURRENCY, EXAUDIT_DEADLINE
+  EXAUDIT_EWS_URL, EXAUDIT_AUDIT_USER, EXAUDIT_SERVICE_USER, EXAUDIT_CONCURRENCY, EXAUDIT_DEADLINE,
+  EXAUDIT_CLIENT_CERT, EXAUDIT_CLIENT_KEY
 secrets (never on the command line):
   EXAUDIT_AUDIT_PASSWORD or --audit-password-file   the auditing account (PowerShell remoting)
   EXAUDIT_SERVICE_PASSWORD or --service-password-file the integration's service account (EWS probes)
@@ -87,6 +88,8 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         help="authentication for PowerShell remoting (Exchange on-premises expects kerberos)",
     )
     g.add_argument("--ca-bundle", type=Path, default=_env("CA_BUNDLE"), help="CA bundle to verify TLS with")
+    g.add_argument("--client-cert", type=Path, default=_env("CLIENT_CERT"), help="PEM certificate (--auth certificate)")
+    g.add_argument("--client-key", type=Path, default=_env("CLIENT_KEY"), help="PEM private key (--auth certificate)")
     g.add_argument("--insecure", action="store_true", help="do NOT verify TLS certificates (loud; never in CI)")
     g.add_argument("--ews-url", default=_env("EWS_URL"), help="EWS URL (default: derived from --server)")
     g.add_argument("--audit-user", default=_env("AUDIT_USER"), help="auditing account (View-Only Org Management)")
@@ -317,6 +320,8 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         )
     if not args.audit_user and args.auth not in ("kerberos", "certificate"):
         raise UsageError("--audit-user (or EXAUDIT_AUDIT_USER) is required with this --auth")
+    if args.auth == "certificate" and (args.client_cert is None or args.client_key is None or args.scheme != "https"):
+        raise UsageError("--auth certificate needs --scheme https, --client-cert and --client-key (PEM files)")
     port = args.port or (443 if args.scheme == "https" else 80)
     return TargetOptions(
         server=args.server,
@@ -336,6 +341,8 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         deadline_seconds=args.deadline,
         probe_operation=_probe_operation(args.probe),
         sample_seed=args.sample_seed,
+        client_cert=args.client_cert,
+        client_key=args.client_key,
     )
 
 

@@ -147,3 +147,15 @@ def test_collection_problems_are_said_once_per_cause() -> None:
     cli._collection_problems(snap, err)
     lines = err.getvalue().splitlines()
     assert lines == ["exaudit: collection problem (Get-User, Get-Group, Get-Mailbox...): authentication failed"]
+
+
+def test_certificate_auth_needs_https_and_both_pem_files(tmp_path: Path) -> None:
+    base = ["run", "p.yaml", "--server", "ex01", "--auth", "certificate"]
+    args = cli.build_parser().parse_args([*base, "--scheme", "http"])
+    with pytest.raises(cli.UsageError, match="--client-cert"):
+        cli._target_options(args, io.StringIO())
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    args = cli.build_parser().parse_args([*base, "--client-cert", str(cert), "--client-key", str(key)])
+    target = cli._target_options(args, io.StringIO())
+    assert target.client_cert == cert
+    assert target.client_key == key
