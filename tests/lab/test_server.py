@@ -8,7 +8,6 @@ import ssl
 import threading
 import time
 
-import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
@@ -35,9 +34,6 @@ def test_passwords_are_generated_per_run() -> None:
         assert one.port != two.port
 
 
-# http.py (lab-psrp) wraps the accepted socket in TLS inside the handler's setup(); socketserver then closes only
-# the raw socket, so the SSLSocket wrapper is left for the garbage collector (a ResourceWarning). Reported.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_tls_with_generated_ca() -> None:
     with LabServer("compliant", tls=True) as lab:
         assert lab.ews_url.startswith("https://127.0.0.1:")
