@@ -432,7 +432,9 @@ def users(objects: Iterable[Mapping[str, Any]]) -> tuple[User, ...]:
         disabled = p.flag("AccountDisabled")
         if disabled is None:
             # Older builds expose only UserAccountControl (flags enum text, e.g. "AccountDisabled, NormalAccount").
-            disabled = "accountdisabled" in p.text("UserAccountControl").replace(" ", "").lower()
+            # Neither property: whether the account is enabled is unknown, and unknown must not read as enabled.
+            control = p.req_text("UserAccountControl")
+            disabled = "accountdisabled" in control.replace(" ", "").lower()
         out.append(
             User(
                 name=p.req_text("Name"),

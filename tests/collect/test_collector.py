@@ -255,6 +255,18 @@ def test_unmappable_output_marks_the_call_failed() -> None:
     assert call.error_kind == ErrorKind.UNEXPECTED
 
 
+def test_a_user_whose_account_state_is_unknown_is_not_taken_as_enabled() -> None:
+    outputs = canned()
+    outputs["Get-User"] = [{k: v for k, v in outputs["Get-User"][0].items() if k != "AccountDisabled"}]
+    state = collect_state(FakeRunner(outputs), ["svcServiceAccount@contoso.com"])
+    (call,) = [c for c in state.calls if c.cmdlet == "Get-User"]
+    assert not call.ok  # EXA001 then reports ERROR, never "enabled"
+    assert "UserAccountControl" in (call.error or "")
+    outputs["Get-User"][0]["UserAccountControl"] = "AccountDisabled, NormalAccount"
+    state = collect_state(FakeRunner(outputs), ["svcServiceAccount@contoso.com"])
+    assert state.users[0].account_disabled is True
+
+
 def test_unexpected_type_is_refused() -> None:
     class WrongType(FakeRunner):
         def run(
