@@ -128,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("validate", "validate policy files (schema and meaning; no network)")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
 
+    p = add("export", "write a policy that mirrors how a service account holds ApplicationImpersonation today")
+    p.add_argument("--service-account", required=True, help="UPN of the integration's service account")
+    p.add_argument("--snapshot", type=Path, help="export from a snapshot instead of reading Exchange")
+    p.add_argument("--name", help="metadata.name of the policy (default: derived from the account)")
+    p.add_argument("--out", type=Path, help="policy file to write (default: stdout)")
+    _add_target_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
     p = add("schema", "print the JSON Schema of the policy format (for editor completion)")
     p.add_argument("--out", type=Path, help="write to a file instead of stdout")
 
@@ -404,6 +412,30 @@ def _cmd_plan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     return ExitCode.COMPLIANT
 
 
+def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import snapshot as snap
+    from audit.evaluate.export import export_policy
+
+    if args.snapshot is not None:
+        snapshot, _sha = snap.load(args.snapshot)
+    else:
+        from audit import run as live
+
+        snapshot = live.read_only_snapshot(
+            args.service_account, _target_options(args, stderr), progress=_progress(args, stderr)
+        )
+    failed = [c for c in snapshot.calls if not c.ok]
+    if failed:
+        # A policy written from partial state would encode a guess as the intended state.
+        _collection_problems(snapshot, stderr)
+        raise CollectionError(f"{len(failed)} cmdlet call(s) failed; no policy was exported")
+    text = export_policy(snapshot, args.service_account, name=args.name)
+    _write(args.out if args.out else "-", text, stdout)
+    if args.out and not args.quiet:
+        stderr.write(f"policy written: {args.out} (review the lines marked REVIEW, then `exaudit validate` it)\n")
+    return ExitCode.COMPLIANT
+
+
 def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
     from audit import run as live
 
@@ -507,6 +539,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = 
     "schema": _cmd_schema,
     "evaluate": _cmd_evaluate,
     "plan": _cmd_plan,
+    "export": _cmd_export,
     "collect": _cmd_collect,
     "run": _cmd_run,
     "demo": _cmd_demo,

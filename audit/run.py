@@ -222,27 +222,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-def collect(
-    policies: Sequence[LoadedPolicy],
-    target: TargetOptions,
-    *,
-    progress: ProgressSink | None = None,
-    after_create: object | None = None,
-) -> Snapshot:
-    """Collect the Exchange state over PowerShell remoting and probe the mailboxes over EWS; returns the snapshot.
-
-    A failure to reach either endpoint does not raise: it is recorded (failed calls, ERROR probe outcomes, an
-    incomplete probe run) so that the evaluation reports ERROR for exactly the checks that lacked data.
-
-    Raises:
-        UsageError: the target options cannot work (e.g. an unknown authentication method).
-    """
-    if target.scheme not in ("http", "https"):
-        raise UsageError(f"--scheme must be http or https, not {target.scheme!r}")
-    if target.auth not in AUTH_METHODS:
-        raise UsageError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {target.auth!r}")
-    collected_at = _now()
-    principals = _principals(policies)
+def _read_state(principals: Sequence[str], target: TargetOptions, progress: ProgressSink | None) -> CollectedState:
+    """Read the organization over PowerShell remoting (a fixed number of Get-* calls)."""
     runner = PsrpRunner(
         PsrpEndpoint(
             server=target.server,
@@ -261,7 +242,7 @@ def collect(
     if progress is not None:
         progress.start(call_count(len(set(principals))), "reading Exchange over PowerShell remoting")
     try:
-        state = collect_state(
+        return collect_state(
             runner,
             principals,
             timeout=target.timeout_seconds,
@@ -272,7 +253,56 @@ def collect(
         if progress is not None:
             progress.finish()
 
+
+def _check_target(target: TargetOptions) -> None:
+    if target.scheme not in ("http", "https"):
+        raise UsageError(f"--scheme must be http or https, not {target.scheme!r}")
+    if target.auth not in AUTH_METHODS:
+        raise UsageError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {target.auth!r}")
+
+
+def read_only_snapshot(
+    service_account: str, target: TargetOptions, *, progress: ProgressSink | None = None
+) -> Snapshot:
+    """Collect the state for one service account without probing it (for `exaudit export`)."""
+    _check_target(target)
+    collected_at = _now()
+    state = _read_state([service_account], target, progress)
+    return _snapshot(state, target, collected_at, service_account, (), None)
+
+
+def collect(
+    policies: Sequence[LoadedPolicy],
+    target: TargetOptions,
+    *,
+    progress: ProgressSink | None = None,
+    after_create: object | None = None,
+) -> Snapshot:
+    """Collect the Exchange state over PowerShell remoting and probe the mailboxes over EWS; returns the snapshot.
+
+    A failure to reach either endpoint does not raise: it is recorded (failed calls, ERROR probe outcomes, an
+    incomplete probe run) so that the evaluation reports ERROR for exactly the checks that lacked data.
+
+    Raises:
+        UsageError: the target options cannot work (e.g. an unknown authentication method).
+    """
+    _check_target(target)
+    collected_at = _now()
+    principals = _principals(policies)
+    state = _read_state(principals, target, progress)
     probes, probe_run = _probe(policies, target, state, progress, after_create)
+    service_account = probing_identity(target.service_username, state, principals)
+    return _snapshot(state, target, collected_at, service_account, probes, probe_run)
+
+
+def _snapshot(
+    state: CollectedState,
+    target: TargetOptions,
+    collected_at: str,
+    service_account: str,
+    probes: tuple[Probe, ...],
+    probe_run: ProbeRun | None,
+) -> Snapshot:
     org = state.organization
     return Snapshot(
         tool_version=__version__,
@@ -282,7 +312,7 @@ def collect(
             platform="exchange-online" if org is not None and org.is_exchange_online else "on-premises",
             psrp_endpoint=target.psrp_url,
             ews_url=target.resolved_ews_url,
-            service_account=probing_identity(target.service_username, state, principals),
+            service_account=service_account,
         ),
         organization=org,
         servers=state.servers,

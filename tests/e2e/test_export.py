@@ -1,0 +1,56 @@
+"""`exaudit export` against the lab: read-only collection, a policy that validates and evaluates clean."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from audit.cli import main
+from audit.lab.server import LabServer
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_export_from_the_live_lab_then_run_it(lab: LabServer, tmp_path: Path) -> None:
+    creds = lab.credentials
+    policy = tmp_path / "exported.yaml"
+    target = ["--server", "127.0.0.1", "--port", str(lab.port), "--scheme", "http", "--auth", "ntlm"]
+    target += ["--audit-user", creds.auditor_username, "--timeout", "10"]
+    saved = dict(os.environ)
+    os.environ["EXAUDIT_AUDIT_PASSWORD"] = creds.auditor_password
+    os.environ["EXAUDIT_SERVICE_PASSWORD"] = creds.service_password
+    try:
+        before = lab.stats()
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            ["export", "--service-account", "svcServiceAccount@contoso.com", "--out", str(policy), "-q", *target],
+            out,
+            err,
+        )
+        assert code == 0, err.getvalue()
+        text = policy.read_text()
+        assert "SecurityGroup-CallPro Calendar Access" in text
+        assert "ad.viseur@contoso.com" in text
+        assert creds.auditor_password not in text + out.getvalue() + err.getvalue()
+        after = lab.stats()
+        assert after["ews"]["requests"] == before["ews"]["requests"]  # export never probes
+        new_calls = after["cmdlet_calls"] - before["cmdlet_calls"]
+        assert new_calls == 12  # the same fixed set of Get-* calls as a collection
+        assert all(name.startswith("Get-") for name in after["cmdlets"])
+        # The exported policy, run live with a canary added, is compliant: it mirrors the state.
+        policy.write_text(text.replace("canaries: []", "canaries: [ceo@contoso.com]"))
+        code = main(
+            ["run", str(policy), *target, "--service-user", creds.service_username, "-q", "--deadline", "20"],
+            out,
+            err,
+        )
+        assert code == 0, err.getvalue()
+        assert lab.stats()["calendar_items_total"] == before["calendar_items_total"]  # read-only
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
