@@ -418,7 +418,8 @@ def mailboxes(objects: Iterable[Mapping[str, Any]]) -> tuple[Mailbox, ...]:
             primary_smtp_address=p.req_text("PrimarySmtpAddress"),
             user_principal_name=p.text("UserPrincipalName"),
             recipient_type_details=p.text("RecipientTypeDetails"),
-            account_disabled=bool(p.flag("AccountDisabled")),
+            # Required: a mailbox whose account state is unknown must not count as syncable (EXA035).
+            account_disabled=p.req_flag("AccountDisabled"),
             throttling_policy=p.opt_text("ThrottlingPolicy"),
         )
         for p in _objects("Get-Mailbox", objects)

@@ -110,7 +110,12 @@ def canned(mailboxes: int = 3) -> dict[str, list[dict[str, Any]]]:
         ],
         "Get-Recipient": [_recipient(a) for a in aliases],
         "Get-Mailbox": [
-            {"Name": a, "PrimarySmtpAddress": f"{a}@contoso.com", "RecipientTypeDetails": "UserMailbox"}
+            {
+                "Name": a,
+                "PrimarySmtpAddress": f"{a}@contoso.com",
+                "RecipientTypeDetails": "UserMailbox",
+                "AccountDisabled": "False",
+            }
             for a in aliases
         ],
         "Get-User": [
@@ -265,6 +270,15 @@ def test_a_user_whose_account_state_is_unknown_is_not_taken_as_enabled() -> None
     outputs["Get-User"][0]["UserAccountControl"] = "AccountDisabled, NormalAccount"
     state = collect_state(FakeRunner(outputs), ["svcServiceAccount@contoso.com"])
     assert state.users[0].account_disabled is True
+
+
+def test_a_mailbox_whose_account_state_is_unknown_fails_the_call() -> None:
+    outputs = canned()
+    del outputs["Get-Mailbox"][0]["AccountDisabled"]
+    state = collect_state(FakeRunner(outputs), ["svcServiceAccount@contoso.com"])
+    (call,) = [c for c in state.calls if c.cmdlet == "Get-Mailbox"]
+    assert not call.ok
+    assert "AccountDisabled" in (call.error or "")
 
 
 def test_unexpected_type_is_refused() -> None:
