@@ -1,0 +1,61 @@
+"""The check catalogue as a Markdown page (docs/checks.md), generated from the registry so it cannot drift."""
+
+from __future__ import annotations
+
+from audit.evaluate.checks import CHECKS
+
+# What the checks that read no cmdlet output decide from.
+_OTHER_INPUTS = {
+    "EXA000": "the policy's waivers",
+    "EXA050": "the recorded EWS probes",
+    "EXA051": "the recorded EWS probes",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def catalogue_markdown() -> str:
+    """docs/checks.md: a summary table, then one section per check with rationale, remediation and sources."""
+    lines = [
+        "# Check catalogue",
+        "",
+        "Generated from `audit/evaluate/checks.py` by `python -m audit.evaluate.catalogue > docs/checks.md`;",
+        "a test keeps this page and the registry in step. Each finding in a report carries the check's id, title,",
+        "severity, rationale and documentation link, and the exact PowerShell for the drift it observed (the",
+        "remediation below is the general form).",
+        "",
+        "| id | severity | title | reads |",
+        "|---|---|---|---|",
+    ]
+    for spec in CHECKS.values():
+        reads = ", ".join(f"`{n}`" for n in spec.needs) or _OTHER_INPUTS.get(spec.id, "the policy")
+        lines.append(f"| [{spec.id}](#{spec.id.lower()}) | {spec.severity.value} | {_cell(spec.title)} | {reads} |")
+    for spec in CHECKS.values():
+        lines += [
+            "",
+            f"## {spec.id}",
+            "",
+            f"**{spec.title}** (default severity: {spec.severity.value})",
+            "",
+            spec.rationale,
+            "",
+        ]
+        if spec.needs:
+            lines += [
+                "Reads: " + ", ".join(f"`{n}`" for n in spec.needs) + ". When one of them failed during collection,",
+                "the check is ERROR (it never judges partial data).",
+                "",
+            ]
+        if spec.remediation:
+            lines += ["Remediation:", "", "```powershell", spec.remediation.rstrip(), "```", ""]
+        if spec.doc_url:
+            lines.append(f"Source: <{spec.doc_url}>")
+        else:
+            lines.append("Source: exaudit's own rule (a waiver is a promise with a date).")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(catalogue_markdown(), end="")
