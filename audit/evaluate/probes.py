@@ -51,6 +51,14 @@ def _line(p: Probe) -> str:
     )
 
 
+def _by_reason(entries: list[tuple[str, str]]) -> str:
+    """``reason: a, b, c; other reason: d``: one cause said once, however many mailboxes it hit."""
+    groups: dict[str, list[str]] = {}
+    for mailbox, reason in entries:
+        groups.setdefault(reason, []).append(mailbox)
+    return "; ".join(f"{reason}: {listing(mailboxes)}" for reason, mailboxes in groups.items())
+
+
 def _incomplete(ctx: Context) -> str:
     run = ctx.snapshot.probe_run
     if run is not None and not run.completed:
@@ -80,12 +88,12 @@ def exa050(ctx: Context) -> Verdict:
         return Verdict(Status.SKIP, "The policy expects no mailbox in scope to probe.")
     seen = _latest(ctx, "allow")
     failed: list[str] = []
-    unknown: list[str] = []
+    unknown: list[tuple[str, str]] = []
     evidence: list[str] = []
     for mailbox in wanted:
         p = seen.get(mailbox)
         if p is None:
-            unknown.append(f"{mailbox} ({_incomplete(ctx)})")
+            unknown.append((mailbox, _incomplete(ctx)))
             continue
         if p.outcome is ProbeOutcome.ALLOWED:
             if len(evidence) < EVIDENCE_OK:
@@ -105,13 +113,13 @@ def exa050(ctx: Context) -> Verdict:
         elif p.outcome is ProbeOutcome.NO_MAILBOX:
             failed.append(f"{mailbox} has no mailbox ({p.response_code or 'ErrorNonExistentMailbox'})")
         else:
-            unknown.append(f"{mailbox}: {p.outcome} {p.response_code} {p.detail}".strip())
+            unknown.append((mailbox, f"{p.outcome} {p.response_code} {p.detail}".strip()))
     allowed = len(wanted) - len(failed) - len(unknown)
     actual = f"{allowed} of {len(wanted)} allowed"
     if failed:
         msg = f"{len(failed)} in-scope mailbox(es) cannot be impersonated: {listing(failed)}"
         if unknown:
-            msg += f"; {len(unknown)} undecided: {listing(unknown)}"
+            msg += f"; {len(unknown)} undecided: {_by_reason(unknown)}"
         return Verdict(
             Status.FAIL,
             msg + ".",
@@ -123,7 +131,7 @@ def exa050(ctx: Context) -> Verdict:
     if unknown:
         return Verdict(
             Status.ERROR,
-            f"{len(unknown)} in-scope mailbox(es) undecided: {listing(unknown)}.",
+            f"{len(unknown)} in-scope mailbox(es) undecided: {_by_reason(unknown)}.",
             expected=expected,
             actual=actual,
             evidence=_bounded(evidence),
@@ -158,12 +166,12 @@ def exa051(ctx: Context) -> Verdict:
     else:
         note = ""
     breached: list[str] = []
-    unknown: list[str] = []
+    unknown: list[tuple[str, str]] = []
     evidence: list[str] = []
     for mailbox in [*canaries, *sampled]:
         p = seen.get(mailbox)
         if p is None:
-            unknown.append(f"{mailbox} ({_incomplete(ctx)})")
+            unknown.append((mailbox, _incomplete(ctx)))
             continue
         if p.outcome is ProbeOutcome.DENIED:
             if len(evidence) < EVIDENCE_OK:
@@ -174,17 +182,16 @@ def exa051(ctx: Context) -> Verdict:
             breached.append(mailbox)
         else:
             # Refused for another reason (no impersonation right, no mailbox, 401, error): the scope is unproven.
-            unknown.append(f"{mailbox}: {p.outcome} {p.response_code}".strip())
-    if note:
-        unknown.append(note)
+            unknown.append((mailbox, f"{p.outcome} {p.response_code} {p.detail}".strip()))
     actual = f"{len(breached)} reachable, {len(unknown)} undecided of {len(canaries) + len(sampled)}"
+    undecided = "; ".join(x for x in (_by_reason(unknown) if unknown else "", note) if x)
     if breached:
         msg = (
             f"The service account CAN impersonate {len(breached)} mailbox(es) that must stay out of reach: "
             f"{listing(breached)}. The scope does not hold."
         )
-        if unknown:
-            msg += f" Undecided: {listing(unknown)}."
+        if undecided:
+            msg += f" Undecided: {undecided}."
         return Verdict(
             Status.FAIL,
             msg,
@@ -195,10 +202,10 @@ def exa051(ctx: Context) -> Verdict:
             remediation="# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; "
             f"then re-run: exaudit run {ctx.policy.path.name}",
         )
-    if unknown:
+    if undecided:
         return Verdict(
             Status.ERROR,
-            f"Canaries not proven out of reach: {listing(unknown)}.",
+            f"Canaries not proven out of reach: {undecided}.",
             expected=expected,
             actual=actual,
             evidence=_bounded(evidence),
