@@ -179,16 +179,36 @@ class _NtlmStore:
             lines: list[str] = []
             for source in self._sources.values():
                 lines.extend(source())
-            content = "\n".join(dict.fromkeys(lines)) + "\n"
-            if content == self._content:
-                return
-            path = Path(self._dir.name) / "users"
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-            tmp.replace(path)
-            self._content = content
+            self._write(lines)
+
+    def step(self, key: int, context: Any, token: bytes) -> bytes | None:
+        """Run one acceptor step with the file holding only server ``key``'s accounts.
+
+        pyspnego reads NTLM_USER_FILE while it processes the AUTHENTICATE message, and takes the first line that
+        matches the user. Two labs in one process (a test with two scenarios, `exaudit demo` beside a test lab)
+        both hold svcServiceAccount with different generated passwords, so a union of their accounts would
+        authenticate against the wrong one. Steps are serialized under the lock; each is a few milliseconds and
+        happens once per connection (authentication is connection-bound).
+        """
+        with self._lock:
+            source = self._sources.get(key)
+            if self._dir is not None and source is not None:
+                self._write(source())
+            out: bytes | None = context.step(token)
+            return out
+
+    def _write(self, lines: list[str]) -> None:
+        assert self._dir is not None
+        content = "\n".join(dict.fromkeys(lines)) + "\n"
+        if content == self._content:
+            return
+        path = Path(self._dir.name) / "users"
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        tmp.replace(path)
+        self._content = content
 
 
 _NTLM_STORE = _NtlmStore()
@@ -532,7 +552,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             conn.scheme = scheme.lower()
             conn.user = None
         try:
-            out_token = conn.context.step(token)
+            out_token = lab.ntlm_step(conn.context, token)
         except Exception as exc:  # SpnegoError and any parsing failure of a hostile token
             log.info("%s authentication failed on connection %s: %s", scheme, conn.connection_id, type(exc).__name__)
             self._reset_context()
@@ -860,6 +880,10 @@ class LabHTTPServer:
         r"""Map the NTLM principal (DOMAIN\user) to one of this server's accounts."""
         found = self._lookup(principal)
         return found[0] if found else None
+
+    def ntlm_step(self, context: Any, token: bytes) -> bytes | None:
+        """One NTLM/Negotiate acceptor step, authenticated against this server's accounts only."""
+        return _NTLM_STORE.step(self._id, context, token)
 
     def refresh_ntlm(self) -> None:
         """Bring NTLM_USER_FILE in line with the accounts before a handshake."""

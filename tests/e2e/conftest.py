@@ -108,10 +108,6 @@ def assert_no_secret(run: CliRun, secrets: Sequence[str]) -> None:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabServer]:
-    """One compliant lab per test module (faults are reset by each test).
-
-    Never keep two labs running at once in one process: their NTLM acceptors share one user store, so NTLM
-    logins to the second lab fail (reported to lab-psrp).
-    """
+    """One compliant lab per test module (faults are reset by each test)."""
     with LabServer("compliant") as server:
         yield server
