@@ -286,7 +286,10 @@ def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> 
     problems: dict[str, list[str]] = {}
     for call in snapshot.calls:
         if not call.ok:
-            problems.setdefault(call.error or "unknown error", []).append(call.cmdlet)
+            # After a fatal transport failure the collector records the remaining calls as "not attempted: <the
+            # same cause>": one cause, said once.
+            error = (call.error or "unknown error").removeprefix("not attempted: ")
+            problems.setdefault(error, []).append(call.cmdlet)
     if snapshot.probe_run is not None and snapshot.probe_run.error:
         problems.setdefault(snapshot.probe_run.error, []).append("EWS probes")
     for n, (error, where) in enumerate(problems.items()):
