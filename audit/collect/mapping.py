@@ -119,13 +119,28 @@ class Props:
         return to_bool(self.raw(name), self.cmdlet, name)
 
     def req_flag(self, name: str) -> bool:
-        """The value as a bool; it must be present."""
+        """The value as a bool; it must be present and not blank.
+
+        Raises:
+            CollectionError: the property is missing, null or blank: True or False would be a guess.
+        """
         value = to_bool(self.required(name), self.cmdlet, name)
-        assert value is not None
+        if value is None:
+            raise CollectionError(f"{self.cmdlet} returned an object with a blank '{name}'; cannot map it")
         return value
 
     def items(self, name: str) -> tuple[str, ...]:
         """A multi-valued property as a tuple of strings (empty when missing or null)."""
+        return to_list(self.raw(name))
+
+    def req_items(self, name: str) -> tuple[str, ...]:
+        """A multi-valued property that must be present; an empty or Nil list Exchange sent is empty.
+
+        Raises:
+            CollectionError: the property is missing: "no members" would be a guess, not an observation.
+        """
+        if not self.has(name):
+            raise CollectionError(f"{self.cmdlet} returned an object without '{name}'; cannot map it")
         return to_list(self.raw(name))
 
 
@@ -139,15 +154,21 @@ def to_text(value: Any) -> str:
 
 
 def to_bool(value: Any, cmdlet: str = "", name: str = "") -> bool | None:
-    """Parse a boolean sent natively (<B>) or as text ("True"/"False", "$true")."""
+    """Parse a boolean sent natively (<B>) or as text ("True"/"False", "$true"); None or blank text is None.
+
+    Blank is no value, not False: read as False, a blank ``Enabled`` would drop an assignment out of the access
+    paths and a blank ``AccountDisabled`` would read as an enabled account.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         return value
     text = str(value).strip().lstrip("$").lower()
+    if not text:
+        return None
     if text in {"true", "1"}:
         return True
-    if text in {"false", "0", ""}:
+    if text in {"false", "0"}:
         return False
     raise CollectionError(f"{cmdlet} returned {name}={value!r}, which is not a boolean")
 
@@ -304,9 +325,10 @@ def role_groups(objects: Iterable[Mapping[str, Any]]) -> tuple[RoleGroup, ...]:
             distinguished_name=p.text("DistinguishedName"),
             guid=p.text("Guid"),
             role_group_type=p.text("RoleGroupType"),
-            roles=tuple(canonical_leaf(r) for r in p.items("Roles")),
+            # Required: a role group read as holding no roles or members would hide a path to the role (EXA013).
+            roles=tuple(canonical_leaf(r) for r in p.req_items("Roles")),
             role_assignments=tuple(canonical_leaf(r) for r in p.items("RoleAssignments")),
-            members=p.items("Members"),
+            members=p.req_items("Members"),
             managed_by=p.items("ManagedBy"),
         )
         for p in _objects("Get-RoleGroup", objects)
@@ -341,7 +363,8 @@ def groups(
                 guid=p.text("Guid"),
                 recipient_type_details=p.text("RecipientTypeDetails"),
                 group_type=p.text("GroupType") or (d.text("GroupType") if d else ""),
-                members=p.items("Members"),
+                # Required: unread membership is not an empty group (EXA013, EXA033-EXA035, EXA040).
+                members=p.req_items("Members"),
                 primary_smtp_address=(d.opt_text("PrimarySmtpAddress") if d else None)
                 or p.opt_text("WindowsEmailAddress"),
                 hidden_from_address_lists_enabled=d.flag("HiddenFromAddressListsEnabled") if d else None,
@@ -395,7 +418,8 @@ def recipients(
                 alias=p.text("Alias"),
                 display_name=p.text("DisplayName"),
                 primary_smtp_address=p.text("PrimarySmtpAddress"),
-                recipient_type=p.text("RecipientType"),
+                # Required: EXA040 counts the mailboxes a scope selects by RecipientType.
+                recipient_type=p.req_text("RecipientType"),
                 recipient_type_details=p.text("RecipientTypeDetails"),
                 email_addresses=p.items("EmailAddresses"),
                 member_of=memberships.get(i, ()),
