@@ -1,14 +1,15 @@
 """The engine: run every check of the registry for a policy against a snapshot, purely.
 
 ``evaluate`` reads no file, no network and no clock (``now`` is passed in). For each check, in order: a waiver
-that holds turns the finding into SKIP (the verdict it would have had is kept in the message); a check that does
-not apply to the policy is SKIP with the reason; a check whose cmdlets failed or were not called is ERROR quoting
-the collection error; otherwise the check decides. An expired waiver adds an EXA000 FAIL. Severity overrides apply
-last.
+that holds turns the finding into SKIP (the verdict it would have had is kept in the message), except an ERROR,
+which no waiver hides; a check that does not apply to the policy is SKIP with the reason; a check whose cmdlets
+failed or were not called is ERROR quoting the collection error; otherwise the check decides. An expired waiver
+adds an EXA000 FAIL. Severity overrides apply last.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -141,6 +142,17 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
             continue
         index, w = waiver
         # A waiver holds through its expiry day (``expires`` is the last day it is valid).
+        if now.date() <= w.expires and verdict.status is Status.ERROR:
+            # A waiver accepts a deviation someone observed; an ERROR is a state nobody could read. No waiver can
+            # accept that: the finding stays ERROR (exit code 3), saying why the waiver did not apply.
+            note = (
+                f" (waivers[{index}] for {check_id} does not apply: it accepts an observed deviation, "
+                "not an unknown state.)"
+            )
+            findings.append(
+                _finding(check_id, ctx, dataclasses.replace(verdict, message=verdict.message + note), where)
+            )
+            continue
         if now.date() <= w.expires:
             findings.append(
                 _finding(
