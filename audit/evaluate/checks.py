@@ -286,7 +286,8 @@ CHECKS: dict[str, CheckSpec] = {
         ),
         remediation="# Follows from the scope, filter and membership fixes above (EXA012, EXA020, EXA033).",
         doc_url=_SCOPES,
-        needs=(ASSIGNMENTS, SCOPES, RECIPIENTS, GROUPS),
+        # The principal's paths to the role (Get-User, Get-RoleGroup, Get-Group) decide which scopes apply.
+        needs=(ASSIGNMENTS, SCOPES, RECIPIENTS, GROUPS, ROLE_GROUPS, USERS),
     ),
     "EXA050": CheckSpec(
         id="EXA050",

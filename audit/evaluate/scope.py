@@ -288,6 +288,9 @@ def expected_mailboxes(ctx: Context) -> tuple[frozenset[str], frozenset[str] | N
 def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None]:
     """What the principal's effective ApplicationImpersonation reaches, as recipient tests (union of all paths)."""
     evidence: list[str] = []
+    if ctx.principal.ambiguous:
+        # Whose assignments to follow is unknown; judging the scope the policy names would be a guess.
+        return [], evidence, Verdict(Status.ERROR, f"Cannot tell whose access to evaluate: {ctx.principal.problem}.")
     granting = [r for r in ctx.reaching if key(r.assignment.role) == key(ctx.role) and grants_access(r.assignment)]
     scope_names: list[str] = []
     selectors: list[_Selector] = []

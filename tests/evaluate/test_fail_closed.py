@@ -12,7 +12,7 @@ from audit.evaluate import evaluate
 from audit.findings import AuditResult, ExitCode, Finding, RunInfo, Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import CollectionCall, Snapshot, load
-from tests.evaluate.test_semantics import by_id, policy_with
+from tests.evaluate.test_semantics import SVC, assignment, by_id, policy_with, role_group
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "snapshots"
@@ -71,3 +71,38 @@ def test_waiver_never_hides_an_error(tmp_path: Path, compliant: Snapshot) -> Non
     assert exit_code(tuple(found.values())) is ExitCode.UNKNOWN_STATE
     # The waiver still holds for what it was written for.
     assert by_id(evaluate(waived, load(DATA / "group-visible.snapshot.json")[0], NOW))["EXA031"].status is Status.SKIP
+
+
+# --- EXA040 reads the principal's paths: it needs the users and role groups that make them ---------------------
+
+
+def test_effective_scope_unknown_when_role_groups_were_not_read(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # An unscoped assignment reaches svc through a role group; with Get-RoleGroup failed nobody sees that path, and
+    # judging only the scope the policy names would PASS an organization-wide grant.
+    legacy = role_group("Legacy", (SVC,), (IMPERSONATION,))
+    snap = dataclasses.replace(
+        compliant,
+        role_assignments=(*compliant.role_assignments, assignment("AI-Legacy", IMPERSONATION, legacy.identity)),
+    )
+    assert (
+        by_id(evaluate(policy, dataclasses.replace(snap, role_groups=(*snap.role_groups, legacy)), NOW))[
+            "EXA040"
+        ].status
+        is Status.FAIL
+    )
+    found = by_id(evaluate(policy, failed(snap, "Get-RoleGroup", role_groups=()), NOW))
+    assert found["EXA040"].status is Status.ERROR
+    assert "Get-RoleGroup" in found["EXA040"].message
+
+
+def test_effective_scope_unknown_when_the_principal_was_not_read(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    found = by_id(evaluate(policy, failed(compliant, "Get-User", users=()), NOW))
+    assert found["EXA040"].status is Status.ERROR
+
+
+def test_effective_scope_unknown_when_the_principal_is_ambiguous(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    (svc,) = compliant.users
+    twin = dataclasses.replace(svc, identity="contoso.com/Users/svcTwin", distinguished_name="CN=svcTwin", name="twin")
+    found = by_id(evaluate(policy, dataclasses.replace(compliant, users=(svc, twin)), NOW))
+    assert found["EXA001"].status is Status.ERROR
+    assert found["EXA040"].status is Status.ERROR
