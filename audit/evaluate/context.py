@@ -7,6 +7,7 @@ depends on them says the same thing when they fail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -203,6 +204,42 @@ class Context:
             if path is not None:
                 found.append(Reach(a, path, self.containers.get(self.directory.canonical(a.role_assignee), ())))
         return found
+
+    @cached_property
+    def unresolved(self) -> list[RoleAssignment]:
+        """Granting assignments to a group that is in no Get-Group or Get-RoleGroup record read.
+
+        Whether the principal is a member of such a group is unknown (a group in another domain of the forest,
+        which Exchange's cmdlets do not show unless the session views the entire forest:
+        https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/set-adserversettings), so
+        whether the assignment reaches it is unknown: a check that would PASS must say ERROR instead. Assignments
+        to other users are not here: Get-User reads only the principals, and a user is never a member of a user.
+        """
+        if self.is_app or self.principal.problem:
+            return []
+        return [
+            a
+            for a in self.snapshot.role_assignments
+            if "group" in key(a.role_assignee_type)
+            and grants_access(a)
+            and self.directory.group(a.role_assignee) is None
+            and self.directory.role_group(a.role_assignee) is None
+        ]
+
+    def undecided(self, roles: Callable[[str], bool], verdict: Verdict) -> Verdict:
+        """``verdict`` if it is not a PASS or no unresolved assignment of a role in ``roles`` exists; else ERROR."""
+        unknown = [a for a in self.unresolved if roles(key(a.role))]
+        if verdict.status is not Status.PASS or not unknown:
+            return verdict
+        names = ", ".join(f"{a.role_assignee!r} ({a.role_assignee_type}, role {a.role})" for a in unknown[:10])
+        return Verdict(
+            Status.ERROR,
+            f"Cannot tell whether {len(unknown)} assignment(s) reach {self.principal.label}: their assignee is no "
+            f"group or role group that was read: {names}. Whether {self.principal.label} is a member is unknown.",
+            expected=verdict.expected,
+            actual="assignee not read",
+            evidence=verdict.evidence + tuple(assignment_line(a) for a in unknown),
+        )
 
     @cached_property
     def via(self) -> Via:

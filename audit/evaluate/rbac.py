@@ -319,12 +319,15 @@ def exa013(ctx: Context) -> Verdict:
     expected = f"only the assignment to '{ctx.via.label}'"
     if not others:
         note = f" ({len(ignored)} Delegating or disabled assignment(s) ignored: they grant nothing)" if ignored else ""
-        return Verdict(
-            Status.PASS,
-            f"No other enabled Regular {ctx.role} assignment reaches {ctx.principal.label}{note}.",
-            expected=expected,
-            actual="no other path",
-            evidence=evidence,
+        return ctx.undecided(
+            lambda role: role == key(ctx.role),
+            Verdict(
+                Status.PASS,
+                f"No other enabled Regular {ctx.role} assignment reaches {ctx.principal.label}{note}.",
+                expected=expected,
+                actual="no other path",
+                evidence=evidence,
+            ),
         )
     lines = [f"{r.assignment.identity!r} ({scope_text(r.assignment)}) via {r.path}" for r in others]
     unscoped = any(key(r.assignment.recipient_write_scope) == ORGANIZATION for r in others)
@@ -437,8 +440,14 @@ def exa015(ctx: Context) -> Verdict:
     extra = [r for r in ctx.reaching if grants_access(r.assignment) and key(r.assignment.role) not in allowed]
     expected = "roles: " + ", ".join([ctx.role, *ctx.policy.spec.grant.other_roles_allowed])
     if not extra:
-        return Verdict(
-            Status.PASS, f"{ctx.principal.label} holds no other management role.", expected=expected, actual=expected
+        return ctx.undecided(
+            lambda role: role not in allowed,
+            Verdict(
+                Status.PASS,
+                f"{ctx.principal.label} holds no other management role.",
+                expected=expected,
+                actual=expected,
+            ),
         )
     on_path = {a.identity for a in ctx.on_path}
     fixes = []

@@ -392,12 +392,15 @@ def exa040(ctx: Context) -> Verdict:
     exp = f"{len(required)} mailbox(es) from {source}" + ("" if allowed is not None else " at least")
     act = f"{len(matched)} of {len(mailboxes)} mailboxes selected by " + "; ".join(s.label for s in selectors)
     if not missing and not extra:
-        return Verdict(
-            Status.PASS,
-            f"The effective scope selects exactly the expected {len(matched)} mailbox(es).",
-            expected=exp,
-            actual=act,
-            evidence=tuple(evidence),
+        return ctx.undecided(
+            lambda role: role == key(ctx.role),
+            Verdict(
+                Status.PASS,
+                f"The effective scope selects exactly the expected {len(matched)} mailbox(es).",
+                expected=exp,
+                actual=act,
+                evidence=tuple(evidence),
+            ),
         )
     parts = []
     if extra:

@@ -12,7 +12,7 @@ from audit.evaluate import evaluate
 from audit.findings import AuditResult, ExitCode, Finding, RunInfo, Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import CollectionCall, Snapshot, load
-from tests.evaluate.test_semantics import SVC, assignment, by_id, policy_with, role_group
+from tests.evaluate.test_semantics import SVC, assignment, by_id, policy_with, role_group, usg
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "snapshots"
@@ -106,3 +106,46 @@ def test_effective_scope_unknown_when_the_principal_is_ambiguous(policy: LoadedP
     found = by_id(evaluate(policy, dataclasses.replace(compliant, users=(svc, twin)), NOW))
     assert found["EXA001"].status is Status.ERROR
     assert found["EXA040"].status is Status.ERROR
+
+
+# --- an assignee exaudit cannot resolve may hold the principal ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["SecurityGroup", "RoleGroup"])
+def test_unresolved_group_assignee_is_error_not_pass(policy: LoadedPolicy, compliant: Snapshot, kind: str) -> None:
+    # The group is not among the groups read (another domain, outside the auditing account's view): whether svc is
+    # a member is unknown, so whether this unscoped assignment reaches it is unknown.
+    ghost = assignment("AI-Ghost", IMPERSONATION, "fabrikam.com/Groups/Ghost", role_assignee_type=kind)
+    snap = dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, ghost))
+    found = by_id(evaluate(policy, snap, NOW))
+    for check in ("EXA013", "EXA040"):
+        assert found[check].status is Status.ERROR, (check, found[check].message)
+        assert "fabrikam.com/Groups/Ghost" in found[check].message
+    assert found["EXA015"].status is Status.PASS  # ApplicationImpersonation is the allowed role
+    # Resolved, the same group is decided (svc not a member: not a path).
+    known = usg("Ghost", ("contoso.com/Users/someoneElse",))
+    known = dataclasses.replace(known, identity="fabrikam.com/Groups/Ghost")
+    found = by_id(evaluate(policy, dataclasses.replace(snap, groups=(*snap.groups, known)), NOW))
+    assert {found[c].status for c in ("EXA013", "EXA015", "EXA040")} == {Status.PASS}
+
+
+def test_unresolved_assignee_of_another_role_is_error_for_exa015(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    ghost = assignment("MR-Ghost", "Mail Recipients", "fabrikam.com/Groups/Ghost", role_assignee_type="SecurityGroup")
+    found = by_id(
+        evaluate(policy, dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, ghost)), NOW)
+    )
+    assert found["EXA015"].status is Status.ERROR
+    assert found["EXA013"].status is Status.PASS
+    assert found["EXA040"].status is Status.PASS
+    disabled = dataclasses.replace(ghost, enabled=False)  # grants nothing, whoever its members are
+    found = by_id(
+        evaluate(policy, dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, disabled)), NOW)
+    )
+    assert found["EXA015"].status is Status.PASS
+
+
+def test_assignment_to_another_user_is_not_a_path(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # Get-User reads only the principals: another user's assignment is unresolved by design and reaches no one else.
+    other = assignment("AI-Bob", IMPERSONATION, "contoso.com/Users/bob", role_assignee_type="User")
+    found = by_id(evaluate(policy, dataclasses.replace(compliant, role_assignments=(other,)), NOW))
+    assert found["EXA013"].status is Status.PASS
