@@ -73,7 +73,8 @@ class Principal:
     user: User | None = None
     problem: str = ""  # non-empty: not found or ambiguous
     evidence: tuple[str, ...] = ()
-    ambiguous: bool = False  # several users answer to the address: cannot tell (ERROR), unlike not found (FAIL)
+    # Cannot tell (ERROR), unlike not found (FAIL): several users answer to the address, or it was never read.
+    ambiguous: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,24 @@ class Context:
                 users.extend(self.directory.users(mailbox.identity))
         unique = list({key(u.identity): u for u in users}.values())
         if not unique:
+            asked = [
+                c.parameters.get("Identity", "")
+                for c in self.snapshot.calls
+                if key(c.cmdlet) == "get-user" and key(c.parameters.get("Identity")) == key(wanted)
+            ]
+            if not asked:
+                # The collector reads Get-User -Identity <principal> only for the principals it was given: a
+                # snapshot collected for another account says nothing about this one (cannot tell, not absent).
+                read = sorted(
+                    {c.parameters.get("Identity", "") for c in self.snapshot.calls if key(c.cmdlet) == "get-user"}
+                )
+                return Principal(
+                    label=wanted,
+                    keys=frozenset(),
+                    problem=f"the snapshot holds no Get-User read of {wanted} "
+                    f"(it read {', '.join(read) or 'no user'}); collect with this policy",
+                    ambiguous=True,
+                )
             return Principal(label=wanted, keys=frozenset(), problem=f"no user has UPN or e-mail address {wanted}")
         if len(unique) > 1:
             ids = ", ".join(repr(u.identity) for u in unique)

@@ -149,3 +149,19 @@ def test_assignment_to_another_user_is_not_a_path(policy: LoadedPolicy, complian
     other = assignment("AI-Bob", IMPERSONATION, "contoso.com/Users/bob", role_assignee_type="User")
     found = by_id(evaluate(policy, dataclasses.replace(compliant, role_assignments=(other,)), NOW))
     assert found["EXA013"].status is Status.PASS
+
+
+# --- a principal the snapshot never asked about ------------------------------------------------------------------
+
+
+def test_principal_never_read_is_error_not_absent(tmp_path: Path, compliant: Snapshot) -> None:
+    # The snapshot was collected for svcServiceAccount (Get-User -Identity svcServiceAccount@contoso.com); evaluated
+    # offline against a policy for another account, "no such user" is not an observation but a question never asked.
+    other = policy_with(
+        tmp_path, "serviceAccount: svcServiceAccount@contoso.com", "serviceAccount: other@contoso.com", "other.yaml"
+    )
+    found = by_id(evaluate(other, compliant, NOW))
+    assert found["EXA001"].status is Status.ERROR
+    assert "Get-User" in found["EXA001"].message
+    assert found["EXA040"].status is Status.ERROR
+    assert Status.PASS not in {found[c].status for c in ("EXA010", "EXA011", "EXA012", "EXA013", "EXA015")}
