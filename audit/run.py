@@ -126,10 +126,20 @@ def probe_targets(
                 add(str(address), "allow", "list")
         for address in probes.deny.canaries:
             add(str(address), "deny", "canary")
-        if probes.deny.sample and state is not None:
+        if probes.deny.sample and state is not None and _membership_read(state):
             for address in _sample_outside(policy, state, probes.deny.sample, seed):
                 add(address, "deny", "sample")
     return list(targets.values())
+
+
+def _membership_read(state: CollectedState) -> bool:
+    """Whether the recipients and their group memberships were read, so that "outside the scope" is known.
+
+    With Get-Group failed no recipient shows as a member of the scope's group: members would be sampled as
+    outsiders and their (correct) access read as a breach. Without a sample EXA051 stays undecided (ERROR).
+    """
+    failed = {c.cmdlet.casefold() for c in state.calls if not c.ok}
+    return not failed & {"get-group", "get-recipient"}
 
 
 def _sample_outside(policy: LoadedPolicy, state: CollectedState, n: int, seed: int | None) -> list[str]:
