@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +266,21 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
 
 
 def _check_target(target: TargetOptions) -> None:
+    # An endpoint is copied into the snapshot and every report (Target, RunInfo): credentials written into it
+    # would be published with them. Passwords come from the environment, a file or Kerberos, never from an URL.
+    # The message names the option, not its value.
+    if "@" in target.server:
+        raise UsageError(
+            "--server holds credentials ('user:password@host'); give the password through "
+            "EXAUDIT_AUDIT_PASSWORD or --audit-password-file, never in the server name"
+        )
+    if target.ews_url is not None:
+        parts = urllib.parse.urlsplit(target.ews_url)
+        if parts.username is not None or parts.password is not None:
+            raise UsageError(
+                "--ews-url holds credentials; give the service account's password through "
+                "EXAUDIT_SERVICE_PASSWORD or --service-password-file, never in the URL"
+            )
     if target.scheme not in ("http", "https"):
         raise UsageError(f"--scheme must be http or https, not {target.scheme!r}")
     if target.auth not in AUTH_METHODS:
