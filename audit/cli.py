@@ -31,7 +31,7 @@ from audit.findings import AuditResult, ExitCode, Finding, RunInfo
 
 if TYPE_CHECKING:
     from audit.policy import LoadedPolicy
-    from audit.snapshot import Snapshot
+    from audit.snapshot import Probe, Snapshot
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -281,6 +281,13 @@ def _write_snapshot(snapshot: Snapshot, path: Path) -> str:
         raise ReportError(f"cannot write the snapshot {path}: {exc.strerror or exc}") from exc
 
 
+def _undecided_probes(snapshot: Snapshot) -> list[Probe]:
+    """Probes that observed nothing (HTTP 401, timeout, 5xx, deadline): the mailbox's access is unknown."""
+    from audit.snapshot import ProbeOutcome
+
+    return [p for p in snapshot.probes if p.outcome in (ProbeOutcome.ERROR, ProbeOutcome.AUTH_FAILED)]
+
+
 def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> None:
     """Say once, plainly, why data is missing: the findings only say which checks could not tell."""
     problems: dict[str, list[str]] = {}
@@ -292,6 +299,8 @@ def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> 
             problems.setdefault(error, []).append(call.cmdlet)
     if snapshot.probe_run is not None and snapshot.probe_run.error:
         problems.setdefault(snapshot.probe_run.error, []).append("EWS probes")
+    for probe in _undecided_probes(snapshot):
+        problems.setdefault(probe.detail or probe.response_code or str(probe.outcome), []).append(probe.mailbox)
     for n, (error, where) in enumerate(problems.items()):
         if n == limit:
             stderr.write(f"exaudit: ... and {len(problems) - limit} more collection problem(s); see the reports\n")
@@ -450,7 +459,10 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
     if not args.quiet:
         stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
     failed = [c for c in snapshot.calls if not c.ok]
-    if failed or (snapshot.probe_run is not None and not snapshot.probe_run.completed):
+    incomplete = snapshot.probe_run is not None and not snapshot.probe_run.completed
+    # A probe that observed nothing (every probe refused with 401, say) leaves EXA050/EXA051 undecided just like a
+    # failed cmdlet leaves its checks: collection did not succeed, even though the probe run itself completed.
+    if failed or incomplete or _undecided_probes(snapshot):
         return ExitCode.UNKNOWN_STATE
     return ExitCode.COMPLIANT
 
