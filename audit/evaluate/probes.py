@@ -15,6 +15,10 @@ from audit.snapshot import Probe, ProbeOutcome
 
 EVIDENCE_OK = 20  # probes that went as intended, quoted as samples; every other probe is quoted
 
+# The probe operations whose success proves the operation a policy asks for: a write probe (GetFolder, then
+# CreateItem and DeleteItem in the calendar) also proved the read; a read probe proved nothing about writing.
+PROVES = {"calendarRead": frozenset({"calendarRead", "calendarWrite"}), "calendarWrite": frozenset({"calendarWrite"})}
+
 
 def _run_problem(ctx: Context) -> str:
     run = ctx.snapshot.probe_run
@@ -94,6 +98,10 @@ def exa050(ctx: Context) -> Verdict:
         p = seen.get(mailbox)
         if p is None:
             unknown.append((mailbox, _incomplete(ctx)))
+            continue
+        if p.outcome is ProbeOutcome.ALLOWED and p.operation not in PROVES.get(probes.operation, ()):
+            evidence.append(_line(p))
+            unknown.append((mailbox, f"probed with {p.operation} only, the policy needs {probes.operation}"))
             continue
         if p.outcome is ProbeOutcome.ALLOWED:
             if len(evidence) < EVIDENCE_OK:

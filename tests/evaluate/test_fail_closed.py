@@ -165,3 +165,20 @@ def test_principal_never_read_is_error_not_absent(tmp_path: Path, compliant: Sna
     assert "Get-User" in found["EXA001"].message
     assert found["EXA040"].status is Status.ERROR
     assert Status.PASS not in {found[c].status for c in ("EXA010", "EXA011", "EXA012", "EXA013", "EXA015")}
+
+
+# --- probes prove only the operation they ran --------------------------------------------------------------------
+
+
+def test_read_probes_do_not_prove_write_access(tmp_path: Path, compliant: Snapshot) -> None:
+    # The compliant snapshot was probed with calendarRead; a policy that needs calendarWrite was never tested for it.
+    write = policy_with(tmp_path, "operation: calendarRead", "operation: calendarWrite", "write.yaml")
+    found = by_id(evaluate(write, compliant, NOW))
+    assert found["EXA050"].status is Status.ERROR
+    assert "calendarRead" in found["EXA050"].message
+    assert found["EXA051"].status is Status.PASS  # a refused impersonation is refused for every operation
+    # Write probes prove read access.
+    written = dataclasses.replace(
+        compliant, probes=tuple(dataclasses.replace(p, operation="calendarWrite") for p in compliant.probes)
+    )
+    assert by_id(evaluate(load_policy(CALLPRO), written, NOW))["EXA050"].status is Status.PASS
