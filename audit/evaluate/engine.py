@@ -15,7 +15,7 @@ from datetime import datetime
 
 from audit.errors import ExauditError
 from audit.evaluate import group, platform, probes, rbac, scope
-from audit.evaluate.checks import CHECKS, ORDER, USERS
+from audit.evaluate.checks import CHECKS, GROUPS, ORDER, USERS
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import Directory
 from audit.findings import Finding, Severity, Status
@@ -48,6 +48,7 @@ IMPLEMENTATIONS: dict[str, tuple[CheckFunction, str]] = {
 }
 
 GROUP_CHECKS = frozenset({"EXA030", "EXA031", "EXA032", "EXA033", "EXA034", "EXA035"})
+VIA_CHECKS = frozenset({"EXA010", "EXA011", "EXA012", "EXA013", "EXA015"})  # they resolve grant.via
 
 
 def _not_applicable(check_id: str, ctx: Context) -> str:
@@ -70,6 +71,9 @@ def needs(check_id: str, ctx: Context) -> tuple[str, ...]:
     if ctx.is_app:
         # A service principal has no user object: RBAC for Applications assignments name it directly.
         wanted = tuple(c for c in wanted if c != USERS)
+    if check_id in VIA_CHECKS and ctx.policy.spec.grant.via.security_group is not None and GROUPS not in wanted:
+        # The assignee grant.via names is then a group: only Get-Group can say whether it exists.
+        wanted = (*wanted, GROUPS)
     return wanted
 
 

@@ -182,3 +182,35 @@ def test_read_probes_do_not_prove_write_access(tmp_path: Path, compliant: Snapsh
         compliant, probes=tuple(dataclasses.replace(p, operation="calendarWrite") for p in compliant.probes)
     )
     assert by_id(evaluate(load_policy(CALLPRO), written, NOW))["EXA050"].status is Status.PASS
+
+
+# --- the path through a security group needs Get-Group ---------------------------------------------------------
+
+
+def test_security_group_path_unknown_without_get_group(tmp_path: Path, compliant: Snapshot) -> None:
+    # With Get-Group failed "no security group is named X" is not an observation: EXA011 and EXA012 cannot tell.
+    text = CALLPRO.read_text(encoding="utf-8")
+    start = text.index("    roleGroup:\n")
+    end = text.index("  # Without a scope")
+    path = tmp_path / "usg.yaml"
+    path.write_text(text[:start] + "    securityGroup: {name: CallPro Holders}\n" + text[end:], encoding="utf-8")
+    usg_policy = load_policy(path)
+    holders = usg("CallPro Holders", (SVC,))
+    scoped = assignment(
+        "AI-Holders",
+        IMPERSONATION,
+        holders.identity,
+        role_assignee_type="SecurityGroup",
+        recipient_write_scope="CustomRecipientScope",
+        custom_recipient_write_scope="Scope-CallPro Calendar Access",
+    )
+    snap = dataclasses.replace(
+        compliant,
+        groups=(*compliant.groups, holders),
+        role_assignments=(*compliant.role_assignments, scoped),
+    )
+    found = by_id(evaluate(usg_policy, snap, NOW))
+    assert {found[c].status for c in ("EXA010", "EXA011", "EXA012")} == {Status.PASS}
+    found = by_id(evaluate(usg_policy, failed(snap, "Get-Group", groups=()), NOW))
+    for check in ("EXA010", "EXA011", "EXA012"):
+        assert found[check].status is Status.ERROR, (check, found[check].message)
