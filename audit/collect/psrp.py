@@ -238,6 +238,42 @@ def _is_command_not_found(record: Any) -> bool:
     return any("CommandNotFoundException" in m for m in markers)
 
 
+def invocation_errors(
+    cmdlet: str, state: int, had_errors: bool, errors: list[str], warnings: list[str]
+) -> tuple[list[str], str | None]:
+    """The errors and error kind of a finished invocation, from its final state, error records and warnings.
+
+    Only a COMPLETED pipeline gave its whole output. A Stopped pipeline (stopped on the server, e.g. by an admin
+    or a session limit) returns what arrived before the stop, with or without an error record: missing data.
+    https://learn.microsoft.com/en-us/dotnet/api/system.management.automation.psinvocationstate
+    """
+    errors = list(errors)
+    kind: str | None = None
+    # Exchange warns instead of failing when -ResultSize (1000 by default) cut the result: a cut result is
+    # missing data, never a complete answer.
+    for text in warnings:
+        if "ResultSize" in text:
+            errors.append(f"{cmdlet} returned a truncated result: {text}")
+            kind = ErrorKind.TRUNCATED
+    if state != PSInvocationState.COMPLETED:
+        kind = ErrorKind.TERMINATING
+        if not errors:
+            errors = [f"{cmdlet} ended in pipeline state {_STATE_NAMES.get(state, state)}, not Completed"]
+    elif had_errors:
+        kind = ErrorKind.NON_TERMINATING
+        if not errors:
+            errors = [f"{cmdlet} failed on the server without an error record"]
+    elif errors and kind is None:
+        kind = ErrorKind.NON_TERMINATING
+    return errors, kind
+
+
+_STATE_NAMES = {
+    getattr(PSInvocationState, name): name.title().replace("_", "")
+    for name in ("NOT_STARTED", "RUNNING", "STOPPING", "STOPPED", "COMPLETED", "FAILED", "DISCONNECTED")
+}
+
+
 class PsrpRunner:
     """Runs read-only cmdlets over one pypsrp runspace pool, opened on first use and reused for every call."""
 
@@ -437,21 +473,13 @@ class PsrpRunner:
             else:
                 objects.append({"Value": plain(item)})
                 type_names.append(())
-        errors = [self._scrub(_error_text(r)) for r in records]
-        kind: str | None = None
-        # Exchange warns instead of failing when -ResultSize (1000 by default) cut the result: a cut result is
-        # missing data, never a complete answer.
-        for warning in ps.streams.warning or []:
-            text = str(getattr(warning, "message", None) or warning)
-            if "ResultSize" in text:
-                errors.append(f"{cmdlet} returned a truncated result: {text}")
-                kind = ErrorKind.TRUNCATED
-        if ps.state == PSInvocationState.FAILED or ps.had_errors:
-            kind = ErrorKind.TERMINATING if ps.state == PSInvocationState.FAILED else ErrorKind.NON_TERMINATING
-            if not errors:
-                errors = [f"{cmdlet} failed on the server without an error record"]
-        elif errors and kind is None:
-            kind = ErrorKind.NON_TERMINATING
+        errors, kind = invocation_errors(
+            cmdlet,
+            ps.state,
+            ps.had_errors,
+            [self._scrub(_error_text(r)) for r in records],
+            [str(getattr(w, "message", None) or w) for w in ps.streams.warning or []],
+        )
         return CmdletResult(objects=objects, errors=errors, error_kind=kind, type_names=type_names)
 
     def close(self) -> None:
