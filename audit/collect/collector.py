@@ -139,6 +139,7 @@ class _Session:
             else:
                 try:
                     mapping.check_types(cmdlet, result.type_names)
+                    mapping.check_not_empty(cmdlet, len(result.objects))
                 except CollectionError as exc:
                     error, kind = str(exc), ErrorKind.UNEXPECTED
         count = len(result.objects) if result is not None else 0

@@ -44,6 +44,17 @@ EXPECTED_TYPES: dict[str, str] = {
 }
 """The .NET class (last segment of the type name) each cmdlet returns; exchange-outputs.md section 4."""
 
+NEVER_EMPTY: dict[str, str] = {
+    "Get-OrganizationConfig": "every organization has its configuration object",
+    "Get-ManagementRole": "every organization has the built-in management roles",
+    "Get-ManagementRoleAssignment": "every organization has the built-in role groups' assignments",
+    "Get-RoleGroup": "every organization has the built-in role groups (Organization Management, ...)",
+}
+"""Cmdlets that always return objects, and why; no object means the session could not see them (fail closed).
+
+Built-in roles, role groups and their assignments: https://learn.microsoft.com/en-us/exchange/permissions/role-groups
+"""
+
 ORGANIZATION_SCALE: dict[str, tuple[str, ...]] = {
     "Get-Recipient": (
         "Name", "Identity", "DistinguishedName", "Guid", "Alias", "DisplayName", "PrimarySmtpAddress",
@@ -245,6 +256,17 @@ def check_types(cmdlet: str, type_names: Sequence[tuple[str, ...]]) -> None:
             raise CollectionError(
                 f"{cmdlet} returned an object of type {strip_deserialized(chain[0])!r}; expected {expected}"
             )
+
+
+def check_not_empty(cmdlet: str, count: int) -> None:
+    """Refuse an empty answer from a cmdlet that always returns objects (:data:`NEVER_EMPTY`).
+
+    Raises:
+        CollectionError: nothing came back: read as "no assignment" it would mean "no other path" (EXA013).
+    """
+    why = NEVER_EMPTY.get(cmdlet)
+    if why is not None and count == 0:
+        raise CollectionError(f"{cmdlet} returned no object, but {why}: the session cannot see them")
 
 
 def keep_properties(cmdlet: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

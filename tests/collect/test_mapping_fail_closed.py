@@ -64,3 +64,18 @@ def test_recipient_without_recipient_type_fails_the_call() -> None:
     del outputs["Get-Recipient"][1]["RecipientType"]
     state = collect_state(FakeRunner(outputs), [SVC])
     assert not _call(state.calls, "Get-Recipient").ok
+
+
+@pytest.mark.parametrize(
+    "cmdlet", ["Get-OrganizationConfig", "Get-ManagementRole", "Get-ManagementRoleAssignment", "Get-RoleGroup"]
+)
+def test_an_empty_answer_where_exchange_always_has_objects_fails_the_call(cmdlet: str) -> None:
+    # Every organization has its configuration object and the built-in roles, role groups and their assignments:
+    # none read means the session cannot see them, and "no assignment" would read as "no other path" (EXA013).
+    outputs = canned()
+    outputs[cmdlet] = []
+    state = collect_state(FakeRunner(outputs), [SVC])
+    call = _call(state.calls, cmdlet)
+    assert not call.ok
+    assert call.error_kind == ErrorKind.UNEXPECTED
+    assert "no object" in (call.error or "")
