@@ -321,6 +321,14 @@ class Prober:
             if isinstance(res, Exception):
                 raise res
 
+    def operation(self, target: ProbeTarget) -> str:
+        """The operation a target is probed with: a mailbox expected out of reach is only ever read.
+
+        A canary's GetFolder already proves or disproves the breach; writing into a mailbox the integration must
+        never touch (the CEO's calendar) would add nothing but the write.
+        """
+        return self.settings.operation if target.expect == "allow" else CALENDAR_READ
+
     def _outcome(
         self, target: ProbeTarget, outcome: ProbeOutcome, code: str, detail: str, start: float, n: int
     ) -> Probe:
@@ -328,7 +336,7 @@ class Prober:
             mailbox=target.mailbox,
             expect=target.expect,
             source=target.source,
-            operation=self.settings.operation,
+            operation=self.operation(target),
             outcome=outcome,
             response_code=code,
             detail=detail,
@@ -347,7 +355,7 @@ class Prober:
             attempts += 1
             try:
                 calendar = self._calendar(account)
-                if self.settings.operation == CALENDAR_WRITE:
+                if self.operation(target) == CALENDAR_WRITE:
                     self._write(account, calendar)
                 return self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
             except ews_errors.ErrorServerBusy as exc:
@@ -490,7 +498,7 @@ class Prober:
                 mailbox=targets[i].mailbox,
                 expect=targets[i].expect,
                 source=targets[i].source,
-                operation=self.settings.operation,
+                operation=self.operation(targets[i]),
                 outcome=ProbeOutcome.ERROR,
                 response_code="",
                 detail="deadline reached",
