@@ -168,7 +168,16 @@ def exa051(ctx: Context) -> Verdict:
             actual="not probed",
         )
     seen = _latest(ctx, "deny")
-    sampled = [m for m, p in seen.items() if p.source == "sample" and m not in canaries]
+    # Samples are recorded without the policy that asked for them: in a run of several policies, a mailbox
+    # sampled for another policy may be one this policy allows, and its ALLOWED outcome is no breach here.
+    allowed = set(ctx.policy.expected_members.required) | set(ctx.policy.expected_members.at_most or ())
+    if probes.allow != "groupMembers":
+        allowed |= {key(a) for a in probes.allow}
+    sampled = (
+        [m for m, p in seen.items() if p.source == "sample" and m not in canaries and m not in allowed]
+        if probes.deny.sample
+        else []
+    )
     if probes.deny.sample and len(sampled) < probes.deny.sample and ctx.snapshot.probe_run is not None:
         note = f"only {len(sampled)} of {probes.deny.sample} sampled recipients were probed"
     else:

@@ -572,3 +572,17 @@ def test_exclusive_scope_satisfies_the_scope(policy: LoadedPolicy, compliant: Sn
     scopes = tuple(dataclasses.replace(s, exclusive=True) for s in compliant.scopes)
     snap = dataclasses.replace(compliant, role_assignments=exclusive, scopes=scopes)
     assert statuses(evaluate(policy, snap, NOW)) == {}
+
+
+def test_samples_drawn_for_another_policy_are_not_this_policys_breach(
+    policy: LoadedPolicy, compliant: Snapshot, tmp_path: Path
+) -> None:
+    # A mailbox this policy allows, sampled (and reached) for another policy of the same run.
+    member = next(iter(sorted(policy.expected_members.required)))
+    stray = Probe(member, "deny", "sample", "calendarRead", ProbeOutcome.ALLOWED, "NoError")
+    snap = dataclasses.replace(compliant, probes=(*compliant.probes, stray))
+    assert by_id(evaluate(policy, snap, NOW))["EXA051"].status is Status.PASS  # this policy asked for no sample
+    sampling = policy_with(tmp_path, "sample: 0", "sample: 1")
+    found = by_id(evaluate(sampling, snap, NOW))["EXA051"]
+    assert found.status is Status.ERROR  # its own sample is missing: undecided, and the stray is no breach
+    assert member not in found.message.split("Undecided")[0]
