@@ -7,7 +7,8 @@ Decisions, so a reader of the SARIF knows what each result means:
   remediation of the first finding of that check.
 - A FAIL is a result of ``kind: fail`` with a level from its severity (critical/high -> ``error``, medium ->
   ``warning``, low/info -> ``note``). An ERROR (the check could not tell; the run fails closed with exit code 3)
-  is a ``kind: fail`` result too, at the level of its severity, its message starting "Could not evaluate".
+  is a ``kind: fail`` result at level ``error`` whatever the check's severity (an unknown state must not read
+  as a note in a code-scanning view), its message starting "Could not evaluate".
 - A waived check (SKIP with ``waived_by``) is a ``kind: review``, ``level: none`` result carrying an accepted
   external ``suppression`` whose justification is the waiver's reason, so code scanning shows it as dismissed
   rather than forgetting it. Other SKIPs (not applicable) and PASSes produce no result.
@@ -115,7 +116,7 @@ def _result(finding: Finding, rule_index: int, fallback_policy: str | None) -> d
         "ruleId": finding.check_id,
         "ruleIndex": rule_index,
         "kind": "review" if waived else "fail",
-        "level": "none" if waived else LEVELS[finding.severity],
+        "level": "none" if waived else "error" if finding.status is Status.ERROR else LEVELS[finding.severity],
         "message": {"text": _message(finding)},
     }
     location = finding.location

@@ -123,6 +123,15 @@ def test_level_follows_severity(severity: Severity, level: str, sample_result: A
     assert results[0]["level"] == level
 
 
+@pytest.mark.parametrize("severity", list(Severity))
+def test_an_error_is_an_error_whatever_its_severity(severity: Severity, sample_result: AuditResult) -> None:
+    """Could not tell is an unknown state (exit code 3): never a mere note in a code-scanning view."""
+    finding = replace(sample_result.findings[3], severity=severity, status=Status.ERROR)
+    results = _sarif(AuditResult(info=sample_result.info, findings=(finding,)))["runs"][0]["results"]
+    assert results[0]["level"] == "error"
+    assert results[0]["message"]["text"].startswith("Could not evaluate")
+
+
 def test_an_empty_run_is_valid(sample_result: AuditResult, validator: jsonschema.protocols.Validator) -> None:
     document = _sarif(AuditResult(info=sample_result.info, findings=()))
     assert validator.is_valid(document)
