@@ -58,7 +58,11 @@ class EwsStub:
         self.anchors: list[str | None] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        # When set, a request waits (up to 2 s) until this many are in flight: concurrency is then measured
+        # without depending on how the threads happen to be scheduled on a loaded machine.
+        self.gather: int | None = None
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,10 +74,14 @@ class EwsStub:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                with stub._lock:
+                with stub._arrived:
                     stub.in_flight += 1
                     stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
                     stub.anchors.append(self.headers.get("X-AnchorMailbox"))
+                    stub._arrived.notify_all()
+                    if stub.gather is not None:
+                        gather = stub.gather
+                        stub._arrived.wait_for(lambda: stub.in_flight >= gather, timeout=2.0)
                 try:
                     status, text = stub.answer(body)
                     if status == 0:

@@ -70,6 +70,7 @@ def test_outcomes_map_from_ews_codes(stub: ews_stub.EwsStub) -> None:
 
 def test_probes_run_in_parallel_up_to_the_concurrency(stub: ews_stub.EwsStub) -> None:
     stub.latency = 0.05
+    stub.gather = 8  # each request waits until 8 are in flight (or 2 s): the prober must reach 8, never more
     targets = [ProbeTarget(f"u{i}@contoso.com", "allow", "groupMembers") for i in range(40)]
     prober = _prober(stub, concurrency=8, deadline_seconds=30, request_timeout=5)
     try:
