@@ -266,9 +266,8 @@ def _summary(result: AuditResult, args: argparse.Namespace, stderr: TextIO) -> N
         return
     from audit.report import console_summary
 
-    stderr.write(console_summary(result, color=stderr.isatty()))
-    if not console_summary(result).endswith("\n"):
-        stderr.write("\n")
+    text = console_summary(result, color=stderr.isatty())
+    stderr.write(text if text.endswith("\n") else text + "\n")
 
 
 def _write_snapshot(snapshot: Snapshot, path: Path) -> str:
@@ -478,7 +477,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     sha = (
         _write_snapshot(snapshot, args.snapshot_out)
         if args.snapshot_out
-        else snap.content_hash(snap.to_document(snapshot))
+        else str(snap.to_document(snapshot)["sha256"])  # sealed once; the same hash `collect` would write
     )
     result = _result(findings, policies, f"{args.scheme}://{args.server}{args.path}", snapshot, sha, now)
     write_reports(result, args, stdout)
