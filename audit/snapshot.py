@@ -24,8 +24,11 @@ import pydantic
 
 from audit.errors import SnapshotError
 
-SCHEMA_VERSION = 1
-"""The snapshot schema this exaudit writes and the newest it reads."""
+SCHEMA_VERSION = 2
+"""The snapshot schema this exaudit writes and the newest it reads (2 added the Exchange Online records)."""
+
+OLDEST_SCHEMA_VERSION = 1
+"""The oldest snapshot schema this exaudit still reads (version 1 has no Exchange Online records)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +37,10 @@ class Target:
 
     platform: str  # "on-premises" | "exchange-online"
     psrp_endpoint: str  # e.g. "http://ex01.contoso.com/PowerShell" or "lab"
-    ews_url: str
-    service_account: str  # the principal whose access was probed (a UPN or SMTP address, not a secret)
+    ews_url: str  # on-premises: the EWS URL; Exchange Online: the Microsoft Graph base URL the probes used
+    service_account: str  # the principal whose access was probed (a UPN, SMTP address or appId; not a secret)
+    # Every endpoint by role, e.g. {"adminapi": ..., "graph": ..., "authority": ...}; never a credential.
+    endpoints: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,9 @@ class RoleAssignment:
     recipient_ou_scope: str | None = None
     distinguished_name: str = ""
     guid: str = ""
+    # Exchange Online RBAC for Applications: -RecipientAdministrativeUnitScope (an administrative unit's id).
+    recipient_administrative_unit_scope: str | None = None
+    when_changed: str | None = None  # ISO 8601 UTC when Exchange reported it (propagation delay, 2 h in EXO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,7 @@ class ManagementScope:
     recipient_root: str | None = None
     distinguished_name: str = ""
     guid: str = ""
+    when_changed: str | None = None  # ISO 8601 UTC, when reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +216,84 @@ class Organization:
     identity: str
     is_exchange_online: bool
     ews_enabled: bool | None = None
+    # Exchange Online (Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy): the EWS app allow list.
+    # None: not read; () read and empty (from 1 October 2026 EWSEnabled True with an empty list blocks all EWS).
+    ews_allowed_app_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePrincipal:
+    """An Exchange Online service principal pointer (`Get-ServicePrincipal`, created by New-ServicePrincipal).
+
+    https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+    """
+
+    display_name: str
+    app_id: str  # the Entra application (client) id
+    object_id: str  # the Entra service principal's object id (shown as ObjectId, formerly ServiceId)
+    identity: str = ""
+    name: str = ""
+    when_changed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntraServicePrincipal:
+    """The app's service principal in Entra ID (Microsoft Graph ``GET /servicePrincipals``)."""
+
+    id: str  # object id
+    app_id: str
+    display_name: str
+    account_enabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppRoleGrant:
+    """One Entra app role assignment the app holds (Graph ``appRoleAssignments``), resolved to its permission.
+
+    Entra grants are a union with Exchange's RBAC for Applications: an org-wide ``Calendars.ReadWrite`` here
+    removes every scope set in Exchange. https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+    """
+
+    resource_app_id: str  # 00000003-0000-0000-c000-000000000000 Microsoft Graph, 00000002-0000-0ff1-ce00-... EXO
+    resource_display_name: str
+    app_role_id: str
+    permission: str  # the app role's value, e.g. "Calendars.ReadWrite", "full_access_as_app"; "" when unresolved
+    principal_id: str = ""  # the service principal holding it
+    created: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRow:
+    """One row of `Test-ServicePrincipalAuthorization` (with ``-Resource`` when ``resource`` is set)."""
+
+    resource: str | None  # the mailbox tested, None for the run without -Resource
+    role_name: str
+    granted_permissions: tuple[str, ...]
+    allowed_resource_scope: str
+    scope_type: str  # CustomRecipientScope | AdministrativeUnit | Organization | ...
+    in_scope: bool | None  # None: "Not Run" or a value that is neither true nor false
+    raw_in_scope: str = ""  # as received, kept as evidence (bool or string on the wire: unverified)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationAccessPolicy:
+    """An Application Access Policy (`Get-ApplicationAccessPolicy`, legacy): confines Entra grants only."""
+
+    identity: str
+    app_ids: tuple[str, ...]
+    scope_name: str
+    scope_identity: str
+    access_right: str  # RestrictAccess | DenyAccess
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdministrativeUnit:
+    """An Entra administrative unit used as a role assignment's scope, with its member mailboxes' addresses."""
+
+    id: str
+    display_name: str
+    members: tuple[str, ...] = ()  # user principal names or primary SMTP addresses, case as received
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +308,12 @@ class ExchangeServer:
 
 
 class ProbeOutcome(enum.StrEnum):
-    """What one impersonated EWS request ended in."""
+    """What one probe (an impersonated EWS request, or an app-only Microsoft Graph request) ended in."""
 
-    ALLOWED = "allowed"
-    DENIED = "denied"  # ErrorImpersonateUserDenied: outside the scope, as intended for canaries
+    ALLOWED = "allowed"  # EWS NoError; Graph 200/201/204
+    DENIED = "denied"  # EWS ErrorImpersonateUserDenied; Graph 403 ErrorAccessDenied: refused, as intended for canaries
     NO_IMPERSONATION_RIGHT = "no_impersonation_right"  # ErrorImpersonationDenied
-    NO_MAILBOX = "no_mailbox"  # ErrorNonExistentMailbox
+    NO_MAILBOX = "no_mailbox"  # EWS ErrorNonExistentMailbox; Graph 404 (no such user, MailboxNotEnabledForRESTAPI)
     AUTH_FAILED = "auth_failed"  # HTTP 401
     ERROR = "error"  # anything else: timeout, throttled past the deadline, 5xx, malformed reply
 
@@ -278,6 +365,13 @@ class Snapshot:
     mailboxes: tuple[Mailbox, ...] = ()
     users: tuple[User, ...] = ()
     throttling_policies: tuple[ThrottlingPolicy, ...] = ()
+    # Exchange Online (schema 2): the Exchange side read over InvokeCommand, the Entra side over Graph.
+    service_principals: tuple[ServicePrincipal, ...] = ()
+    entra_service_principals: tuple[EntraServicePrincipal, ...] = ()
+    app_role_grants: tuple[AppRoleGrant, ...] = ()
+    authorizations: tuple[AuthorizationRow, ...] = ()
+    application_access_policies: tuple[ApplicationAccessPolicy, ...] = ()
+    administrative_units: tuple[AdministrativeUnit, ...] = ()
     probes: tuple[Probe, ...] = ()
     probe_run: ProbeRun | None = None
     calls: tuple[CollectionCall, ...] = ()
@@ -363,7 +457,7 @@ def _fast_load(data: bytes, source: str) -> tuple[Snapshot, str] | None:
         snapshot = _ADAPTER.validate_json(data)
     except pydantic.ValidationError:
         return None  # the general path explains what is wrong
-    if snapshot.schema_version > SCHEMA_VERSION:
+    if not OLDEST_SCHEMA_VERSION <= snapshot.schema_version <= SCHEMA_VERSION:
         return None
     return snapshot, claimed
 
@@ -375,6 +469,11 @@ def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, st
     version = doc.get("schema_version")
     if not isinstance(version, int):
         raise SnapshotError(f"{source}: not a snapshot (no integer 'schema_version')")
+    if version < OLDEST_SCHEMA_VERSION:
+        raise SnapshotError(
+            f"{source}: snapshot schema {version} is not one exaudit ever wrote (it reads {OLDEST_SCHEMA_VERSION} "
+            f"to {SCHEMA_VERSION}); refusing to evaluate it."
+        )
     if version > SCHEMA_VERSION:
         raise SnapshotError(
             f"{source}: written with snapshot schema {version}; this exaudit reads up to {SCHEMA_VERSION}. "
