@@ -7,7 +7,9 @@ from typing import Any
 
 from audit.policy.model import MailboxAccessPolicy
 
-SCHEMA_ID = "https://exaudit.dev/schemas/mailbox-access-policy.v1.json"
+# Stable for apiVersion exaudit/v1: the committed policies/mailbox-access-policy.schema.json, served from the
+# project's own repository (pyproject.toml [project.urls]); a v2 format gets a new file, never a changed meaning.
+SCHEMA_ID = "https://raw.githubusercontent.com/exaudit/exaudit/main/policies/mailbox-access-policy.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,40 +9,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli.packaging import ROOT, build, tracked_copy
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Build from a copy so the build never writes build/ or egg-info into the shared work tree.
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(ROOT / "audit", src / "audit", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    out = tmp_path_factory.mktemp("dist")
-    # No isolation and no index: the build uses the venv's setuptools and wheel (pyproject's build-system) offline.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-q",
-            "-w",
-            str(out),
-            str(src),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, f"building the wheel failed (is 'wheel' installed?):\n{proc.stderr[-2000:]}"
-    wheels = list(out.glob("exaudit-*.whl"))
-    assert len(wheels) == 1
-    return wheels[0]
+    # Built as a release builds it (sdist, then the wheel from the sdist), from a copy of the tracked files.
+    src = tracked_copy(tmp_path_factory.mktemp("src"))
+    return build(src, tmp_path_factory.mktemp("dist"))[1]
 
 
 def test_the_wheel_carries_the_report_template(wheel: Path) -> None:

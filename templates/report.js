@@ -1,1 +1,0 @@
-../audit/templates/report.js
