@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tls", action="store_true", help="serve https with a certificate generated at start")
     s.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     lab_sub.add_parser("scenarios", help="list the lab's scenarios and the checks each must fail")
+
+    p = add("completion", "print a shell completion script (bash: source <(exaudit completion bash))")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
@@ -548,6 +551,13 @@ def _lab(args: argparse.Namespace, stdout: TextIO, lab: Any) -> ExitCode:
     return ExitCode(code)
 
 
+def _cmd_completion(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.completion import script
+
+    stdout.write(script(args.shell, build_parser()))
+    return ExitCode.COMPLIANT
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = {
     "validate": _cmd_validate,
     "schema": _cmd_schema,
@@ -558,6 +568,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = 
     "run": _cmd_run,
     "demo": _cmd_demo,
     "lab": _cmd_lab,
+    "completion": _cmd_completion,
 }
 
 
@@ -593,6 +604,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except KeyboardInterrupt:
         err.write("exaudit: interrupted; nothing was evaluated\n")
         return int(ExitCode.UNKNOWN_STATE)
+    except BrokenPipeError:
+        raise  # the reader (head, less) went away: main_entry ends quietly
     except Exception as exc:  # the CLI never shows a raw traceback unless asked
         if args.debug:
             traceback.print_exc(file=err)
@@ -603,6 +616,19 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         return int(ExitCode.UNKNOWN_STATE)
 
 
+# What a shell reports for a process that SIGPIPE ended (128 + 13): `exaudit ... | head` ends like any Unix tool.
+EXIT_BROKEN_PIPE = 141
+
+
 def main_entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()  # a buffered write to a closed pipe fails here, not at interpreter exit
+    except BrokenPipeError:
+        # Python's advice (docs: signal, "Note on SIGPIPE"): point stdout at devnull so the interpreter's own
+        # final flush cannot fail again and print "Exception ignored ... BrokenPipeError".
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
+    sys.exit(code)
