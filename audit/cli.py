@@ -384,10 +384,20 @@ def _progress(args: argparse.Namespace, stderr: TextIO) -> Any:
 
 
 def _cmd_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.evaluate.checks import CHECKS
+    from audit.policy.lint import Level, lint
+
     policies = _load_policies(args.policies)
+    errors = 0
     for p in policies:
-        stdout.write(f"{p.path}: ok ({p.spec.metadata.name})\n")
-    return ExitCode.COMPLIANT
+        problems = lint(p, CHECKS.keys())  # semantic rules: file:line:column, errors fail, warnings inform
+        for problem in problems:
+            stderr.write(f"exaudit: {problem}\n")
+        failed = sum(1 for problem in problems if problem.level is Level.ERROR)
+        errors += failed
+        if not failed:
+            stdout.write(f"{p.path}: ok ({p.spec.metadata.name})\n")
+    return ExitCode.USAGE if errors else ExitCode.COMPLIANT
 
 
 def _cmd_schema(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
