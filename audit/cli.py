@@ -72,6 +72,12 @@ def _add_report_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", metavar="PATH", help="JSON findings")
     g.add_argument("--sarif", metavar="PATH", help="SARIF 2.1.0 (code scanning)")
     g.add_argument("--markdown", metavar="PATH", help="Markdown summary (CI job summary)")
+    g.add_argument(
+        "--html-jenkins",
+        metavar="DIR",
+        type=Path,
+        help="HTML report for Jenkins' default CSP: DIR/report.html with report.css and report.js beside it",
+    )
     g.add_argument("-q", "--quiet", action="store_true", help="no summary and no progress on stderr")
 
 
@@ -238,6 +244,13 @@ def write_reports(result: AuditResult, args: argparse.Namespace, stdout: TextIO)
         for p in paths:
             _write(p, text, stdout)
             written.append(_Written(fmt.value, p))
+    jenkins: Path | None = getattr(args, "html_jenkins", None)
+    if jenkins is not None:
+        from audit.report.html import render_external
+
+        for name, text in render_external(result).items():
+            _write(jenkins / name, text, stdout)
+        written.append(_Written("html-jenkins", str(jenkins / "report.html")))
     return written
 
 

@@ -5,6 +5,12 @@ Python builds one view model (sorted, grouped by policy, counted, evidence cappe
 The stylesheet and the filter script are inlined from ``report.css`` and ``report.js`` next to the template, and
 a Content-Security-Policy ``<meta>`` allows exactly those two by their SHA-256 and nothing else: no request can
 leave the page, and injected markup could not run a script even if escaping ever failed.
+
+The Jenkins variant (:func:`render_external`) writes the stylesheet and the script as files beside the page: Jenkins
+serves archived HTML under ``sandbox; default-src 'none'; img-src 'self'; style-src 'self';`` (its default
+Content-Security-Policy), which refuses inline styles and every script. The linked stylesheet still applies, and
+the page is complete without its script: every finding is in the markup, the non-passing ones open, and the
+filter controls (the only part that needs the script) stay hidden.
 """
 
 from __future__ import annotations
@@ -205,6 +211,14 @@ def _assets() -> tuple[jinja2.Template, str, str]:
     return env.from_string(source), css, script
 
 
+# The page's own CSP in the Jenkins variant: its two files from its own folder, nothing else. Jenkins' header CSP
+# applies on top (the stricter of both wins), and blocks the script unless an administrator relaxed it.
+EXTERNAL_CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'none'; font-src 'none'; connect-src 'none'; "
+    "media-src 'none'; object-src 'none'; frame-src 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
 def content_security_policy(css: str, script: str) -> str:
     """The CSP that allows exactly the inline stylesheet and script, by hash, and no fetch of any kind."""
     return (
@@ -224,6 +238,17 @@ def render(result: AuditResult) -> str:
             css=Markup(css),  # noqa: S704
             script=Markup(script),  # noqa: S704
             csp=content_security_policy(css, script),
+            external=False,
         )
     except jinja2.TemplateError as exc:
         raise ReportError(f"the HTML report template failed: {exc}") from exc
+
+
+def render_external(result: AuditResult) -> dict[str, str]:
+    """The Jenkins variant: ``report.html`` linking ``report.css`` and ``report.js``; file name -> text."""
+    template, css, script = _assets()
+    try:
+        page = template.render(view=view_model(result), css="", script="", csp=EXTERNAL_CSP, external=True)
+    except jinja2.TemplateError as exc:
+        raise ReportError(f"the HTML report template failed: {exc}") from exc
+    return {"report.html": page, STYLESHEET: css, SCRIPT: script}
