@@ -13,15 +13,18 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from audit.errors import FilterError
 from audit.opath.nodes import And, Comparison, Filter, Not, Operator, SystemValue
 from audit.opath.normal import canonical_dn, canonical_proxy
 from audit.opath.properties import EVALUABLE, KNOWN_PROPERTIES, Kind, PropertySpec, canonical_name
 from audit.opath.text import to_text
-from audit.snapshot import Recipient
 
-Predicate = Callable[[Recipient], bool]
+if TYPE_CHECKING:  # only a type here: importing the snapshot models would cost `exaudit validate` their build time
+    from audit.snapshot import Recipient
+
+Predicate = Callable[["Recipient"], bool]
 _BOOLEAN_TEXT = {"true": True, "false": False}
 
 

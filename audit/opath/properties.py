@@ -11,8 +11,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from audit.snapshot import Recipient
+if TYPE_CHECKING:  # only a type here: importing the snapshot models would cost `exaudit validate` their build time
+    from audit.snapshot import Recipient
 
 
 class Kind(enum.Enum):
