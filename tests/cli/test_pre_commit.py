@@ -16,7 +16,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = (ROOT / "policies" / "callpro.yaml").read_text(encoding="utf-8")
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
+pytestmark = pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(),
+    reason="pre-commit try-repo needs git and this checkout as a git repository",
+)
 
 
 def _pre_commit() -> list[str]:
