@@ -18,7 +18,11 @@ The lab (``audit.lab``) stands apart from the auditor and keeps its own errors.
 
 from __future__ import annotations
 
+import base64
+import re
 from pathlib import Path
+from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape as xml_escape
 
 
 class ExauditError(Exception):
@@ -88,3 +92,31 @@ class ProbeError(ExauditError):
 
 class ReportError(ExauditError):
     """A report could not be rendered or written."""
+
+
+MASK = "********"
+# An HTTP credential echoed back (RFC 7235 "Authorization: <scheme> <token>"): Basic carries base64 of
+# user:password, NTLM/Negotiate carry a challenge response an attacker can crack offline. The token is masked
+# whoever sent it. https://www.rfc-editor.org/rfc/rfc7617 (Basic), MS-NLMP 3.1.5.1.2 (NTLM over HTTP).
+# A token is 16+ token characters with a digit or + / = in it, so prose ("Basic authentication is disabled") stays.
+_AUTH_TOKEN = re.compile(
+    r"\b(Basic|NTLM|Negotiate|Kerberos|Bearer)(\s+)(?=[A-Za-z0-9._~-]*[0-9+/=])[A-Za-z0-9+/=._~-]{16,}", re.IGNORECASE
+)
+
+
+def redact(text: str, username: str | None, password: str | None) -> str:
+    """Mask a password in every form a server or a library may echo into an error text.
+
+    The password as is, XML- and URL-escaped, base64 of user:password (the Basic credential) and any HTTP
+    authorization token. Every error text that can carry server or library words goes through this.
+    """
+    text = _AUTH_TOKEN.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    if not password:
+        return text
+    forms = {password, xml_escape(password), quote(password, safe=""), quote_plus(password)}
+    for name in {username or "", (username or "").partition("\\")[2], (username or "").partition("@")[0]}:
+        forms.add(base64.b64encode(f"{name}:{password}".encode()).decode())
+    for form in sorted(forms, key=len, reverse=True):
+        if form:
+            text = text.replace(form, MASK)
+    return text

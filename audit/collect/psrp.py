@@ -25,7 +25,7 @@ from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 
 from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, require_read_only
-from audit.errors import CmdletUnavailableError
+from audit.errors import CmdletUnavailableError, redact
 
 T = TypeVar("T")
 
@@ -289,8 +289,7 @@ class PsrpRunner:
         self._timeouts = 0
 
     def _scrub(self, text: str) -> str:
-        password = self.endpoint.password
-        return text.replace(password, "********") if password else text
+        return redact(text, self.endpoint.username, self.endpoint.password)
 
     def _connect(self, timeout: float) -> RunspacePool:
         ep = self.endpoint
@@ -478,7 +477,7 @@ class PsrpRunner:
             ps.state,
             ps.had_errors,
             [self._scrub(_error_text(r)) for r in records],
-            [str(getattr(w, "message", None) or w) for w in ps.streams.warning or []],
+            [self._scrub(str(getattr(w, "message", None) or w)) for w in ps.streams.warning or []],
         )
         return CmdletResult(objects=objects, errors=errors, error_kind=kind, type_names=type_names)
 

@@ -46,7 +46,7 @@ from exchangelib.transport import BASIC, GSSAPI, NTLM
 from exchangelib.util import SOAPNS, ParseError, to_xml
 from exchangelib.version import Build, Version
 
-from audit.errors import ProbeError
+from audit.errors import ProbeError, redact
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
 CALENDAR_READ = "calendarRead"
@@ -189,11 +189,9 @@ class _FindItem(_WholeBodyParsing, FindItem):  # type: ignore[misc]
     pass
 
 
-def _exc_text(exc: BaseException, password: str | None) -> str:
+def _exc_text(exc: BaseException, endpoint: EwsEndpoint) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
-    if password:
-        text = text.replace(password, "********")
-    return text[:500]
+    return redact(text, endpoint.username, endpoint.password)[:500]
 
 
 class Prober:
@@ -339,7 +337,8 @@ class Prober:
             operation=self.operation(target),
             outcome=outcome,
             response_code=code,
-            detail=detail,
+            # Every detail holds server words (a MessageText can echo anything): mask the password here, once.
+            detail=redact(detail, self.endpoint.username, self.endpoint.password),
             elapsed_ms=round((time.monotonic() - start) * 1000.0, 3),
             attempts=n,
         )
@@ -396,13 +395,13 @@ class Prober:
             except ews_errors.CASError as exc:
                 code = "401" if getattr(exc.response, "status_code", 0) == 401 else "CASError"
                 outcome = ProbeOutcome.AUTH_FAILED if code == "401" else ProbeOutcome.ERROR
-                return self._outcome(target, outcome, code, _exc_text(exc, self.endpoint.password), start, attempts)
+                return self._outcome(target, outcome, code, _exc_text(exc, self.endpoint), start, attempts)
             except ews_errors.ResponseMessageError as exc:
                 return self._outcome(
                     target,
                     ProbeOutcome.ERROR,
                     type(exc).__name__,
-                    _exc_text(exc, self.endpoint.password),
+                    _exc_text(exc, self.endpoint),
                     start,
                     attempts,
                 )
@@ -412,7 +411,7 @@ class Prober:
                         target,
                         ProbeOutcome.ERROR,
                         type(exc).__name__,
-                        _exc_text(exc, self.endpoint.password),
+                        _exc_text(exc, self.endpoint),
                         start,
                         attempts,
                     )
@@ -430,7 +429,7 @@ class Prober:
                     target,
                     ProbeOutcome.ERROR,
                     type(exc).__name__,
-                    _exc_text(exc, self.endpoint.password),
+                    _exc_text(exc, self.endpoint),
                     start,
                     attempts,
                 )

@@ -5,25 +5,19 @@ Regenerate after an intended change with ``EXAUDIT_REGEN_GOLDEN=1 pytest tests/r
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from audit.findings import AuditResult
 from audit.report import FILE_NAMES, Format, console_summary, render
+from tests.gates import check_golden
 
 GOLDEN = Path(__file__).parent.parent / "data" / "report" / "golden"
-REGEN = os.environ.get("EXAUDIT_REGEN_GOLDEN") == "1"
 
 
 def _compare(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if REGEN:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8", newline="")
-    expected = path.read_text(encoding="utf-8")
-    assert actual == expected, f"{name} differs from its golden file; regenerate with EXAUDIT_REGEN_GOLDEN=1"
+    check_golden(GOLDEN / name, actual, "regenerate with EXAUDIT_REGEN_GOLDEN=1 (outside CI) and review the diff")
 
 
 @pytest.mark.parametrize("fmt", list(Format), ids=str)
