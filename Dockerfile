@@ -13,6 +13,9 @@ ARG PYTHON_IMAGE=python:3.11.12-slim-bookworm
 
 # --- build: wheels for exaudit and its Kerberos binding (gssapi and krb5 ship no Linux wheels: compiled here) ---
 FROM ${PYTHON_IMAGE} AS build
+# Debian packages are not version-pinned: the pinned base fixes the release (bookworm), and the mirror keeps only
+# the current security update of each package, so an exact version would stop building at the next one.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev libkrb5-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -30,11 +33,14 @@ LABEL org.opencontainers.image.title="exaudit" \
       org.opencontainers.image.licenses="MIT"
 # libkrb5-3 and libgssapi-krb5-2: the GSSAPI that pyspnego uses for Kerberos/Negotiate (Exchange on-premises
 # PowerShell remoting expects Kerberos); krb5-user: kinit and klist, to get a ticket from a keytab in the container.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libkrb5-3 libgssapi-krb5-2 krb5-user \
  && rm -rf /var/lib/apt/lists/*
-# The wheels are bind-mounted from the build stage, not copied: they never become a layer of the image.
+# The wheels are bind-mounted from the build stage, not copied: they never become a layer of the image. Installed
+# with --no-index from those wheels only, so the versions are the ones the build stage resolved (hence DL3013).
+# hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/tmp/wheels \
     python -m pip install --no-cache-dir --no-index --find-links /tmp/wheels exaudit "pyspnego[kerberos]" \
  && useradd --system --uid 10001 --user-group --create-home --home-dir /home/exaudit exaudit \
