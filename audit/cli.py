@@ -27,7 +27,7 @@ from audit.errors import (
     SnapshotError,
     UsageError,
 )
-from audit.findings import AuditResult, ExitCode, Finding, RunInfo
+from audit.findings import AuditResult, ExitCode, Finding, RunInfo, collection_incomplete, decide_exit_code
 
 if TYPE_CHECKING:
     from audit.policy import LoadedPolicy
@@ -258,7 +258,13 @@ def _result(
         collected_at=snapshot.collected_at if snapshot is not None else "",
         server_version=server,
     )
-    return AuditResult(info=info, findings=tuple(findings))
+    incomplete = snapshot is not None and _incomplete(snapshot)
+    return AuditResult(info=info, findings=tuple(findings), incomplete=incomplete)
+
+
+def _incomplete(snapshot: Snapshot) -> bool:
+    """Whether the snapshot's collection left anything unknown (the same test for run, collect and evaluate)."""
+    return collection_incomplete(snapshot.calls, snapshot.probe_run, snapshot.probes)
 
 
 def _summary(result: AuditResult, args: argparse.Namespace, stderr: TextIO) -> None:
@@ -289,6 +295,9 @@ def _undecided_probes(snapshot: Snapshot) -> list[Probe]:
 
 def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> None:
     """Say once, plainly, why data is missing: the findings only say which checks could not tell."""
+    run = snapshot.probe_run
+    if run is not None and run.concurrency_note:
+        stderr.write(f"exaudit: {run.concurrency_note}\n")
     problems: dict[str, list[str]] = {}
     for call in snapshot.calls:
         if not call.ok:
@@ -408,6 +417,7 @@ def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
     write_reports(result, args, stdout)
     _summary(result, args, stderr)
+    _collection_problems(snapshot, stderr)
     return result.exit_code
 
 
@@ -457,13 +467,9 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
     _collection_problems(snapshot, stderr)
     if not args.quiet:
         stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
-    failed = [c for c in snapshot.calls if not c.ok]
-    incomplete = snapshot.probe_run is not None and not snapshot.probe_run.completed
     # A probe that observed nothing (every probe refused with 401, say) leaves EXA050/EXA051 undecided just like a
     # failed cmdlet leaves its checks: collection did not succeed, even though the probe run itself completed.
-    if failed or incomplete or _undecided_probes(snapshot):
-        return ExitCode.UNKNOWN_STATE
-    return ExitCode.COMPLIANT
+    return decide_exit_code(None, incomplete=_incomplete(snapshot))
 
 
 def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
