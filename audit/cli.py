@@ -108,6 +108,28 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         help="probe operation (default: the policy's; calendar-write creates and deletes a test item)",
     )
     g.add_argument("--sample-seed", type=int, default=None, help="seed for the random out-of-scope sample")
+    g.add_argument(
+        "--max-reply-mib",
+        type=_positive_mib,
+        default=64.0,
+        help="largest PowerShell remoting reply accepted, MiB (default 64); a larger one is an error",
+    )
+    g.add_argument(
+        "--max-ews-reply-mib",
+        type=_positive_mib,
+        default=8.0,
+        help="largest EWS reply accepted, MiB (default 8); a larger one is an error",
+    )
+
+
+def _positive_mib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of MiB") from None
+    if not 0 < value <= 4096:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most 4096 MiB")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -371,6 +393,8 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         sample_seed=args.sample_seed,
         client_cert=args.client_cert,
         client_key=args.client_key,
+        max_reply_mib=args.max_reply_mib,
+        max_ews_reply_mib=args.max_ews_reply_mib,
     )
 
 

@@ -23,6 +23,7 @@ from audit.errors import ProbeError, UsageError
 from audit.findings import Finding
 from audit.policy import LoadedPolicy
 from audit.probe import CALENDAR_READ, CALENDAR_WRITE, EwsEndpoint, Prober, ProbeSettings, ProbeTarget
+from audit.replies import MIB
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun, Snapshot, Target, ThrottlingPolicy
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class TargetOptions:
     sample_seed: int | None = None
     client_cert: Path | None = None  # --auth certificate
     client_key: Path | None = None
+    max_reply_mib: float = 64.0  # per PowerShell remoting reply (--max-reply-mib)
+    max_ews_reply_mib: float = 8.0  # per EWS reply (--max-ews-reply-mib)
 
     @property
     def psrp_url(self) -> str:
@@ -290,6 +293,7 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
             connection_timeout=min(30.0, target.timeout_seconds),
             certificate_pem=str(target.client_cert) if target.client_cert else None,
             certificate_key_pem=str(target.client_key) if target.client_key else None,
+            max_reply_bytes=int(target.max_reply_mib * MIB),
         )
     )
     if progress is not None:
@@ -437,6 +441,7 @@ def _probe(
         auth="ntlm" if target.auth in ("negotiate", "certificate") else target.auth,
         server_build=build,
         cert_validation=target.cert_validation,
+        max_reply_bytes=int(target.max_ews_reply_mib * MIB),
     )
     settings = ProbeSettings(
         concurrency=concurrency,

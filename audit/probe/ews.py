@@ -47,12 +47,16 @@ from exchangelib.util import SOAPNS, ParseError, to_xml
 from exchangelib.version import Build, Version
 
 from audit.errors import ProbeError
+from audit.replies import MIB, ReplyLimits, ReplyRefused, guard_session
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
 CALENDAR_READ = "calendarRead"
 CALENDAR_WRITE = "calendarWrite"
 MARKER_PREFIX = "exaudit-probe"
 DEFAULT_BACKOFF_SECONDS = 1.0  # ErrorServerBusy without BackOffMilliseconds (e.g. a closed connection)
+# A GetFolder, CreateItem, DeleteItem or FindItem reply for one calendar is a few KiB; FindItem returns at most
+# EWSFindCountLimit (1000) items (exchange-rbac.md section 9). 8 MiB is far above any of them (--max-ews-reply-mib).
+DEFAULT_MAX_EWS_REPLY_BYTES = 8 * MIB
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSAPI}
 
 # exchangelib logs failed requests at ERROR with request details; with no handler configured Python would print
@@ -70,6 +74,7 @@ class EwsEndpoint:
     auth: str = "ntlm"  # basic | ntlm | negotiate | kerberos
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
     cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
+    max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES  # per HTTP reply, counted while reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,7 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
     """exchangelib's Protocol with a per-run TLS verification setting and environment read once per session."""
 
     verify: bool | str = True
+    max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES
 
     def create_session(self) -> Any:
         session = super().create_session()
@@ -151,7 +157,9 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
         # Same pool shape as exchangelib's own adapter: one connection per session, no urllib3 retries.
         adapter = _VerifyingAdapter(verify, pool_block=True, pool_connections=1, pool_maxsize=1, max_retries=0)
         session.mount(self.service_endpoint, adapter)
-        return session
+        # Every reply read under a size bound and a wall-clock deadline (TIMEOUT is otherwise per socket read, which a
+        # server dripping a byte a second never trips), and no redirect to another origin.
+        return guard_session(session, ReplyLimits(self.max_reply_bytes, float(self.TIMEOUT)), "EWS")
 
 
 class _WholeBodyParsing:
@@ -228,6 +236,7 @@ class Prober:
             stale[0].close()
         protocol = _AuditProtocol(config=self.config)
         protocol.verify = endpoint.cert_validation
+        protocol.max_reply_bytes = endpoint.max_reply_bytes
         protocol.TIMEOUT = settings.request_timeout  # per HTTP request (connect and each read)
         if not isinstance(protocol, _AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
             raise ProbeError("exchangelib returned a cached connection pool; cannot honour the probe concurrency")
@@ -358,6 +367,10 @@ class Prober:
                 if self.operation(target) == CALENDAR_WRITE:
                     self._write(account, calendar)
                 return self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
+            except ReplyRefused as exc:
+                return self._outcome(
+                    target, ProbeOutcome.ERROR, type(exc).__name__, _exc_text(exc, None), start, attempts
+                )
             except ews_errors.ErrorServerBusy as exc:
                 wait = exc.back_off if exc.back_off else DEFAULT_BACKOFF_SECONDS * attempts
                 if time.monotonic() + wait >= self._deadline:
