@@ -32,6 +32,12 @@ from audit.errors import ExauditError
 
 MIB = 1024 * 1024
 _CHUNK = 64 * 1024
+# "A SOAP message MUST NOT contain a Document Type Declaration" (SOAP 1.1 section 3, SOAP 1.2 part 1 section 5):
+# neither a WSMan nor an EWS reply ever has one, and a DTD is how entity payloads (XXE, billion laughs) arrive.
+# Refusing it here keeps them away from every parser behind the clients (expat bounds amplification only after
+# 8 MiB of output per parse). An encrypted WinRM body is checked by nobody here: its plain text is never seen.
+_DTD = b"<!DOCTYPE"
+_ENCRYPTED = ("multipart/encrypted", "multipart/x-multi-encrypted")
 
 
 class ReplyRefused(ExauditError):
@@ -230,7 +236,14 @@ def _read_body(response: Any, max_bytes: int, deadline: float, exchange: _Exchan
             exchange.expired = True
             raise ReplyTooSlow(f"{what} reply took longer than {seconds:g} s")
         chunks.append(chunk)
-    response._content = b"".join(chunks)
+    content = b"".join(chunks)
+    chunks.clear()
+    if _DTD in content and not response.headers.get("content-type", "").startswith(_ENCRYPTED):
+        response.close()
+        raise ReplyRefused(
+            f"{what} reply holds a document type declaration, which no SOAP message may carry (entity payload)"
+        )
+    response._content = content
     response._content_consumed = True
     if response.status_code == 401 and sock is not None:
         response.raw._fp = _ConsumedBody(sock)

@@ -439,7 +439,7 @@ class PsrpRunner:
         if isinstance(exc, WinRMError):
             self._discard()
             return TransportFailure(
-                f"{ep.url} answered {what} with a WinRM error: {self._scrub(str(exc))}",
+                f"{ep.url} answered {what} with a WinRM error: {self._scrub(str(exc))[:500]}",
                 ErrorKind.TRANSPORT,
                 fatal=False,
             )
@@ -462,6 +462,7 @@ class PsrpRunner:
     ) -> CmdletResult:
         """Run one Get-* cmdlet with parameters; see :class:`audit.collect.interface.CmdletRunner`."""
         require_read_only(cmdlet)
+        failure: TransportFailure | None = None
         try:
             if self._pool is None:
                 self._pool = self._connect(timeout)
@@ -477,7 +478,12 @@ class PsrpRunner:
         except (TransportFailure, CmdletUnavailableError):
             raise
         except Exception as exc:
-            raise self._translate(exc, f"running {cmdlet}") from None
+            # Raised outside this block: the library's exception, and the frames of its traceback that may hold a
+            # half-parsed hostile reply (megabytes of expanded entities), must not live on as the __context__ of
+            # the failure the collector keeps.
+            failure = self._translate(exc, f"running {cmdlet}")
+        if failure is not None:
+            raise failure
         self._timeouts = 0
         records = list(ps.streams.error or [])
         for record in records:
