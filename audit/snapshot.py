@@ -23,6 +23,7 @@ from typing import Any
 import pydantic
 
 from audit.errors import SnapshotError
+from audit.files import DEFAULT_FILE_MODE, write_private
 
 SCHEMA_VERSION = 2
 """The snapshot schema this exaudit writes and the newest it reads (2 added the Exchange Online records)."""
@@ -435,12 +436,10 @@ def seal_document(content: dict[str, Any]) -> tuple[str, str]:
     return '{"sha256":"' + sha + '",' + text[1:] + "\n", sha
 
 
-def write(snapshot: Snapshot, path: Path) -> str:
-    """Write the sealed snapshot to ``path`` (atomically) and return its SHA-256."""
+def write(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
+    """Write the sealed snapshot to ``path`` (atomically, mode 0600 unless told) and return its SHA-256."""
     text, sha = _sealed_text(snapshot)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, text.encode("utf-8"), mode)
     return sha
 
 
