@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from audit.lab.server import LabServer
+from tests.e2e.secret_scan import files_under, find_secrets, secret_forms
 
 from .servers import CASES, MEMORY_LIMIT_MIB, RUN_BOUND, Case, LabAccess, play
 
@@ -42,6 +43,8 @@ def test_hostile_server_case(lab: LabAccess, case: Case, tmp_path: Path) -> None
         assert text not in outcome.stdout
         for path in files:
             assert text.encode() not in path.read_bytes(), f"{text!r} in {path}"
+    forms = secret_forms([(lab.auditor, lab.auditor_password), (lab.service, lab.service_password)])
+    assert find_secrets(forms, {"stdout": outcome.stdout, "stderr": outcome.stderr}, files_under(tmp_path)) == []
     if case.statuses:
         report = json.loads((tmp_path / "reports" / "report.json").read_text(encoding="utf-8"))
         statuses = {f["checkId"]: f["status"].upper() for f in report["findings"]}
