@@ -190,13 +190,13 @@ def _guard_adapter(adapter: Any, limits: ReplyLimits, what: str) -> None:
             raise
         except Exception:
             if exchange.expired:
-                raise ReplyTooSlow(f"{what} reply took longer than {seconds:g} s") from None
+                raise ReplyTooSlow(f"{what} reply took longer than {round(seconds, 1):g} s") from None
             raise
         finally:
             watchdog.cancel()
             _current.exchange = outer
         if exchange.expired:
-            raise ReplyTooSlow(f"{what} reply took longer than {seconds:g} s")
+            raise ReplyTooSlow(f"{what} reply took longer than {round(seconds, 1):g} s")
         return response
 
     adapter.send = send
@@ -234,7 +234,7 @@ def _read_body(response: Any, max_bytes: int, deadline: float, exchange: _Exchan
             chunks.clear()
             response.close()
             exchange.expired = True
-            raise ReplyTooSlow(f"{what} reply took longer than {seconds:g} s")
+            raise ReplyTooSlow(f"{what} reply took longer than {round(seconds, 1):g} s")
         chunks.append(chunk)
     content = b"".join(chunks)
     chunks.clear()
