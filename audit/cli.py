@@ -27,7 +27,8 @@ from audit.errors import (
     SnapshotError,
     UsageError,
 )
-from audit.findings import AuditResult, ExitCode, Finding, RunInfo
+from audit.files import DEFAULT_FILE_MODE, parse_file_mode, write_private
+from audit.findings import AuditResult, ExitCode, Finding, RunInfo, collection_incomplete, decide_exit_code
 
 if TYPE_CHECKING:
     from audit.policy import LoadedPolicy
@@ -114,6 +115,45 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         help="probe operation (default: the policy's; calendar-write creates and deletes a test item)",
     )
     g.add_argument("--sample-seed", type=int, default=None, help="seed for the random out-of-scope sample")
+    g.add_argument(
+        "--max-reply-mib",
+        type=_positive_mib,
+        default=64.0,
+        help="largest PowerShell remoting reply accepted, MiB (default 64); a larger one is an error",
+    )
+    g.add_argument(
+        "--max-ews-reply-mib",
+        type=_positive_mib,
+        default=8.0,
+        help="largest EWS reply accepted, MiB (default 8); a larger one is an error",
+    )
+
+
+def _positive_mib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of MiB") from None
+    if not 0 < value <= 4096:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most 4096 MiB")
+    return value
+
+
+def _mode(text: str) -> int:
+    try:
+        return parse_file_mode(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_file_mode(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--file-mode",
+        type=_mode,
+        default=_env("FILE_MODE", "0600"),
+        metavar="OCTAL",
+        help="mode of the files written (default 0600: they hold directory data); e.g. 0640",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,15 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="policy file to write (default: stdout)")
     _add_target_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_file_mode(p)
 
     p = add("schema", "print the JSON Schema of the policy format (for editor completion)")
     p.add_argument("--out", type=Path, help="write to a file instead of stdout")
+    _add_file_mode(p)
 
     p = add("evaluate", "evaluate policies against a snapshot, offline")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
     p.add_argument("--snapshot", type=Path, required=True, help="snapshot written by `exaudit collect`")
     p.add_argument("--now", help="evaluate as of this ISO date/time (default: now); waivers expire against it")
     _add_report_options(p)
+    _add_file_mode(p)
 
     p = add("plan", "print the PowerShell that would bring Exchange to the policy (never run)")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
@@ -160,18 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="snapshot file to write")
     _add_target_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_file_mode(p)
 
     p = add("run", "collect, probe, evaluate and report: the CI gate")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
     p.add_argument("--snapshot-out", type=Path, help="also keep the snapshot (evidence) here")
     _add_target_options(p)
     _add_report_options(p)
+    _add_file_mode(p)
 
     p = add("demo", "start the embedded lab, audit it with the seed policy, write every report")
     p.add_argument("--scenario", default="compliant", help="lab scenario (see `exaudit lab scenarios`)")
     p.add_argument("--mailboxes", type=int, default=None, help="grow the lab tenant to N mailboxes")
     p.add_argument("--out", type=Path, default=Path("exaudit-report"), help="folder for reports and snapshot")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_file_mode(p)
 
     lab = add("lab", "the embedded Exchange lab (WSMan/PSRP and EWS on 127.0.0.1)")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
@@ -207,14 +253,14 @@ def _load_policies(paths: Sequence[Path]) -> list[LoadedPolicy]:
     return load_policies(list(paths))
 
 
-def _write(path_text: str | Path, text: str, stdout: TextIO) -> None:
+def _write(path_text: str | Path, text: str, stdout: TextIO, mode: int = DEFAULT_FILE_MODE) -> None:
     if str(path_text) == "-":
         stdout.write(text)
         return
     path = Path(path_text)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_private(path, text.encode("utf-8"), mode)
     except OSError as exc:
         raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
@@ -242,7 +288,7 @@ def write_reports(result: AuditResult, args: argparse.Namespace, stdout: TextIO)
     for fmt, paths in targets.items():
         text = render(fmt, result)
         for p in paths:
-            _write(p, text, stdout)
+            _write(p, text, stdout, _file_mode(args))
             written.append(_Written(fmt.value, p))
     jenkins: Path | None = getattr(args, "html_jenkins", None)
     if jenkins is not None:
@@ -274,7 +320,13 @@ def _result(
         collected_at=snapshot.collected_at if snapshot is not None else "",
         server_version=server,
     )
-    return AuditResult(info=info, findings=tuple(findings))
+    incomplete = snapshot is not None and _incomplete(snapshot)
+    return AuditResult(info=info, findings=tuple(findings), incomplete=incomplete)
+
+
+def _incomplete(snapshot: Snapshot) -> bool:
+    """Whether the snapshot's collection left anything unknown (the same test for run, collect and evaluate)."""
+    return collection_incomplete(snapshot.calls, snapshot.probe_run, snapshot.probes)
 
 
 def _summary(result: AuditResult, args: argparse.Namespace, stderr: TextIO) -> None:
@@ -286,12 +338,17 @@ def _summary(result: AuditResult, args: argparse.Namespace, stderr: TextIO) -> N
     stderr.write(text if text.endswith("\n") else text + "\n")
 
 
-def _write_snapshot(snapshot: Snapshot, path: Path) -> str:
+def _file_mode(args: argparse.Namespace) -> int:
+    mode: int = getattr(args, "file_mode", None) or DEFAULT_FILE_MODE
+    return mode
+
+
+def _write_snapshot(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
     from audit import snapshot as snap
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return snap.write(snapshot, path)
+        return snap.write(snapshot, path, mode)
     except OSError as exc:
         raise ReportError(f"cannot write the snapshot {path}: {exc.strerror or exc}") from exc
 
@@ -305,6 +362,9 @@ def _undecided_probes(snapshot: Snapshot) -> list[Probe]:
 
 def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> None:
     """Say once, plainly, why data is missing: the findings only say which checks could not tell."""
+    run = snapshot.probe_run
+    if run is not None and run.concurrency_note:
+        stderr.write(f"exaudit: {run.concurrency_note}\n")
     problems: dict[str, list[str]] = {}
     for call in snapshot.calls:
         if not call.ok:
@@ -378,6 +438,8 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         sample_seed=args.sample_seed,
         client_cert=args.client_cert,
         client_key=args.client_key,
+        max_reply_mib=args.max_reply_mib,
+        max_ews_reply_mib=args.max_ews_reply_mib,
     )
 
 
@@ -419,7 +481,7 @@ def _cmd_schema(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
     from audit.policy import policy_json_schema
 
     text = json.dumps(policy_json_schema(), indent=2, sort_keys=False) + "\n"
-    _write(args.out if args.out else "-", text, stdout)
+    _write(args.out if args.out else "-", text, stdout, _file_mode(args))
     return ExitCode.COMPLIANT
 
 
@@ -434,6 +496,7 @@ def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
     write_reports(result, args, stdout)
     _summary(result, args, stderr)
+    _collection_problems(snapshot, stderr)
     return result.exit_code
 
 
@@ -467,7 +530,7 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
         _collection_problems(snapshot, stderr)
         raise CollectionError(f"{len(failed)} cmdlet call(s) failed; no policy was exported")
     text = export_policy(snapshot, args.service_account, name=args.name)
-    _write(args.out if args.out else "-", text, stdout)
+    _write(args.out if args.out else "-", text, stdout, _file_mode(args))
     if args.out and not args.quiet:
         stderr.write(f"policy written: {args.out} (review the lines marked REVIEW, then `exaudit validate` it)\n")
     return ExitCode.COMPLIANT
@@ -479,17 +542,13 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
     policies = _load_policies(args.policies)
     target = _target_options(args, stderr)
     snapshot = live.collect(policies, target, progress=_progress(args, stderr))
-    sha = _write_snapshot(snapshot, args.out)
+    sha = _write_snapshot(snapshot, args.out, _file_mode(args))
     _collection_problems(snapshot, stderr)
     if not args.quiet:
         stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
-    failed = [c for c in snapshot.calls if not c.ok]
-    incomplete = snapshot.probe_run is not None and not snapshot.probe_run.completed
     # A probe that observed nothing (every probe refused with 401, say) leaves EXA050/EXA051 undecided just like a
     # failed cmdlet leaves its checks: collection did not succeed, even though the probe run itself completed.
-    if failed or incomplete or _undecided_probes(snapshot):
-        return ExitCode.UNKNOWN_STATE
-    return ExitCode.COMPLIANT
+    return decide_exit_code(None, incomplete=_incomplete(snapshot))
 
 
 def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
@@ -501,7 +560,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     target = _target_options(args, stderr)
     snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
     sha = (
-        _write_snapshot(snapshot, args.snapshot_out)
+        _write_snapshot(snapshot, args.snapshot_out, _file_mode(args))
         if args.snapshot_out
         else str(snap.to_document(snapshot)["sha256"])  # sealed once; the same hash `collect` would write
     )
@@ -525,7 +584,7 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create {out}: {exc.strerror or exc}") from exc
-    sha = _write_snapshot(demo.snapshot, out / "snapshot.json")
+    sha = _write_snapshot(demo.snapshot, out / "snapshot.json", _file_mode(args))
     result = _result(demo.findings, demo.policies, demo.lab_description, demo.snapshot, sha, now)
     args.report_dir = out
     written = write_reports(result, args, stdout)

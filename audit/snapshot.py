@@ -23,6 +23,7 @@ from typing import Any
 import pydantic
 
 from audit.errors import SnapshotError
+from audit.files import DEFAULT_FILE_MODE, write_private
 
 SCHEMA_VERSION = 2
 """The snapshot schema this exaudit writes and the newest it reads (2 added the Exchange Online records)."""
@@ -343,6 +344,12 @@ class ProbeRun:
     deadline_seconds: float
     completed: bool  # False: the deadline or an abort cut the run short; missing probes are ERROR
     error: str | None = None
+    concurrency_note: str = ""  # why fewer probes ran at once than asked (e.g. the throttling policy is unknown)
+    # Write-probe items left by earlier runs (killed between create and delete), searched for by their marker in
+    # every calendar probed for access: None when no search was made.
+    leftovers_found: int | None = None
+    leftovers_removed: int = 0
+    leftovers: tuple[str, ...] = ()  # one line per mailbox with leftovers or a failed search (evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,12 +436,10 @@ def seal_document(content: dict[str, Any]) -> tuple[str, str]:
     return '{"sha256":"' + sha + '",' + text[1:] + "\n", sha
 
 
-def write(snapshot: Snapshot, path: Path) -> str:
-    """Write the sealed snapshot to ``path`` (atomically) and return its SHA-256."""
+def write(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
+    """Write the sealed snapshot to ``path`` (atomically, mode 0600 unless told) and return its SHA-256."""
     text, sha = _sealed_text(snapshot)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, text.encode("utf-8"), mode)
     return sha
 
 

@@ -26,6 +26,7 @@ from pypsrp.wsman import WSMan
 
 from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, require_read_only
 from audit.errors import CmdletUnavailableError, redact
+from audit.replies import MIB, ReplyLimits, ReplyRefused, ReplyTooSlow, call_deadline, guard_session
 
 T = TypeVar("T")
 
@@ -34,6 +35,9 @@ T = TypeVar("T")
 logging.getLogger("pypsrp").addHandler(logging.NullHandler())
 
 EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
+# A WSMan reply is bounded by the shell's MaxEnvelopeSize (pypsrp asks for 150 KiB envelopes), so a receive of
+# tens of MiB is no PowerShell reply; the bound is generous and configurable (--max-reply-mib).
+DEFAULT_MAX_REPLY_BYTES = 64 * MIB
 AUTH_METHODS = ("kerberos", "negotiate", "ntlm", "basic", "certificate")
 
 # Reading RBAC objects takes the View-Only Configuration role; recipients take View-Only Recipients; both are held
@@ -66,6 +70,7 @@ class PsrpEndpoint:
     connection_timeout: float = 30.0
     certificate_pem: str | None = None
     certificate_key_pem: str | None = None
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES  # per HTTP reply, counted while reading
 
     @property
     def url(self) -> str:
@@ -320,6 +325,12 @@ class PsrpRunner:
             read_timeout=seconds + 5,
             **extra,
         )
+        # Every reply is read under a size bound and a deadline, and no redirect leads to another origin; the call's
+        # own deadline (call_deadline in _bounded) ends a cmdlet whose receives keep coming.
+        transport = wsman.transport
+        transport.session = guard_session(
+            transport._build_session(), ReplyLimits(ep.max_reply_bytes, seconds + 5.0), "PowerShell remoting"
+        )
         pool = RunspacePool(wsman, configuration_name=EXCHANGE_CONFIGURATION)
         # pypsrp 0.9 (pinned <1) keeps its serializer in these two attributes; the subclass only adds a fast path
         # for pipeline output and hands everything else to pypsrp.
@@ -347,7 +358,10 @@ class PsrpRunner:
 
         def target() -> None:
             try:
-                box["value"] = fn()
+                # Every HTTP exchange of this call ends by the call's deadline, so a worker given up on below stops
+                # reading too instead of growing an endless reply in the background.
+                with call_deadline(timeout):
+                    box["value"] = fn()
             except BaseException as exc:
                 box["error"] = exc
 
@@ -362,6 +376,16 @@ class PsrpRunner:
 
     def _translate(self, exc: BaseException, what: str) -> TransportFailure:
         ep = self.endpoint
+        if isinstance(exc, ReplyTooSlow):
+            return self._translate(TimeoutError(f"{what}: {exc}"), what)
+        if isinstance(exc, ReplyRefused):
+            # A server that sends more than any PowerShell reply holds, or sends us elsewhere, is not talked to again.
+            self._discard()
+            return TransportFailure(
+                f"{ep.url} answered {what} with a refused reply: {exc}",
+                ErrorKind.TRANSPORT,
+                fatal=True,
+            )
         if isinstance(exc, TimeoutError):
             self._timeouts += 1
             self._discard()  # the pipeline may still be running; never reuse that pool
@@ -414,7 +438,7 @@ class PsrpRunner:
         if isinstance(exc, WinRMError):
             self._discard()
             return TransportFailure(
-                f"{ep.url} answered {what} with a WinRM error: {self._scrub(str(exc))}",
+                f"{ep.url} answered {what} with a WinRM error: {self._scrub(str(exc))[:500]}",
                 ErrorKind.TRANSPORT,
                 fatal=False,
             )
@@ -437,6 +461,7 @@ class PsrpRunner:
     ) -> CmdletResult:
         """Run one Get-* cmdlet with parameters; see :class:`audit.collect.interface.CmdletRunner`."""
         require_read_only(cmdlet)
+        failure: TransportFailure | None = None
         try:
             if self._pool is None:
                 self._pool = self._connect(timeout)
@@ -452,7 +477,12 @@ class PsrpRunner:
         except (TransportFailure, CmdletUnavailableError):
             raise
         except Exception as exc:
-            raise self._translate(exc, f"running {cmdlet}") from None
+            # Raised outside this block: the library's exception, and the frames of its traceback that may hold a
+            # half-parsed hostile reply (megabytes of expanded entities), must not live on as the __context__ of
+            # the failure the collector keeps.
+            failure = self._translate(exc, f"running {cmdlet}")
+        if failure is not None:
+            raise failure
         self._timeouts = 0
         records = list(ps.streams.error or [])
         for record in records:

@@ -7,6 +7,8 @@ https://learn.microsoft.com/en-us/exchange/client-developer/web-service-referenc
 
 from __future__ import annotations
 
+import dataclasses
+
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import key
 from audit.evaluate.scope import listing
@@ -71,7 +73,28 @@ def _incomplete(ctx: Context) -> str:
 
 
 def exa050(ctx: Context) -> Verdict:
-    """Every mailbox expected in scope was impersonated successfully."""
+    """Every mailbox expected in scope was impersonated successfully; write-probe leftovers are reported with it."""
+    verdict = _exa050(ctx)
+    run = ctx.snapshot.probe_run
+    if run is None or run.leftovers_found is None or verdict.status is Status.SKIP:
+        return verdict
+    # Items an earlier write probe left behind (a run killed between CreateItem and DeleteItem) are test data in
+    # users' calendars: said in the finding every time they are found, with where and whether they were removed.
+    evidence = (*verdict.evidence, f"write-probe items of earlier runs found: {run.leftovers_found}, removed: "
+                f"{run.leftovers_removed}", *run.leftovers)  # fmt: skip
+    message = verdict.message
+    if run.leftovers_found or run.leftovers:
+        left = run.leftovers_found - run.leftovers_removed
+        message += (
+            f" {run.leftovers_found} write-probe item(s) left by earlier runs were found in the probed calendars; "
+            f"{run.leftovers_removed} removed, {left} left in place"
+            + ("; the search or removal failed in some calendars" if any("failed" in x for x in run.leftovers) else "")
+            + " (see evidence)."
+        )
+    return dataclasses.replace(verdict, message=message, evidence=evidence)
+
+
+def _exa050(ctx: Context) -> Verdict:
     probes = ctx.policy.spec.probes
     assert probes is not None
     wanted = (

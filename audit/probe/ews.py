@@ -21,6 +21,7 @@ import importlib.util
 import logging
 import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -41,18 +42,28 @@ from exchangelib.items import ALL_OCCURRENCES, HARD_DELETE, SAVE_ONLY, SEND_TO_N
 from exchangelib.properties import ItemId, Mailbox
 from exchangelib.protocol import CachingProtocol, FailFast, Protocol
 from exchangelib.restriction import Q, Restriction
-from exchangelib.services import CreateItem, DeleteItem, FindItem, GetFolder
 from exchangelib.transport import BASIC, GSSAPI, NTLM
-from exchangelib.util import SOAPNS, ParseError, to_xml
 from exchangelib.version import Build, Version
 
 from audit.errors import ProbeError, redact
+from audit.probe.soap import ContradictoryReply, CreateItem, DeleteItem, FindItem, GetFolder
+from audit.replies import MIB, ReplyLimits, ReplyRefused, guard_session
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
 CALENDAR_READ = "calendarRead"
 CALENDAR_WRITE = "calendarWrite"
 MARKER_PREFIX = "exaudit-probe"
+MARKER_SUFFIX = "(created and deleted at once by an access audit)"
+# The whole subject of a write-probe item: the prefix, the run's id, the fixed suffix. An item of an earlier run
+# (killed between create and delete) is recognised by this exact shape, never by the prefix alone, so that a
+# user's own meeting that merely mentions exaudit is never touched.
+LEFTOVER_SUBJECT = re.compile(
+    rf"\A{re.escape(MARKER_PREFIX)} [0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}} {re.escape(MARKER_SUFFIX)}\Z"
+)
 DEFAULT_BACKOFF_SECONDS = 1.0  # ErrorServerBusy without BackOffMilliseconds (e.g. a closed connection)
+# A GetFolder, CreateItem, DeleteItem or FindItem reply for one calendar is a few KiB; FindItem returns at most
+# EWSFindCountLimit (1000) items (exchange-rbac.md section 9). 8 MiB is far above any of them (--max-ews-reply-mib).
+DEFAULT_MAX_EWS_REPLY_BYTES = 8 * MIB
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSAPI}
 
 # exchangelib logs failed requests at ERROR with request details; with no handler configured Python would print
@@ -70,6 +81,7 @@ class EwsEndpoint:
     auth: str = "ntlm"  # basic | ntlm | negotiate | kerberos
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
     cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
+    max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES  # per HTTP reply, counted while reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,7 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
     """exchangelib's Protocol with a per-run TLS verification setting and environment read once per session."""
 
     verify: bool | str = True
+    max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES
 
     def create_session(self) -> Any:
         session = super().create_session()
@@ -151,46 +164,15 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
         # Same pool shape as exchangelib's own adapter: one connection per session, no urllib3 retries.
         adapter = _VerifyingAdapter(verify, pool_block=True, pool_connections=1, pool_maxsize=1, max_retries=0)
         session.mount(self.service_endpoint, adapter)
-        return session
+        # Every reply read under a size bound and a wall-clock deadline (TIMEOUT is otherwise per socket read, which a
+        # server dripping a byte a second never trips), and no redirect to another origin.
+        return guard_session(session, ReplyLimits(self.max_reply_bytes, float(self.TIMEOUT)), "EWS")
 
 
-class _WholeBodyParsing:
-    """Parse a (non-streamed) SOAP reply from its bytes.
-
-    exchangelib parses every reply through ``response.iter_content()``, whose default chunk size is one byte:
-    a GetFolder reply costs a thousand Python iterations, a quarter of the prober's CPU time per probe.
-    """
-
-    @classmethod
-    def _get_soap_parts(cls, response: Any) -> tuple[Any, Any]:
-        try:
-            root = to_xml(response.content)
-        except ParseError as exc:
-            raise ews_errors.SOAPError(f"Bad SOAP response: {exc}") from exc
-        body = root.find(f"{{{SOAPNS}}}Body")
-        if body is None:
-            raise ews_errors.MalformedResponseError("No Body element in SOAP response")
-        return root.find(f"{{{SOAPNS}}}Header"), body
-
-
-class _GetFolder(_WholeBodyParsing, GetFolder):  # type: ignore[misc]  # exchangelib is untyped
-    pass
-
-
-class _CreateItem(_WholeBodyParsing, CreateItem):  # type: ignore[misc]
-    pass
-
-
-class _DeleteItem(_WholeBodyParsing, DeleteItem):  # type: ignore[misc]
-    pass
-
-
-class _FindItem(_WholeBodyParsing, FindItem):  # type: ignore[misc]
-    pass
-
-
-def _exc_text(exc: BaseException, endpoint: EwsEndpoint) -> str:
+def _exc_text(exc: BaseException, endpoint: EwsEndpoint | None) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
+    if endpoint is None:
+        return text[:500]
     return redact(text, endpoint.username, endpoint.password)[:500]
 
 
@@ -226,6 +208,7 @@ class Prober:
             stale[0].close()
         protocol = _AuditProtocol(config=self.config)
         protocol.verify = endpoint.cert_validation
+        protocol.max_reply_bytes = endpoint.max_reply_bytes
         protocol.TIMEOUT = settings.request_timeout  # per HTTP request (connect and each read)
         if not isinstance(protocol, _AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
             raise ProbeError("exchangelib returned a cached connection pool; cannot honour the probe concurrency")
@@ -238,6 +221,8 @@ class Prober:
         self._pending_lock = threading.Lock()
         self._pending: set[str] = set()  # mailboxes where a write-probe item may exist
         self._deadline = 0.0
+        # mailbox -> (marked items of earlier runs found, removed, why the search failed or "")
+        self._leftovers: dict[str, tuple[int, int, str]] = {}
 
     def close(self) -> None:
         """Close the HTTP sessions and forget the cached Protocol."""
@@ -269,7 +254,7 @@ class Prober:
             ),
         )
         fields = {FieldPath(field=Calendar.get_field_by_fieldname(name)) for name in ("name", "folder_class")}
-        results = list(_GetFolder(account=account).call(folders=[folder], additional_fields=fields, shape="IdOnly"))
+        results = list(GetFolder(account=account).call(folders=[folder], additional_fields=fields, shape="IdOnly"))
         if len(results) != 1:
             raise ews_errors.MalformedResponseError(f"GetFolder returned {len(results)} folders for one calendar")
         if isinstance(results[0], Exception):
@@ -283,7 +268,7 @@ class Prober:
         item = CalendarItem(
             account=account,
             folder=calendar,
-            subject=f"{self.marker} (created and deleted at once by an access audit)",
+            subject=f"{self.marker} {MARKER_SUFFIX}",
             start=start,
             end=start + dt.timedelta(minutes=15),
             legacy_free_busy_status="Free",
@@ -294,7 +279,7 @@ class Prober:
             self._pending.add(mailbox)
         created: list[Any] = []
         try:
-            for res in _CreateItem(account=account).call(
+            for res in CreateItem(account=account).call(
                 items=[item], folder=calendar, message_disposition=SAVE_ONLY, send_meeting_invitations=SEND_TO_NONE
             ):
                 if isinstance(res, Exception):
@@ -309,7 +294,9 @@ class Prober:
                     self._pending.discard(mailbox)
 
     def _delete(self, account: Any, ids: Sequence[Any]) -> None:
-        for res in _DeleteItem(account=account).call(
+        service = DeleteItem(account=account, chunk_size=max(1, len(ids)))
+        service.expected_messages = len(ids)
+        for res in service.call(
             items=list(ids),
             delete_type=HARD_DELETE,
             send_meeting_cancellations=SEND_TO_NONE,
@@ -356,7 +343,16 @@ class Prober:
                 calendar = self._calendar(account)
                 if self.operation(target) == CALENDAR_WRITE:
                     self._write(account, calendar)
-                return self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
+                allowed = self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
+                if target.expect == "allow":
+                    self._clear_leftovers(account, calendar)
+                return allowed
+            except ContradictoryReply as exc:
+                return self._outcome(target, ProbeOutcome.ERROR, "ContradictoryReply", str(exc), start, attempts)
+            except ReplyRefused as exc:
+                return self._outcome(
+                    target, ProbeOutcome.ERROR, type(exc).__name__, _exc_text(exc, self.endpoint), start, attempts
+                )
             except ews_errors.ErrorServerBusy as exc:
                 wait = exc.back_off if exc.back_off else DEFAULT_BACKOFF_SECONDS * attempts
                 if time.monotonic() + wait >= self._deadline:
@@ -506,6 +502,7 @@ class Prober:
             )
         if missing and error is None:
             error = f"deadline of {self.settings.deadline_seconds:g} s reached with {len(missing)} probes not done"
+        leftovers_found, leftovers_removed, leftovers = self.leftover_summary()
         run = ProbeRun(
             started_at=started.isoformat(),
             finished_at=dt.datetime.now(dt.UTC).isoformat(),
@@ -513,6 +510,9 @@ class Prober:
             deadline_seconds=self.settings.deadline_seconds,
             completed=not missing and error is None,
             error=error,
+            leftovers_found=leftovers_found,
+            leftovers_removed=leftovers_removed,
+            leftovers=leftovers,
         )
         return tuple(results[i] for i in range(len(targets))), run
 
@@ -524,15 +524,18 @@ class Prober:
                 return
             done.put((i, self.probe_one(target)))
 
-    def _find_marked(self, account: Any, calendar: Any) -> list[Any]:
-        """FindItem in the calendar for items whose subject contains this run's marker (checked again by caller)."""
+    def _find_marked(self, account: Any, calendar: Any, text: str | None = None) -> list[Any]:
+        """FindItem in the calendar for items whose subject contains ``text`` (this run's marker by default).
+
+        The caller checks each subject again: the restriction is the server's, the decision is ours.
+        """
         subject = FieldPath(field=CalendarItem.get_field_by_fieldname("subject"))
         return list(
-            _FindItem(account=account).call(
+            FindItem(account=account).call(
                 folders=[calendar],
                 additional_fields={subject},
                 restriction=Restriction(
-                    Q(subject__contains=self.marker), folders=[calendar], applies_to=Restriction.ITEMS
+                    Q(subject__contains=text or self.marker), folders=[calendar], applies_to=Restriction.ITEMS
                 ),
                 order_fields=None,
                 shape="IdOnly",
@@ -543,6 +546,67 @@ class Prober:
                 offset=0,
             )
         )
+
+    def _clear_leftovers(self, account: Any, calendar: Any) -> None:
+        """Look for write-probe items of earlier runs in a calendar just opened; remove them when writing is allowed.
+
+        A run killed between CreateItem and DeleteItem (kill -9, a lost machine) leaves its item behind, and its
+        own final sweep never ran. The search is a read (FindItem); removing is a write, so it happens only when
+        this run was given the write probe, and is otherwise reported for the next write run or an admin. Never
+        changes the probe's outcome: what is recorded here is a finding of its own (EXA050's evidence).
+        """
+        mailbox = account.primary_smtp_address
+        if self._cancel.is_set() or time.monotonic() >= self._deadline:
+            return
+        try:
+            found = [
+                ItemId(id=it.id, changekey=it.changekey)
+                for it in self._find_marked(account, calendar, MARKER_PREFIX)
+                if not isinstance(it, Exception)
+                and LEFTOVER_SUBJECT.match(it.subject or "")
+                and self.marker not in (it.subject or "")
+            ]
+        except Exception as exc:
+            self._note_leftovers(mailbox, 0, 0, f"search failed: {_exc_text(exc, self.endpoint)}")
+            return
+        removed = 0
+        if found and self.settings.operation == CALENDAR_WRITE:
+            try:
+                self._delete(account, found)
+                removed = len(found)
+            except Exception as exc:
+                self._note_leftovers(
+                    mailbox, len(found), 0, f"removal failed: {_exc_text(exc, self.endpoint)}"
+                )
+                return
+        self._note_leftovers(mailbox, len(found), removed, "")
+
+    def _note_leftovers(self, mailbox: str, found: int, removed: int, error: str) -> None:
+        with self._pending_lock:
+            self._leftovers[mailbox] = (found, removed, error)
+
+    def leftover_summary(self) -> tuple[int | None, int, tuple[str, ...]]:
+        """Items of earlier runs found and removed, and one evidence line per mailbox that had any or failed.
+
+        Found is None when no calendar was searched (no in-scope mailbox could be opened).
+        """
+        with self._pending_lock:
+            seen = dict(self._leftovers)
+        if not seen:
+            return None, 0, ()
+        lines = []
+        for mailbox in sorted(seen):
+            found, removed, error = seen[mailbox]
+            if error:
+                lines.append(f"{mailbox}: {found} marked item(s) of an earlier run; {error}")
+            elif found and removed:
+                lines.append(f"{mailbox}: {found} marked item(s) of an earlier run found and removed")
+            elif found:
+                lines.append(
+                    f"{mailbox}: {found} marked item(s) of an earlier run left in place (a read-only run removes "
+                    "nothing: rerun with --probe calendar-write, or delete them by their subject)"
+                )
+        return sum(f for f, _r, _e in seen.values()), sum(r for _f, r, _e in seen.values()), tuple(lines)
 
     def sweep(self, mailboxes: Iterable[str] | None = None) -> str | None:
         """Find and hard-delete this run's marked test items in calendars where a delete was not confirmed.

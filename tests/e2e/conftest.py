@@ -15,6 +15,8 @@ import pytest
 from audit.cli import main
 from audit.lab.server import LabServer
 
+from .secret_scan import files_under, find_secrets, secret_forms
+
 REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "policies" / "callpro.yaml"
 
@@ -94,7 +96,9 @@ def run_cli(
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return CliRun(code, out.getvalue(), err.getvalue(), tmp)
+    run = CliRun(code, out.getvalue(), err.getvalue(), tmp)
+    CLI_RUNS.append(run)
+    return run
 
 
 def assert_no_secret(run: CliRun, secrets: Sequence[str]) -> None:
@@ -104,6 +108,78 @@ def assert_no_secret(run: CliRun, secrets: Sequence[str]) -> None:
         assert secret not in run.stderr
         for path in run.written_files():
             assert secret.encode() not in path.read_bytes(), f"password found in {path}"
+
+
+CLI_RUNS: list[CliRun] = []  # every run_cli of the session, for the secret scan
+
+
+class _Sources:
+    """The labs and passwords a test used: its lab fixtures, labs it started, passwords it set on the server."""
+
+    def __init__(self) -> None:
+        self.labs: list[LabServer] = []
+        self.extra: set[tuple[str, str]] = set()
+
+    def forms(self, item: pytest.Item) -> dict[bytes, str]:
+        labs = [*self.labs, *(v for v in getattr(item, "funcargs", {}).values() if isinstance(v, LabServer))]
+        creds: set[tuple[str, str]] = set(self.extra)
+        for server in labs:
+            c = server.credentials
+            creds |= {(c.auditor_username, c.auditor_password), (c.service_username, c.service_password)}
+        return secret_forms(creds)
+
+
+@pytest.fixture(autouse=True)
+def secret_scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any e2e test that leaves a password in use in a file it wrote or in a stream it produced.
+
+    Observes only: labs started by the test and passwords it sets are recorded, nothing is changed. Streams
+    captured by pytest are scanned by pytest_runtest_makereport below.
+    """
+    sources = _Sources()
+    request.node.exaudit_secret_sources = sources
+    enter, set_password = LabServer.__enter__, LabServer.set_password
+
+    def recording_enter(self: LabServer) -> LabServer:
+        server = enter(self)
+        sources.labs.append(self)
+        return server
+
+    def recording_set_password(self: LabServer, user: str, password: str) -> Any:
+        sources.extra.add((user, password))
+        return set_password(self, user, password)
+
+    monkeypatch.setattr(LabServer, "__enter__", recording_enter)
+    monkeypatch.setattr(LabServer, "set_password", recording_set_password)
+    first_run = len(CLI_RUNS)
+    yield
+    forms = sources.forms(request.node)
+    streams: dict[str, str] = {}
+    for n, run in enumerate(CLI_RUNS[first_run:]):
+        streams[f"stdout of CLI run {n}"] = run.stdout
+        streams[f"stderr of CLI run {n}"] = run.stderr
+    tmp = request.node.funcargs.get("tmp_path")
+    hits = find_secrets(forms, streams, files_under(tmp) if isinstance(tmp, Path) else [])
+    if hits:
+        pytest.fail("secret leaked: " + "; ".join(hits[:5]), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Scan what pytest captured of the test (stdout, stderr, log records) for the passwords in use."""
+    report: pytest.TestReport = yield
+    sources = getattr(item, "exaudit_secret_sources", None)
+    if sources is not None and report.when == "call" and report.passed:
+        streams = {
+            "captured stdout": report.capstdout,
+            "captured stderr": report.capstderr,
+            "captured log": report.caplog,
+        }
+        hits = find_secrets(sources.forms(item), streams, [])
+        if hits:
+            report.outcome = "failed"
+            report.longrepr = "secret leaked: " + "; ".join(hits[:5])
+    return report
 
 
 @pytest.fixture(scope="module")
