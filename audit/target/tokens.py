@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +119,7 @@ def certificate_credential(
 
 def is_microsoft_authority(authority_url: str) -> bool:
     """Whether the authority is one of Microsoft's clouds (msal validates those itself)."""
-    host = requests.utils.urlparse(authority_url).hostname or ""
+    host = urllib.parse.urlsplit(authority_url).hostname or ""
     return host.lower() in WELL_KNOWN_AUTHORITY_HOSTS
 
 
