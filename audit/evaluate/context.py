@@ -115,6 +115,23 @@ class Context:
         return self.policy.spec.grant.role
 
     @property
+    def scope_name(self) -> str:
+        """What the assignment must be scoped to: the management scope's name, or the administrative unit's id."""
+        grant = self.policy.spec.grant
+        if grant.administrative_unit is not None:
+            return grant.administrative_unit.id
+        assert grant.scope is not None  # the policy model requires exactly one of the two
+        return grant.scope
+
+    @property
+    def scope_parameter(self) -> str:
+        """The New-/Set-ManagementRoleAssignment parameter that sets the expected scope."""
+        if self.policy.spec.grant.administrative_unit is not None:
+            # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+            return "-RecipientAdministrativeUnitScope"
+        return "-CustomResourceScope" if self.is_app else "-CustomRecipientWriteScope"
+
+    @property
     def is_app(self) -> bool:
         """Whether the principal is an Exchange Online service principal (RBAC for Applications)."""
         return self.policy.spec.principal.app is not None

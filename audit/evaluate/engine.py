@@ -56,6 +56,11 @@ def _not_applicable(check_id: str, ctx: Context) -> str:
     spec = ctx.policy.spec
     if check_id in GROUP_CHECKS and spec.group is None:
         return "The policy has no group section; group checks do not apply."
+    if check_id == "EXA014" and ctx.is_app:
+        # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac (Limitations)
+        return "Applications cannot be members of a role group; RBAC for Applications assigns roles directly."
+    if check_id in ("EXA020", "EXA021") and spec.scope is None:
+        return "The assignment is scoped to an administrative unit, not a management scope; EXA073 checks it."
     if check_id == "EXA014" and spec.grant.via.role_group is None:
         return "The role does not come through a role group (grant.via), so there is no role group to check."
     if check_id == "EXA013" and not spec.grant.only_path:

@@ -173,7 +173,7 @@ def test_explicit_tag_that_fails_is_located(tmp_path: Path) -> None:
 def test_unknown_tag_is_kept_out_of_the_way(tmp_path: Path) -> None:
     # The round-trip loader keeps a local tag as decoration; the mapping is read as if untagged.
     error = _refused(tmp_path, "apiVersion: exaudit/v1\nkind: MailboxAccessPolicy\nmetadata: !policy {name: x}\n")
-    assert error.reason == "missing required keys 'principal', 'grant' and 'scope' in the top level"
+    assert error.reason == "missing required keys 'principal' and 'grant' in the top level"
 
 
 def test_control_character_is_located(tmp_path: Path) -> None:
