@@ -121,6 +121,7 @@ class GraphProber:
         self._lock = threading.Lock()
         self._pending_items: set[str] = set()
         self.batches = 0  # $batch POSTs sent (benchmarks read it)
+        self._gave_up = 0  # probes left unanswered at the deadline
 
     # --- HTTP ----------------------------------------------------------------------------------------------------
 
@@ -237,6 +238,8 @@ class GraphProber:
                 if throttled
                 else "deadline reached"
             )
+            with self._lock:
+                self._gave_up += 1
             done(p.index, self._probe(p, ProbeOutcome.ERROR, "429" if throttled else "", detail))
 
     def _probe(self, p: _Pending, outcome: ProbeOutcome, code: str, detail: str) -> Probe:
@@ -344,6 +347,7 @@ class GraphProber:
         started = dt.datetime.now(dt.UTC)
         self._deadline = time.monotonic() + self.settings.deadline_seconds
         self._cancel.clear()
+        self._gave_up = 0
         try:
             self._token = self._token_provider()  # once: msal caches it for the whole run
         except ExauditError as exc:
@@ -388,7 +392,7 @@ class GraphProber:
                 if progress is not None and n > reported:
                     progress.advance(n - reported)
                     reported = n
-            if not all(f.done() for f in futures):
+            if not all(f.done() for f in futures) or self._gave_up:
                 error = f"deadline of {self.settings.deadline_seconds:g} s reached before every mailbox was probed"
             for f in futures:
                 if f.done() and f.exception() is not None:
