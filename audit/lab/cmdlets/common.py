@@ -7,7 +7,7 @@ import fnmatch
 import uuid
 from typing import Any
 
-from audit.lab.cmdlets.objects import MultiValued, mvp_adobjectid
+from audit.lab.cmdlets.objects import MultiValued, Value, mvp_adobjectid
 
 _CREATED = datetime.datetime(2024, 3, 19, 12, 34, 17, tzinfo=datetime.UTC)
 _CHANGED = datetime.datetime(2025, 6, 2, 9, 15, 42, tzinfo=datetime.UTC)
@@ -37,6 +37,13 @@ def _as_bool(value: Any) -> bool:
 
 _RECIPIENT_CLASSES = ("top", "person", "organizationalPerson", "user")
 _GROUP_CLASSES = ("top", "group")
+
+
+def with_changed(props: list[tuple[str, Value]], when: datetime.datetime | None) -> list[tuple[str, Value]]:
+    """The same properties with WhenChanged/WhenChangedUTC set to ``when`` (unchanged when None)."""
+    if when is None:
+        return props
+    return [(k, when if k in ("WhenChanged", "WhenChangedUTC") else v) for k, v in props]
 
 
 def _address_list_membership(hidden: bool) -> MultiValued:

@@ -38,11 +38,16 @@ class ExchangeSession:
         tenant: Tenant,
         user: str,
         on_cmdlet: Callable[[str, str, dict[str, str]], None] | None = None,
+        *,
+        visible: frozenset[str] | None = None,
+        commit: Callable[[Tenant], None] | None = None,
     ) -> None:
         self.tenant = tenant
         self.user = user
         self._on_cmdlet = on_cmdlet
-        self._visible = visible_cmdlets(tenant, user)
+        # An app (InvokeCommand) gets its cmdlets from its pointer's role groups; a user from its account.
+        self._visible = visible if visible is not None else visible_cmdlets(tenant, user)
+        self._commit = commit
         self._authz = Authorizer(tenant)
         self._errors: list[ErrorSpec] = []
         self._current: _Cmdlet | None = None
@@ -290,6 +295,9 @@ class ExchangeSession:
         obj = self.tenant.by_dn(dn)
         if obj is not None:
             return obj.identity
+        pointer = self.tenant.exo.pointer(dn) if self.tenant.exo is not None else None
+        if pointer is not None:
+            return pointer.object_id  # a service principal pointer's Identity (UNVERIFIED: ObjectId or name)
         return dn
 
     def common_tail(
@@ -339,6 +347,38 @@ class ExchangeSession:
             ("IsValid", True),
             ("ObjectState", "Unchanged"),
         ]
+
+    def commit(self, tenant: Tenant) -> None:
+        """Make ``tenant`` the lab's tenant (a write cmdlet's result: a new value, never an edit in place)."""
+        if self._commit is None:
+            raise _Terminate(
+                ErrorSpec(
+                    message="The lab does not accept changes on this endpoint.",
+                    exception_types=("System.InvalidOperationException",),
+                    category=_NOT_SPECIFIED,
+                    reason="InvalidOperationException",
+                    fully_qualified_error_id="LabReadOnly",
+                    terminating=True,
+                )
+            )
+        self._commit(tenant)
+        self.tenant = tenant
+        self._authz = Authorizer(tenant)
+
+    def fail(self, message: str, reason: str = "InvalidOperationException") -> None:
+        """End the pipeline with a terminating error (bad input to a write cmdlet)."""
+        cmdlet = self._current
+        raise _Terminate(
+            ErrorSpec(
+                message=message,
+                exception_types=(f"Microsoft.Exchange.Configuration.Tasks.{reason}",),
+                category=_INVALID_ARGUMENT,
+                reason=reason,
+                fully_qualified_error_id=f"{reason},{cmdlet.task if cmdlet else ''}",
+                terminating=True,
+                activity=cmdlet.name if cmdlet else None,
+            )
+        )
 
     def groups_of(self, dn: str) -> set[str]:
         """Every group DN reaching ``dn`` (nested included), lower-case."""

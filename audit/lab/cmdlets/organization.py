@@ -45,7 +45,7 @@ def _throttling(s: ExchangeSession, p: ThrottlingPolicy) -> ExchangeObject:
     return ExchangeObject((SC + "ThrottlingPolicy", *ADCONFIG_CHAIN), p.name, tuple(props + tail))
 
 
-def _organization(s: ExchangeSession) -> ExchangeObject:
+def _organization(s: ExchangeSession, ews_policy: bool = False) -> ExchangeObject:
     """Get-OrganizationConfig output (EWS-related settings as a default on-premises org: all Nil)."""
     org = s.org
     props: list[tuple[str, Value]] = [
@@ -60,7 +60,7 @@ def _organization(s: ExchangeSession) -> ExchangeObject:
         ("EwsAllowOutlook", None),
         ("EwsApplicationAccessPolicy", None),
         ("EwsBlockList", None),
-        ("EwsEnabled", None if org.ews_enabled else False),
+        ("EwsEnabled", (None if org.ews_enabled else False) if s.tenant.exo is None else s.tenant.exo.ews_enabled),
         ("IsDehydrated", False),
         ("LegacyExchangeDN", f"/o={org.name}"),
         ("MapiHttpEnabled", True),
@@ -79,6 +79,11 @@ def _organization(s: ExchangeSession) -> ExchangeObject:
         ("IsValid", True),
         ("ObjectState", "Unchanged"),
     ]
+    if s.tenant.exo is not None:
+        # Read back with Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy (exo-2026.md 1.8); without the
+        # switch the lab leaves it null (UNVERIFIED whether EXO always sends it).
+        allowed = mvp_string(s.tenant.exo.ews_allowed_app_ids) if ews_policy else None
+        props.insert(props.index(("IsDehydrated", False)), ("EwsAllowedAppIDs", allowed))
     return ExchangeObject((M + "OrganizationConfig", *ADPRESENTATION_CHAIN), org.name, tuple(props))
 
 
@@ -142,7 +147,7 @@ def _get_throttling(s: ExchangeSession, p: dict[str, Any]) -> Iterator[ExchangeO
 
 
 def _get_org(s: ExchangeSession, p: dict[str, Any]) -> Iterator[ExchangeObject]:
-    yield _organization(s)
+    yield _organization(s, ews_policy=bool(p.get("RetrieveEwsOperationAccessPolicy")))
 
 
 def _get_server(s: ExchangeSession, p: dict[str, Any]) -> Iterator[ExchangeObject]:

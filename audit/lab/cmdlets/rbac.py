@@ -6,7 +6,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from audit.lab.cmdlets.common import _CHANGED, _CREATED, _GROUP_CLASSES, _as_bool, _matches_name, _text
+from audit.lab.cmdlets.common import (
+    _CHANGED,
+    _CREATED,
+    _GROUP_CLASSES,
+    _as_bool,
+    _matches_name,
+    _text,
+    with_changed,
+)
 from audit.lab.cmdlets.objects import (
     ADCONFIG_CHAIN,
     ADPRESENTATION_CHAIN,
@@ -68,7 +76,7 @@ def _assignment(
     else:
         user_id = assignee_id
         # Group rows carry this marker; Microsoft's own guidance filters on it (exchange-rbac.md 1.3).
-        effective_name = a.assignee_name if a.assignee_type == "User" else "All Group Members"
+        effective_name = a.assignee_name if a.assignee_type in ("User", "ServicePrincipal") else "All Group Members"
         method = "Direct"
         identity = a.name
         assignment_chain = None
@@ -108,6 +116,17 @@ def _assignment(
         ("OriginatingServer", s.org.domain_controller),
         ("ObjectState", "Unchanged"),
     ]
+    if a.assignee_type == "ServicePrincipal":
+        # RBAC for Applications (exo-2026.md 1.1): the resource scope and when it changed (UNVERIFIED that EXO's
+        # REST output carries WhenChanged for app assignments; section 1.5).
+        props = with_changed(props, a.when_changed)
+        props.insert(
+            props.index(("CustomConfigWriteScope", None)), ("CustomResourceScope", a.custom_recipient_write_scope)
+        )
+        props.insert(
+            props.index(("CustomConfigWriteScope", None)),
+            ("RecipientAdministrativeUnitScope", a.recipient_administrative_unit_scope),
+        )
     return ExchangeObject((M + "ExchangeRoleAssignmentPresentation", *ADPRESENTATION_CHAIN), a.name, tuple(props))
 
 
@@ -123,6 +142,8 @@ def _scope(s: ExchangeSession, sc: ManagementScope) -> ExchangeObject:
         ("Exclusive", sc.exclusive),
     ]
     tail = s.config_tail(sc.dn, sc.name, sc.guid, "ms-Exch-Scope", ("top", "msExchScope"), "0.12 (14.0.451.0)")
+    if s.tenant.exo is not None:
+        tail = with_changed(tail, s.tenant.exo.scope_changed(sc.name))
     return ExchangeObject((SC + "ManagementScope", *ADCONFIG_CHAIN), sc.name, tuple(props + tail))
 
 

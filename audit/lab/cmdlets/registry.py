@@ -6,11 +6,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from audit.lab.cmdlets.apps import (
+    _get_application_access_policy,
+    _get_service_principal,
+    _test_service_principal_authorization,
+)
 from audit.lab.cmdlets.groups import _get_distribution_group, _get_distribution_group_member, _get_group
 from audit.lab.cmdlets.objects import ExchangeObject
 from audit.lab.cmdlets.organization import _get_org, _get_server, _get_throttling
 from audit.lab.cmdlets.rbac import _get_role, _get_role_assignment, _get_role_group, _get_role_group_member, _get_scope
 from audit.lab.cmdlets.recipients import _get_mailbox, _get_recipient, _get_user
+from audit.lab.cmdlets.writes import (
+    _new_management_scope,
+    _new_role_assignment,
+    _new_service_principal,
+    _remove_role_assignment,
+    _remove_role_group,
+    _set_account_disabled,
+    _set_organization_config,
+    _set_role_assignment,
+)
 
 if TYPE_CHECKING:
     from audit.lab.cmdlets.host import ExchangeSession
@@ -29,6 +44,7 @@ class _Cmdlet:
 
 
 _COMMON = ("DomainController", "ErrorAction", "WarningAction", "Verbose", "Debug")
+_WRITE = ("Confirm", "WhatIf", *_COMMON)
 _RBAC = "Microsoft.Exchange.Management.RbacTasks."
 _RECIPIENT = "Microsoft.Exchange.Management.RecipientTasks."
 _SYSCONF = "Microsoft.Exchange.Management.SystemConfigurationTasks."
@@ -170,4 +186,100 @@ _CMDLET_LIST = (
         frozenset({"Status"}),
     ),
 )
-_CMDLETS = {c.name.lower(): c for c in _CMDLET_LIST}
+# Exchange Online only (audit.lab.authz.EXO_ONLY_CMDLETS keeps them out of on-premises sessions).
+_EXO_CMDLETS = (
+    _Cmdlet(
+        "Get-ServicePrincipal",
+        _RBAC + "GetServicePrincipal",
+        ("Identity", "Organization", *_COMMON),
+        "ServicePrincipalIdParameter",
+        _get_service_principal,
+    ),
+    _Cmdlet(
+        "Test-ServicePrincipalAuthorization",
+        _RBAC + "TestServicePrincipalAuthorization",
+        ("Identity", "Resource", *_COMMON),
+        "ServicePrincipalIdParameter",
+        _test_service_principal_authorization,
+    ),
+    _Cmdlet(
+        "Get-ApplicationAccessPolicy",
+        _SYSCONF + "GetApplicationAccessPolicy",
+        ("Identity", "Organization", *_COMMON),
+        "ApplicationAccessPolicyIdParameter",
+        _get_application_access_policy,
+    ),
+    _Cmdlet(
+        "New-ServicePrincipal",
+        _RBAC + "NewServicePrincipal",
+        ("AppId", "ObjectId", "ServiceId", "DisplayName", "Organization", *_WRITE),
+        "ServicePrincipalIdParameter",
+        _new_service_principal,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "New-ManagementRoleAssignment",
+        _RBAC + "NewManagementRoleAssignment",
+        ("Name", "Role", "App", "CustomResourceScope", "RecipientAdministrativeUnitScope", *_WRITE),
+        "RoleAssignmentIdParameter",
+        _new_role_assignment,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Set-ManagementRoleAssignment",
+        _RBAC + "SetManagementRoleAssignment",
+        ("Identity", "CustomResourceScope", "RecipientAdministrativeUnitScope", "Enabled", *_WRITE),
+        "RoleAssignmentIdParameter",
+        _set_role_assignment,
+        frozenset({"Confirm", "WhatIf", "Enabled"}),
+    ),
+    _Cmdlet(
+        "Remove-ManagementRoleAssignment",
+        _RBAC + "RemoveManagementRoleAssignment",
+        ("Identity", *_WRITE),
+        "RoleAssignmentIdParameter",
+        _remove_role_assignment,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "New-ManagementScope",
+        _SYSCONF + "NewManagementScope",
+        ("Name", "RecipientRestrictionFilter", *_WRITE),
+        "ManagementScopeIdParameter",
+        _new_management_scope,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Set-OrganizationConfig",
+        _SYSCONF + "SetOrganizationConfig",
+        ("EWSEnabled", "EwsAllowedAppIDs", *_WRITE),
+        "OrganizationIdParameter",
+        _set_organization_config,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Remove-RoleGroup",
+        _RBAC + "RemoveRoleGroup",
+        ("Identity", "BypassSecurityGroupManagerCheck", *_WRITE),
+        "RoleGroupIdParameter",
+        _remove_role_group,
+        frozenset({"Confirm", "WhatIf", "BypassSecurityGroupManagerCheck"}),
+    ),
+    _Cmdlet(
+        "Set-User",
+        _RECIPIENT + "SetUser",
+        ("Identity", "AccountDisabled", *_WRITE),
+        "UserIdParameter",
+        _set_account_disabled,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Set-Mailbox",
+        _RECIPIENT + "SetMailbox",
+        ("Identity", "AccountDisabled", *_WRITE),
+        "MailboxIdParameter",
+        _set_account_disabled,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+)
+_CMDLETS = {c.name.lower(): c for c in (*_CMDLET_LIST, *_EXO_CMDLETS)}
