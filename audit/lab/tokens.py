@@ -135,8 +135,11 @@ def verify_assertion(
     if alg not in ("RS256", "PS256"):
         raise TokenError("AADSTS700027", f"Client assertion uses an unsupported algorithm {alg!r}.")
     cert: Certificate | None = None
+    # msal keeps the base64 padding on x5t/x5t#S256 (oauth2cli/assertion.py); RFC 7515 drops it: accept both.
+    s256 = str(header.get("x5t#S256", "")).rstrip("=")
+    s1 = str(header.get("x5t", "")).rstrip("=")
     for candidate in certificates:
-        if header.get("x5t#S256") == candidate.x5t_s256 or header.get("x5t") == candidate.x5t:
+        if s256 == candidate.x5t_s256 or s1 == candidate.x5t:
             cert = candidate
             break
     if cert is None:
