@@ -78,7 +78,7 @@ def demo(
     return DemoResult(snapshot, findings, (policy,), description, scenario)
 
 
-def exo_lab_target(lab: Any, **overrides: Any) -> ExchangeOnline:  # LabServer in Exchange Online mode
+def exo_lab_target(lab: LabServer, **overrides: Any) -> ExchangeOnline:
     """Exchange Online options for a running lab in its Exchange Online mode, with its generated app secrets."""
     creds = lab.exo_credentials
     values: dict[str, Any] = {

@@ -21,7 +21,7 @@ DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
 _CHUNK = 256 * 1024
 
 
-class _VerifyingAdapter(requests.adapters.HTTPAdapter):
+class VerifyingAdapter(requests.adapters.HTTPAdapter):
     """An adapter that verifies TLS with one given setting (requests lets the environment override Session.verify)."""
 
     def __init__(self, verify: bool | str, **kwargs: Any) -> None:
@@ -37,6 +37,7 @@ class _VerifyingAdapter(requests.adapters.HTTPAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> Any:
+        """Send with this adapter's TLS verification, whatever the caller passed."""
         return super().send(request, stream=stream, timeout=timeout, verify=self._verify, cert=cert, proxies=proxies)
 
 
@@ -44,7 +45,7 @@ def make_session(verify: bool | str, pool: int = 10) -> requests.Session:
     """A requests session with fixed TLS verification, no automatic retries and a pool of ``pool`` connections."""
     session = requests.Session()
     session.trust_env = False
-    adapter = _VerifyingAdapter(verify, pool_connections=pool, pool_maxsize=pool, max_retries=0)
+    adapter = VerifyingAdapter(verify, pool_connections=pool, pool_maxsize=pool, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -27,6 +27,7 @@ import msal
 import requests
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
+from audit.collect import https
 from audit.errors import ExauditError, UsageError
 
 logging.getLogger("msal").addHandler(logging.NullHandler())
@@ -137,6 +138,22 @@ def token_roles(token: str) -> tuple[str, ...] | None:
 ErrorFactory = Callable[[str], ExauditError]
 
 
+class _BoundedSession(requests.Session):
+    """The HTTP client handed to msal: fixed TLS verification, no environment, a timeout on every request."""
+
+    def __init__(self, verify: bool | str, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+        self.trust_env = False
+        self.mount("https://", https.VerifyingAdapter(verify, max_retries=0))
+        self.mount("http://", https.VerifyingAdapter(verify, max_retries=0))
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        """Send with the default timeout unless msal gave one."""
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+
+
 class TokenSource:
     """Acquires app-only tokens for one app with msal (cached per resource), turning failures into one line.
 
@@ -173,8 +190,9 @@ class TokenSource:
                 # msal asks login.microsoftonline.com whether an unknown host is a valid authority: for a
                 # sovereign or loopback authority given explicitly there is nothing to ask (exo-2026.md §5.1).
                 instance_discovery=None if is_microsoft_authority(self.authority_url) else False,
-                verify=self._verify,
-                timeout=self._timeout,
+                # Our own session: requests lets REQUESTS_CA_BUNDLE override ``verify=``, so --ca-bundle would
+                # silently lose to the environment; every request is also bounded in time.
+                http_client=_BoundedSession(self._verify, self._timeout),
                 token_cache=msal.TokenCache(),
             )
         except ValueError as exc:
