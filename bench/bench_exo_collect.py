@@ -29,7 +29,7 @@ PAGE = 1000
 
 
 def _lab(conn: Connection, mailboxes: int) -> None:
-    from audit.lab.server import LabServer  # noqa: PLC0415
+    from audit.lab.server import LabServer
 
     with LabServer(scenario="exo-compliant", mailboxes=mailboxes) as lab:
         creds = lab.exo_credentials
@@ -51,12 +51,12 @@ def _lab(conn: Connection, mailboxes: int) -> None:
 
 def _audit(conn: Connection, info: dict[str, Any]) -> None:
     """The auditor side, alone in its process so that ru_maxrss is its own peak."""
-    from audit.collect.exo import collect_exo_state  # noqa: PLC0415
-    from audit.policy import load_policy  # noqa: PLC0415
-    from audit.run import probe_targets  # noqa: PLC0415
-    from audit.run_exo import apps_of  # noqa: PLC0415
-    from audit.target.exo import ExchangeOnline  # noqa: PLC0415
-    from audit.target.tokens import AppCredential  # noqa: PLC0415
+    from audit.collect.exo import collect_exo_state
+    from audit.policy import load_policy
+    from audit.run import probe_targets
+    from audit.run_exo import apps_of
+    from audit.target.exo import ExchangeOnline
+    from audit.target.tokens import AppCredential
 
     policy = load_policy(POLICY)
     target = ExchangeOnline(
