@@ -185,6 +185,7 @@ def test_migrate_script_applied_on_exo_legacy(exo: Exo) -> None:
     tenant = exo.lab.current_tenant()
     assert tenant.role_group("CallPro Calendar Access") is None
     svc = tenant.resolve_recipient("svcServiceAccount")
-    assert svc is not None and svc.account_disabled
+    assert svc is not None
+    assert svc.account_disabled
     rows = exo.invoke("Test-ServicePrincipalAuthorization", {"Identity": CALLPRO, "Resource": "ceo@contoso.com"})
     assert [r["InScope"] for r in rows.json()["value"]] == [False]

@@ -142,7 +142,7 @@ def test_authority_verify_refuses_wrong_audience_expiry_and_tampering() -> None:
         authority.verify(token, "https://outlook.office365.com")
     with pytest.raises(TokenError, match="expired"):
         authority.verify(token, "https://graph.microsoft.com", now=time.time() + 7200)
-    head, body, sig = token.split(".")
+    head, _body, sig = token.split(".")
     forged = b64url(json.dumps(claims_of(token) | {"roles": ["Calendars.ReadWrite"]}).encode())
     with pytest.raises(TokenError, match="signature"):
         authority.verify(f"{head}.{forged}.{sig}", "https://graph.microsoft.com")
