@@ -12,6 +12,7 @@ its own status, headers and body (domain/exo-2026.md section 3).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -33,6 +34,7 @@ BATCH_CONCURRENCY = 4
 READ_SP = frozenset({"Application.Read.All", "Directory.Read.All", "AppRoleAssignment.ReadWrite.All"})
 READ_AU = frozenset({"AdministrativeUnit.Read.All", "Directory.Read.All"})
 WRITE_GRANTS = frozenset({"AppRoleAssignment.ReadWrite.All"})
+WRITE_USERS = frozenset({"User.ReadWrite.All"})
 _SUBJECT_FILTER = re.compile(r"^\s*(?:subject\s+eq\s+'(.*)'|startswith\(\s*subject\s*,\s*'(.*)'\s*\))\s*$", re.I)
 
 
@@ -115,6 +117,8 @@ class Graph:
             self.ctx.sleep(latency)
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         head = parts[0] if parts else ""
+        if head == "users" and len(parts) == 2 and method == "PATCH":
+            return self._patch_user(caller, parts[1], body)
         if head == "users" and len(parts) >= 3:
             return self._mailbox(caller, method, parts[1], parts[2:], query, body)
         if head.lower().startswith("serviceprincipals"):
@@ -165,6 +169,28 @@ class Graph:
         if app is None or grant_id not in {g for g, _r, _v in exo.entra_grants(app)}:
             return graph_error(404, "Request_ResourceNotFound", f"Resource '{grant_id}' does not exist.")
         new = replace_state(tenant, deleted_grants=exo.deleted_grants | {grant_id})
+        self.ctx.commit(new)
+        return Reply(204)
+
+    def _patch_user(self, caller: Caller, identity: str, body: bytes) -> Reply:
+        """PATCH /users/{id} {"accountEnabled": false} (Update-MgUser, the how-to's service account clean-up)."""
+        if not caller.roles & WRITE_USERS:
+            return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        try:
+            enabled = read_json(body)["accountEnabled"]
+            if not isinstance(enabled, bool):
+                raise TypeError("accountEnabled must be a boolean")
+        except (ValueError, KeyError, TypeError):
+            return graph_error(400, "Request_BadRequest", "The lab only changes accountEnabled.")
+        tenant = self.ctx.tenant()
+        user = tenant.resolve_recipient(identity)
+        if user is None:
+            return graph_error(404, "Request_ResourceNotFound", f"Resource '{identity}' does not exist.")
+        recipients = tuple(
+            dataclasses.replace(r, account_disabled=not enabled) if r.dn == user.dn else r for r in tenant.recipients
+        )
+        new = dataclasses.replace(tenant, recipients=recipients)
+        new.exo = tenant.exo
         self.ctx.commit(new)
         return Reply(204)
 
