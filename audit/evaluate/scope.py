@@ -365,6 +365,7 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
                 ),
             )
         members = frozenset(key(m) for m in unit.members)
+        # Members come from Entra by UPN; a recipient is in the unit when any of its addresses is listed.
         evidence.append(f"AdministrativeUnit Id={unit.id} DisplayName={unit.display_name!r} Members={len(members)}")
         selectors.append(_Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
     for name in dict.fromkeys(scope_names):
