@@ -10,8 +10,9 @@ service principal and its appRoleAssignments over Microsoft Graph).
 
 from __future__ import annotations
 
-from audit.evaluate.context import Context, Verdict, assignment_line, grants_access, ps
+from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import key
+from audit.evaluate.powershell import ps
 from audit.evaluate.rbac import is_unscoped, scope_text
 from audit.evaluate.scope import expected_mailboxes, find_unit, listing
 from audit.findings import Severity, Status

@@ -33,16 +33,6 @@ class Verdict:
     severity: Severity | None = None  # None: the registry's severity
 
 
-def ps(text: str) -> str:
-    """A PowerShell single-quoted string literal (single quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def ps_double(text: str) -> str:
-    """The inside of a PowerShell double-quoted string: escape what PowerShell would expand."""
-    return text.replace("`", "``").replace("$", "`$").replace('"', '`"')
-
-
 def assignment_line(a: RoleAssignment) -> str:
     """One evidence line quoting an assignment as Get-ManagementRoleAssignment shows it."""
     return (

@@ -18,6 +18,7 @@ from audit.evaluate import apps, exo, group, platform, probes, rbac, scope
 from audit.evaluate.checks import APP_CHECKS, CHECKS, GRAPH_ADMINISTRATIVE_UNIT_MEMBERS, GROUPS, ORDER, USERS
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import Directory
+from audit.evaluate.powershell import ps
 from audit.findings import Finding, Severity, Status
 from audit.policy import LoadedPolicy
 from audit.snapshot import Snapshot
@@ -208,7 +209,7 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
                     f"evaluated again and is {verdict.status}. Renew the waiver deliberately or remove it.",
                     expected=f"waiver for {check_id} valid on {now.date().isoformat()}",
                     actual=f"expired {w.expires.isoformat()}",
-                    remediation=f"# Remove (or renew) waivers[{index}] ({check_id}) in {policy.path.name}",
+                    remediation=f"# Remove (or renew) waivers[{index}] ({check_id}) in {ps(policy.path.name)}",
                 ),
                 f"waivers.{index}.expires",
             )
@@ -229,7 +230,7 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
                     f"waivers[{index}] names {check_id}, {what}; it waives nothing.",
                     expected="a waiver for a known check",
                     actual=check_id,
-                    remediation=f"# Correct or remove waivers[{index}] in {policy.path.name}",
+                    remediation=f"# Correct or remove waivers[{index}] in {ps(policy.path.name)}",
                 ),
                 f"waivers.{index}.check",
             )

@@ -20,9 +20,10 @@ from audit.evaluate.apps import (
     mailbox_grants,
     permissions_of,
 )
-from audit.evaluate.context import Context, Verdict, assignment_line, grants_access, ps
+from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import key
 from audit.evaluate.platform import EWS_OFF, EWS_PHASED_OFF, _days
+from audit.evaluate.powershell import ps
 from audit.evaluate.scope import expected_mailboxes, find_scope, listing
 from audit.findings import Severity, Status
 from audit.policy.model import reaches_mailboxes

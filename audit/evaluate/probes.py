@@ -13,6 +13,7 @@ from __future__ import annotations
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import key
 from audit.evaluate.exo import propagating
+from audit.evaluate.powershell import ps
 from audit.evaluate.scope import listing
 from audit.findings import Severity, Status
 from audit.snapshot import Probe, ProbeOutcome
@@ -164,7 +165,7 @@ def exa050(ctx: Context) -> Verdict:
             expected=expected,
             actual=actual,
             evidence=_bounded(evidence),
-            remediation=f"# Fix the scope and membership findings, then re-run: exaudit run {ctx.policy.path.name}",
+            remediation=f"# Fix the scope and membership findings, then re-run: exaudit run {ps(ctx.policy.path.name)}",
         )
     if unknown:
         return Verdict(
@@ -258,7 +259,7 @@ def exa051(ctx: Context) -> Verdict:
             evidence=_bounded(evidence),
             severity=Severity.CRITICAL,
             remediation="# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; "
-            f"then re-run: exaudit run {ctx.policy.path.name}",
+            f"then re-run: exaudit run {ps(ctx.policy.path.name)}",
         )
     if undecided:
         return Verdict(
