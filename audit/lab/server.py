@@ -1,5 +1,9 @@
 """The lab as one server: the tenant, /PowerShell (WSMan/PSRP), /EWS/Exchange.asmx and /lab/control on 127.0.0.1.
 
+A tenant whose platform is ``exchange-online`` also gets, over HTTPS only (msal refuses http), the token service
+(``/{tenant}/v2.0/...``, ``/{tenant}/oauth2/v2.0/token``), InvokeCommand (``/adminapi/beta/{tenant}/InvokeCommand``)
+and Microsoft Graph (``/v1.0``, ``/beta``); see ``exo_credentials`` for the apps' secrets and certificate.
+
 ``LabServer`` starts in-process on an ephemeral port (tests, ``exaudit demo``); ``serve`` runs it in the
 foreground for ``exaudit lab serve`` and prints the endpoints and the credentials it generated.
 """
@@ -22,6 +26,7 @@ from typing import Any, TextIO
 from audit.lab import LabError
 from audit.lab.authz import Authorizer
 from audit.lab.ews import EwsHandler
+from audit.lab.exo_server import ExoCredentials, ExoServer
 from audit.lab.faults import FaultPlan
 from audit.lab.generate import generate
 from audit.lab.http import LabHTTPServer, LabRequest, LabResponse, Route
@@ -127,6 +132,11 @@ class LabServer:
         self._auth_schemes = tuple(auth_schemes)
         self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ("Basic", "NTLM")
         self.control_token = secrets.token_urlsafe(16)
+        # Exchange Online: the token service, InvokeCommand and Graph over the same tenant; TLS is required.
+        self.exo: ExoServer | None = None
+        if self.tenant.exo is not None:
+            self._tls = True
+            self.exo = ExoServer(self.tenant, self.faults, base_url=lambda: self.base_url, sleep=self._sleep)
         self._stale_passwords = {
             a.username: secrets.token_urlsafe(18) for a in self.tenant.accounts.values() if a.stale_credentials
         }
@@ -143,6 +153,8 @@ class LabServer:
             "/PowerShell": Route(self.powershell, self._auth_schemes),
             "/lab/control": Route(self._control, ()),
         }
+        if self.exo is not None:
+            routes.update(self.exo.routes())
         org = self.tenant.organization
         self._http = LabHTTPServer(
             routes,
@@ -156,6 +168,8 @@ class LabServer:
 
     def stop(self) -> None:
         """Stop serving and close every connection."""
+        if self.exo is not None:
+            self.exo.close()
         if self.powershell is not None:
             self.powershell.close()
         if self._http is not None:
@@ -243,6 +257,45 @@ class LabServer:
             domain=self.tenant.organization.netbios,
         )
 
+    # -- Exchange Online -------------------------------------------------------------------------------------
+
+    def _exo_server(self) -> ExoServer:
+        if self.exo is None:
+            raise LabError(f"scenario {self.scenario!r} is not an Exchange Online tenant (platform: exchange-online)")
+        self.http  # noqa: B018 - raises LabError when the lab is not running
+        return self.exo
+
+    @property
+    def tenant_id(self) -> str:
+        """The Entra tenant id."""
+        return self._exo_server().tenant_id
+
+    @property
+    def authority_url(self) -> str:
+        """The msal authority: https://127.0.0.1:PORT/<tenant id>."""
+        return f"{self.base_url}/{self._exo_server().tenant_id}"
+
+    @property
+    def adminapi_url(self) -> str:
+        """The Admin API base (the client POSTs {base}/adminapi/beta/{tenant}/InvokeCommand)."""
+        self._exo_server()
+        return self.base_url
+
+    @property
+    def graph_url(self) -> str:
+        """The Microsoft Graph base (the client uses {base}/v1.0/...)."""
+        self._exo_server()
+        return self.base_url
+
+    @property
+    def exo_credentials(self) -> ExoCredentials:
+        """The apps' client ids, secrets and the auditor's certificate and key files (secrets hidden from repr)."""
+        return self._exo_server().credentials
+
+    def current_tenant(self) -> Tenant:
+        """The tenant as it is now (after any write through InvokeCommand or Graph)."""
+        return self.exo.current() if self.exo is not None else self.tenant
+
     def set_password(self, username: str, password: str) -> None:
         """Change the password the lab accepts for an account (effective on the next authentication)."""
         account = self.tenant.account(username)
@@ -268,6 +321,7 @@ class LabServer:
             "calendar_items": self.tenant.calendars.counts(),
             "calendar_items_total": self.tenant.calendars.total(),
             "faults": self.faults.to_dict(),
+            **(self.exo.stats() if self.exo is not None else {}),
         }
 
     def reset(self) -> None:
@@ -275,6 +329,8 @@ class LabServer:
         self.faults.reset()
         self.ews.reset_stats()
         self.tenant.calendars.clear()
+        if self.exo is not None:
+            self.exo.reset()
         with self._cmdlet_lock:
             self._cmdlets.clear()
             self._cmdlets_by_account.clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import hashlib
 import secrets
 import threading
@@ -18,13 +19,16 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from audit.lab import LabError
+
+if TYPE_CHECKING:
+    from audit.lab.exo import ExoState
 
 MAILBOX_TYPES = frozenset({"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"})
 USER_TYPES = MAILBOX_TYPES | {"User", "DisabledUser"}
@@ -298,6 +302,9 @@ class RoleAssignment:
     dn: str = ""
     guid: str = ""
     is_builtin: bool = False
+    # Exchange Online app assignments (RoleAssigneeType ServicePrincipal) only:
+    recipient_administrative_unit_scope: str | None = None
+    when_changed: datetime.datetime | None = None
 
     @property
     def identity(self) -> str:
@@ -441,6 +448,7 @@ class Tenant:
     meta: dict[str, Any] = field(default_factory=dict)
     source: str = "<tenant>"
     calendars: CalendarStore = field(default_factory=CalendarStore)
+    exo: ExoState | None = None  # the Exchange Online side (audit.lab.exo), None on premises
     _index: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
     _by_dn: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
     _by_sid: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
@@ -843,7 +851,11 @@ _SECTION_KEYS: dict[str, frozenset[str]] = {
     "roles": _keys("name role_type parent remove"),
 }
 _ORG_KEYS = frozenset({f.name for f in dataclasses.fields(Organization)})
-_TOP_KEYS = frozenset({"extends", "organization", "description", "expect", "faults", "generate", *_SECTION_KEYS})
+_TOP_KEYS = frozenset(
+    {"extends", "organization", "description", "expect", "faults", "generate", "platform", "exchange_online"}
+    | set(_SECTION_KEYS)
+)
+PLATFORMS = ("on-premises", "exchange-online")
 _LOC = "__loc__"
 
 
@@ -914,6 +926,33 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
             out[key] = list(merged.values())
         elif key == "organization" and isinstance(value, dict) and isinstance(base.get(key), dict):
             out[key] = {**base[key], **value}
+        elif key == "exchange_online" and isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _merge_exchange_online(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _merge_exchange_online(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Merge the exchange_online section: its lists by entry name (``remove: true`` deletes), the rest replaced."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if key == _LOC:
+            continue
+        if isinstance(value, list) and isinstance(base.get(key), list) and key != "ews_allowed_app_ids":
+            merged: dict[str, dict[str, Any]] = {}
+            for entry in base[key]:
+                if isinstance(entry, dict):
+                    merged[str(entry.get("name", "")).lower()] = entry
+            for entry in value:
+                if not isinstance(entry, dict):
+                    continue
+                ident = str(entry.get("name", "")).lower()
+                if entry.get("remove"):
+                    merged.pop(ident, None)
+                else:
+                    merged[ident] = {**merged.get(ident, {}), **entry}
+            out[key] = list(merged.values())
         else:
             out[key] = value
     return out
@@ -938,7 +977,12 @@ def _load_document(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 def load_tenant(path: Path | str) -> Tenant:
     """Load a tenant (or scenario) file; raise LabError naming file and line when it is malformed."""
     file = Path(path)
-    return build_tenant(_load_document(file), str(file))
+    tenant = build_tenant(_load_document(file), str(file))
+    if tenant.meta.get("platform") == "exchange-online":
+        from audit.lab.exo import with_exchange_online  # noqa: PLC0415  (exo builds on this module)
+
+        tenant = with_exchange_online(tenant)
+    return tenant
 
 
 def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
@@ -946,6 +990,9 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
     org_spec = dict(doc.get("organization") or {})
     loc = _where(org_spec, source)
     org_spec.pop(_LOC, None)
+    platform = str(org_spec.pop("platform", None) or doc.get("platform") or "on-premises")
+    if platform not in PLATFORMS:
+        raise LabError(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})", *loc)
     for key in org_spec:
         if key not in _ORG_KEYS:
             raise LabError(f"unknown organization key {key!r}", *loc)
@@ -1191,7 +1238,11 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
     if "administrator" not in accounts:
         accounts["administrator"] = Account("Administrator")
 
-    meta = {k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate")}
+    meta = {k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate", "exchange_online")}
+    meta = _strip_loc(meta)
+    meta["platform"] = platform
+    if isinstance(doc.get("exchange_online"), dict):
+        meta["exchange_online"] = doc["exchange_online"]  # with __loc__, so its errors name file:line
     return Tenant(
         organization=org,
         recipients=tuple(recipients),
@@ -1202,7 +1253,7 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
         scopes=tuple(scopes),
         throttling_policies=tuple(policies),
         accounts=accounts,
-        meta=_strip_loc(meta),
+        meta=meta,
         source=source,
     )
 
@@ -1246,4 +1297,5 @@ def tenant_from_records(
         accounts=dict(base.accounts),
         meta=dict(base.meta),
         source=base.source,
+        exo=base.exo,
     )

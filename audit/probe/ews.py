@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from typing import Protocol as TypingProtocol
 
 import requests
 from exchangelib import errors as ews_errors
@@ -47,11 +46,16 @@ from exchangelib.util import SOAPNS, ParseError, to_xml
 from exchangelib.version import Build, Version
 
 from audit.errors import ProbeError
+from audit.probe.interface import (  # the shared seam (probe/interface.py); re-exported for existing callers
+    CALENDAR_READ,
+    CALENDAR_WRITE,
+    MARKER_PREFIX,
+    ProbeProgress,
+    ProbeSettings,
+    ProbeTarget,
+)
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
-CALENDAR_READ = "calendarRead"
-CALENDAR_WRITE = "calendarWrite"
-MARKER_PREFIX = "exaudit-probe"
 DEFAULT_BACKOFF_SECONDS = 1.0  # ErrorServerBusy without BackOffMilliseconds (e.g. a closed connection)
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSAPI}
 
@@ -70,41 +74,6 @@ class EwsEndpoint:
     auth: str = "ntlm"  # basic | ntlm | negotiate | kerberos
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
     cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeTarget:
-    """One mailbox to probe and what the policy expects of it."""
-
-    mailbox: str
-    expect: str  # "allow" | "deny"
-    source: str  # "groupMembers" | "list" | "canary" | "sample"
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeSettings:
-    """How to probe: parallelism, the deadline for the whole run, the per-request timeout, the operation."""
-
-    concurrency: int = 8
-    deadline_seconds: float = 300.0
-    request_timeout: float = 30.0
-    operation: str = CALENDAR_READ
-
-
-class ProbeProgress(TypingProtocol):
-    """Progress callbacks (start once, advance per finished probe, finish once); called from one thread."""
-
-    def start(self, total: int, label: str) -> None:
-        """Begin counting ``total`` probes."""
-        ...
-
-    def advance(self, n: int = 1) -> None:
-        """Count ``n`` probes done."""
-        ...
-
-    def finish(self) -> None:
-        """End the probe phase."""
-        ...
 
 
 AfterCreate = Callable[[str], None]
