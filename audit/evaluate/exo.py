@@ -291,11 +291,10 @@ def exa078(ctx: Context) -> Verdict:
             fixes.append(f"Remove-RoleGroup -Identity {ps(rg.name)} -BypassSecurityGroupManagerCheck -Confirm:$false")
     if legacy is not None and legacy.service_account:
         account = legacy.service_account
-        calls = [
-            c
-            for c in ctx.snapshot.calls
-            if key(c.cmdlet) == "get-user" and key(c.parameters.get("Identity")) == key(account)
-        ]
+        reads = [c for c in ctx.snapshot.calls if key(c.cmdlet) == "get-user"]
+        calls = [c for c in reads if key(c.parameters.get("Identity")) == key(account)]
+        # Exchange Online collection reads every user (Get-User -ResultSize Unlimited): absent there means removed.
+        everyone = [c for c in reads if "Identity" not in c.parameters]
         users = ctx.directory.users(account)
         if users:
             for user in users:
@@ -311,8 +310,8 @@ def exa078(ctx: Context) -> Verdict:
                     )
         elif calls and all(not c.ok and key(c.error_kind) == "managementobjectnotfound" for c in calls):
             evidence.append(f"Get-User -Identity {account}: not found (removed)")
-        elif calls and all(c.ok for c in calls):
-            evidence.append(f"Get-User -Identity {account}: no user (removed)")
+        elif (calls and all(c.ok for c in calls)) or (everyone and all(c.ok for c in everyone)):
+            evidence.append(f"Get-User: no user {account} (removed)")
         else:
             why = next((c.error for c in calls if not c.ok), None) or "it was not read"
             unknown.append(f"whether the service account {account} still exists ({why})")

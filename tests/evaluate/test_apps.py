@@ -610,6 +610,16 @@ def test_exa078_disabled_or_removed_service_account_passes(legacy_policy: Loaded
     assert run(legacy_policy, dataclasses.replace(online, users=(), calls=gone))["EXA078"].status is Status.PASS
 
 
+def test_exa078_account_absent_from_a_read_of_every_user_is_removed(
+    legacy_policy: LoadedPolicy, online: Snapshot
+) -> None:
+    calls = (*(c for c in online.calls if c.cmdlet != "Get-User"), call("Get-User", ResultSize="Unlimited"))
+    found = run(legacy_policy, dataclasses.replace(online, users=(), calls=calls))
+    assert found["EXA078"].status is Status.PASS
+    failed = (*(c for c in online.calls if c.cmdlet != "Get-User"), call("Get-User", ok=False, ResultSize="Unlimited"))
+    assert run(legacy_policy, dataclasses.replace(online, users=(), calls=failed))["EXA078"].status is Status.ERROR
+
+
 def test_exa078_service_account_never_read_is_error(legacy_policy: LoadedPolicy, online: Snapshot) -> None:
     calls = tuple(c for c in online.calls if c.cmdlet != "Get-User")
     found = run(legacy_policy, dataclasses.replace(online, users=(), calls=calls))
