@@ -161,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
+    p = add(
+        "migrate",
+        "write the Exchange Online policy for an ApplicationImpersonation policy and print the PowerShell that "
+        "moves it to RBAC for Applications (never run)",
+    )
+    p.add_argument("policy", type=Path, metavar="POLICY")
+    p.add_argument("--app-id", help="Application (client) ID of the integration's Entra app")
+    p.add_argument("--service-principal-id", help="Object ID of its Enterprise application (service principal)")
+    p.add_argument("--display-name", help="display name of the service principal (default: the policy's name)")
+    p.add_argument("--permission", help="Graph permission of the Application role (default: Calendars.ReadWrite)")
+    p.add_argument("--ews", action="store_true", help="the app still uses EWS: add the EWS role and allow list")
+    p.add_argument("--out", type=Path, help="write the policy here and print only the PowerShell")
+
     p = add("schema", "print the JSON Schema of the policy format (for editor completion)")
     p.add_argument("--out", type=Path, help="write to a file instead of stdout")
 
@@ -504,6 +517,28 @@ def _cmd_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     return ExitCode.COMPLIANT
 
 
+def _cmd_migrate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.evaluate.migrate import AppIdentity, migrate
+
+    if not args.app_id or not args.service_principal_id:
+        raise UsageError(
+            "exaudit migrate needs --app-id and --service-principal-id (Entra admin center, Enterprise applications, "
+            "the integration's app: Application ID and Object ID)"
+        )
+    (policy,) = _load_policies([args.policy])
+    app = AppIdentity(args.app_id, args.service_principal_id, args.display_name or policy.spec.metadata.name)
+    result = migrate(policy, app, permission=args.permission, keep_ews=args.ews)
+    if args.out:
+        _write(args.out, result.policy_yaml, stdout)
+        stdout.write(result.powershell)
+        stderr.write(f"policy written: {args.out}; the PowerShell above is printed only, never run\n")
+    else:
+        # One YAML document on stdout: the policy, then the script as comments, so `> file.yaml` stays valid.
+        script = "".join(f"# {line}\n" if line else "#\n" for line in result.powershell.splitlines())
+        stdout.write(result.policy_yaml + "\n# PowerShell that performs the move (printed, never run):\n" + script)
+    return ExitCode.COMPLIANT
+
+
 def _cmd_schema(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
     import json
 
@@ -674,6 +709,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = 
     "run": _cmd_run,
     "demo": _cmd_demo,
     "lab": _cmd_lab,
+    "migrate": _cmd_migrate,
 }
 
 

@@ -7,8 +7,9 @@ https://learn.microsoft.com/en-us/exchange/permissions/role-assignments
 
 from __future__ import annotations
 
-from audit.evaluate.context import Context, Reach, Verdict, assignment_line, grants_access, ps
+from audit.evaluate.context import Context, Reach, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import key
+from audit.evaluate.powershell import ps
 from audit.findings import Severity, Status
 from audit.snapshot import RoleAssignment
 
@@ -138,7 +139,7 @@ def exa010(ctx: Context) -> Verdict:
                 for c in via.candidates
             )
             if via.ambiguous
-            else f"# create the {via.kind} '{via.name}' first, then:\n{_new_assignment(ctx)}",
+            else f"# create the {via.kind} {ps(via.name)} first, then:\n{_new_assignment(ctx)}",
         )
     on_path = ctx.on_path
     if not on_path:

@@ -13,8 +13,9 @@ import difflib
 from collections.abc import Callable
 
 from audit.errors import FilterError
-from audit.evaluate.context import Context, Verdict, assignment_line, grants_access, ps, ps_double
+from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
+from audit.evaluate.powershell import ps
 from audit.findings import Severity, Status
 from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
 from audit.opath.nodes import And, Comparison, Filter, Not, Or
@@ -98,7 +99,7 @@ def _set_filter(ctx: Context, scope_name: str) -> str:
             "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
         )
     assert spec.opath is not None
-    return f'Set-ManagementScope -Identity {ps(scope_name)} -RecipientRestrictionFilter "{ps_double(spec.opath)}"'
+    return f"Set-ManagementScope -Identity {ps(scope_name)} -RecipientRestrictionFilter {ps(spec.opath)}"
 
 
 def _new_scope(ctx: Context) -> str:
@@ -110,7 +111,7 @@ def _new_scope(ctx: Context) -> str:
             f"New-ManagementScope -Name {ps(name)} "
             "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
         )
-    return f'New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter "{ps_double(spec.opath or "")}"'
+    return f"New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter {ps(spec.opath or '')}"
 
 
 def _scope_line(s: ManagementScope) -> str:
@@ -149,7 +150,7 @@ def exa020(ctx: Context) -> Verdict:
             expected=exp,
             actual=f"ScopeRestrictionType {scope.scope_restriction_type}",
             evidence=evidence,
-            remediation=f"# Recreate '{name}' as a recipient scope:\n{_set_filter(ctx, scope.name)}",
+            remediation=f"# Recreate {ps(name)} as a recipient scope:\n{_set_filter(ctx, scope.name)}",
         )
     if not (scope.recipient_filter or "").strip():
         return Verdict(
@@ -365,6 +366,7 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
                 ),
             )
         members = frozenset(key(m) for m in unit.members)
+        # Members come from Entra by UPN; a recipient is in the unit when any of its addresses is listed.
         evidence.append(f"AdministrativeUnit Id={unit.id} DisplayName={unit.display_name!r} Members={len(members)}")
         selectors.append(_Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
     for name in dict.fromkeys(scope_names):
