@@ -47,3 +47,30 @@ def test_forbidden_body_and_propagation_settings() -> None:
         plan.apply({"forbidden_body": "something else"})
     with pytest.raises(LabError, match="unknown route"):
         plan.apply({"http_429": [{"route": "nowhere"}]})
+
+
+def test_serve_prints_the_exchange_online_endpoints_and_credentials() -> None:
+    import io  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from audit.lab.server import serve  # noqa: PLC0415
+
+    out = io.StringIO()
+    stop = threading.Event()
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(serve("exo-compliant", None, 0, False, 0, out, stop=stop)))
+    thread.start()
+    for _ in range(200):
+        if "Ctrl-C" in out.getvalue():
+            break
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    text = out.getvalue()
+    assert result == [0]
+    assert "(Exchange Online)" in text
+    assert "https://127.0.0.1:" in text  # TLS is forced: msal refuses http
+    assert "/adminapi/beta/2f4a9c1e-7b3d-4e5f-a6b7-c8d9e0f1a2b3/InvokeCommand" in text
+    assert "client id 0f8c1e2d-3b4a-4c5d-8e6f-7a8b9c0d1e2f" in text
+    assert text.rstrip().endswith("exaudit lab: stopped")
