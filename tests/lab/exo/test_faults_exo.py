@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import threading
+import time
+
 import pytest
 
 from audit.lab import LabError
 from audit.lab.faults import FaultPlan, route_of
+from audit.lab.server import serve
 
 
 @pytest.mark.parametrize(
@@ -50,12 +55,6 @@ def test_forbidden_body_and_propagation_settings() -> None:
 
 
 def test_serve_prints_the_exchange_online_endpoints_and_credentials() -> None:
-    import io  # noqa: PLC0415
-    import threading  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
-    from audit.lab.server import serve  # noqa: PLC0415
-
     out = io.StringIO()
     stop = threading.Event()
     result: list[int] = []
