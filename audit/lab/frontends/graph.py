@@ -16,6 +16,7 @@ import dataclasses
 import datetime
 import json
 import re
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,14 @@ class Graph:
 
     def __init__(self, ctx: ExoContext) -> None:
         self.ctx = ctx
+        # One pool for every batch; each batch keeps at most BATCH_CONCURRENCY of its sub-requests in it.
+        self._pool = ThreadPoolExecutor(MAX_BATCH * 8, thread_name_prefix="lab-graph-batch")
+        self._lock = threading.Lock()
+        self.max_in_flight_per_batch = 0
+
+    def close(self) -> None:
+        """Stop the batch workers."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def __call__(self, request: LabRequest) -> LabResponse:
         """Authenticate, then answer one request or a $batch."""
@@ -302,9 +311,25 @@ class Graph:
                 out["body"] = reply.body
             return out
 
-        with ThreadPoolExecutor(BATCH_CONCURRENCY, thread_name_prefix="lab-graph-batch") as pool:
-            responses = list(pool.map(run, requests))
-        return Reply(200, {"responses": responses})
+        gate = threading.Semaphore(BATCH_CONCURRENCY)
+        in_flight = [0]
+
+        def gated(sub: dict[str, Any]) -> dict[str, Any]:
+            try:
+                with self._lock:
+                    in_flight[0] += 1
+                    self.max_in_flight_per_batch = max(self.max_in_flight_per_batch, in_flight[0])
+                return run(sub)
+            finally:
+                with self._lock:
+                    in_flight[0] -= 1
+                gate.release()
+
+        futures = []
+        for sub in requests:
+            gate.acquire()
+            futures.append(self._pool.submit(gated, sub))
+        return Reply(200, {"responses": [f.result() for f in futures]})
 
 
 def _operation(method: str, rest: list[str]) -> str | None:

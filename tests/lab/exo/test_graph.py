@@ -193,3 +193,12 @@ def test_patch_user_disables_the_account_admin_only(exo: Exo) -> None:
     user = exo.lab.current_tenant().resolve_recipient("ceo@contoso.com")
     assert user is not None
     assert user.account_disabled
+
+
+def test_a_batch_is_dispatched_four_at_a_time(exo: Exo) -> None:
+    exo.lab.faults.set_latency(100, "graph")
+    users = [f"{u}@contoso.com" for u in FIELD] * 3 + ["ceo@contoso.com", "hr-shared@contoso.com"]
+    requests_ = [{"id": str(i), "method": "GET", "url": f"/users/{u}/calendar"} for i, u in enumerate(users)]
+    resp = exo.graph("POST", "/$batch", json={"requests": requests_})
+    assert len(resp.json()["responses"]) == 20
+    assert exo.lab.stats()["graph_max_in_flight_per_batch"] == 4
