@@ -81,6 +81,7 @@ RESOURCES: dict[str, Resource] = {
             "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
             "AdministrativeUnit.Read.All": "134fd756-38ce-4afd-ba33-e9623dbe66c2",
             "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
+            "User.ReadWrite.All": "741f803b-c850-494e-b5df-cde7c675a1ca",
         },
     ),
     "exchange": Resource(

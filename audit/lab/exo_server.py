@@ -79,6 +79,7 @@ class ExoServer:
         self._previous: Tenant | None = _previous_version(tenant)
         self._changed_at = time.monotonic()
         self._faults = faults
+        self.graph: Graph | None = None
         self._tempdir = tempfile.TemporaryDirectory(prefix="exaudit-lab-apps-")
         self._secrets = {app.app_id: app.secret or secrets.token_urlsafe(24) for app in exo.apps}
         self._certificates: dict[str, tuple[Certificate, ...]] = {}
@@ -129,7 +130,8 @@ class ExoServer:
 
     def routes(self) -> dict[str, Route]:
         """The HTTP routes of the three front ends (Bearer tokens are checked by the front ends themselves)."""
-        graph = _guard(Graph(self.ctx))
+        self.graph = Graph(self.ctx)
+        graph = _guard(self.graph)
         return {
             "/adminapi": Route(_guard(InvokeCommand(self.ctx)), ()),
             "/v1.0": Route(graph, ()),
@@ -170,6 +172,7 @@ class ExoServer:
             "graph": graph,
             "graph_requests": sum(graph.values()),
             "token_requests": counts.get("token", {}),
+            "graph_max_in_flight_per_batch": self.graph.max_in_flight_per_batch if self.graph is not None else 0,
         }
 
     def reset(self) -> None:
@@ -177,7 +180,9 @@ class ExoServer:
         self.ctx.log.clear()
 
     def close(self) -> None:
-        """Remove the certificate files."""
+        """Stop the Graph batch workers and remove the certificate files."""
+        if self.graph is not None:
+            self.graph.close()
         self._tempdir.cleanup()
 
 

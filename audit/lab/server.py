@@ -56,9 +56,17 @@ def scenarios_dir() -> Path:
     return Path(str(resources.files("audit.lab") / "scenarios"))
 
 
-def list_scenarios() -> list[str]:
-    """Return the names of the shipped scenarios, sorted."""
-    return sorted(p.stem for p in scenarios_dir().glob("*.yaml") if not p.name.startswith("_"))
+def list_scenarios(platform: str | None = None) -> list[str]:
+    """Return the names of the shipped scenarios, sorted; only those of ``platform`` when given."""
+    names = sorted(p.stem for p in scenarios_dir().glob("*.yaml") if not p.name.startswith("_"))
+    if platform is None:
+        return names
+    return [n for n in names if scenario_platform(n) == platform]
+
+
+def scenario_platform(name: str) -> str:
+    """Return "on-premises" or "exchange-online" for a shipped scenario."""
+    return str(load_tenant(scenario_path(name)).meta.get("platform", "on-premises"))
 
 
 def scenario_path(name: str) -> Path:
@@ -378,6 +386,8 @@ def serve(
     """Run the lab in the foreground until Ctrl-C (or ``stop`` is set); print endpoints and credentials; return 0."""
     stop = stop or threading.Event()
     with LabServer(scenario, mailboxes=mailboxes, latency_ms=latency_ms, tls=tls, port=port) as lab:
+        if lab.exo is not None:
+            return _serve_exo(lab, out, stop)
         creds = lab.credentials
         lines = [
             f"exaudit lab: scenario {lab.scenario!r}, {lab.stats()['mailboxes']} mailboxes, on 127.0.0.1 only",
@@ -394,18 +404,48 @@ def serve(
         lines.append("Press Ctrl-C to stop.")
         out.write("\n".join(lines) + "\n")
         out.flush()
-        previous = signal.getsignal(signal.SIGINT)
-        in_main = threading.current_thread() is threading.main_thread()
-        if in_main:
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if in_main:
-                signal.signal(signal.SIGINT, previous)
+        _wait(stop)
         out.write("exaudit lab: stopped\n")
     return 0
+
+
+def _serve_exo(lab: LabServer, out: TextIO, stop: threading.Event) -> int:
+    """Print the Exchange Online endpoints and app credentials, then wait (inside the running lab)."""
+    creds = lab.exo_credentials
+    # Generated for this run of a throw-away lab and printed on purpose, as `exaudit lab serve` always did.
+    lines = [
+        f"exaudit lab: scenario {lab.scenario!r} (Exchange Online), {lab.stats()['mailboxes']} mailboxes, 127.0.0.1",
+        f"  tenant     : {lab.tenant_id}",
+        f"  authority  : {lab.authority_url}  (msal: instance_discovery=False, verify=<CA bundle>)",
+        f"  InvokeCmd  : {lab.adminapi_url}/adminapi/beta/{lab.tenant_id}/InvokeCommand",
+        f"  Graph      : {lab.graph_url}/v1.0",
+        f"  CA bundle  : {lab.ca_cert_path}",
+        f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
+        f"  auditor    : client id {creds.auditor_client_id}  secret: {creds.auditor_client_secret}",
+        f"               certificate {creds.auditor_cert_path}  key {creds.auditor_key_path}",
+        f"  integration: client id {creds.integration_client_id}  secret: {creds.integration_client_secret}",
+        f"  lab admin  : client id {creds.admin_client_id}  secret: {creds.admin_client_secret}",
+        "Press Ctrl-C to stop.",
+    ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+    _wait(stop)
+    out.write("exaudit lab: stopped\n")
+    return 0
+
+
+def _wait(stop: threading.Event) -> None:
+    """Block until Ctrl-C, SIGTERM or ``stop``."""
+    previous = signal.getsignal(signal.SIGINT)
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)

@@ -12,10 +12,11 @@ default) is cut with Exchange's warning. Output objects carry the real type chai
 
 from __future__ import annotations
 
-from audit.lab.cmdlets.host import ExchangeSession, run_pipeline
+from audit.lab.cmdlets.host import CmdletHost, ExchangeSession, run_pipeline
 from audit.lab.cmdlets.stream import CommandCall, Emission, ErrorSpec, Output, Warning
 
 __all__ = [
+    "CmdletHost",
     "CommandCall",
     "Emission",
     "ErrorSpec",

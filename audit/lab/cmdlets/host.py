@@ -393,3 +393,31 @@ def run_pipeline(
 ) -> Iterator[Emission]:
     """Run one CreatePipeline's statements for ``user`` against ``tenant``."""
     return ExchangeSession(tenant, user, on_cmdlet).run(statements)
+
+
+class CmdletHost:
+    """The cmdlet runtime the front ends share: the current tenant, who sees which cmdlet, writes, the call log.
+
+    /PowerShell runs statements for an account (visibility from the account's roles); InvokeCommand invokes one
+    call for an app (visibility from its service principal pointer's role groups). Both run the same cmdlets.
+    """
+
+    def __init__(
+        self,
+        tenant: Callable[[], Tenant],
+        *,
+        commit: Callable[[Tenant], None] | None = None,
+        on_cmdlet: Callable[[str, str, dict[str, str]], None] | None = None,
+    ) -> None:
+        self._tenant = tenant
+        self._commit = commit
+        self._on_cmdlet = on_cmdlet
+
+    def run(self, user: str, statements: Sequence[Sequence[CommandCall]]) -> Iterator[Emission]:
+        """Run a PSRP pipeline's statements for an account."""
+        return ExchangeSession(self._tenant(), user, self._on_cmdlet, commit=self._commit).run(statements)
+
+    def invoke(self, caller: str, visible: frozenset[str], call: CommandCall) -> Iterator[Emission]:
+        """Run one REST call (InvokeCommand) for an app that sees ``visible``."""
+        session = ExchangeSession(self._tenant(), caller, self._on_cmdlet, visible=visible, commit=self._commit)
+        return session.run([[call]])

@@ -173,9 +173,10 @@ _CMDLET_LIST = (
     _Cmdlet(
         "Get-OrganizationConfig",
         _SYSCONF + "GetOrganizationConfig",
-        ("Identity", *_COMMON),
+        ("Identity", "RetrieveEwsOperationAccessPolicy", *_COMMON),
         "OrganizationIdParameter",
         _get_org,
+        frozenset({"RetrieveEwsOperationAccessPolicy"}),
     ),
     _Cmdlet(
         "Get-ExchangeServer",

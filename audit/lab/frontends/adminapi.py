@@ -17,7 +17,7 @@ import urllib.parse
 import uuid
 from typing import Any
 
-from audit.lab.cmdlets import CommandCall, ErrorSpec, ExchangeSession, Output, Warning
+from audit.lab.cmdlets import CmdletHost, CommandCall, ErrorSpec, Output, Warning
 from audit.lab.cmdlets.objects import ExchangeObject, MultiValued, Value
 from audit.lab.exo import EXCHANGE_AUDIENCE
 from audit.lab.exo_authz import app_visible_cmdlets
@@ -71,6 +71,7 @@ class InvokeCommand:
 
     def __init__(self, ctx: ExoContext) -> None:
         self.ctx = ctx
+        self.host = CmdletHost(ctx.tenant, commit=ctx.commit)
 
     def __call__(self, request: LabRequest) -> LabResponse:
         """Authenticate, check the request, run the cmdlet, page the answer."""
@@ -122,24 +123,24 @@ class InvokeCommand:
         skip = self._skip(request, name, parameters)
         if skip is None:
             return _error(400, "BadRequest", "The $skiptoken does not belong to this request.")
-        return self._run(request, tenant, visible, name, parameters, skip, match.group(1))
+        caller = app.app_id if app is not None else str(claims.get("appid", ""))
+        return self._run(request, caller, visible, name, parameters, skip, match.group(1))
 
     def _run(
         self,
         request: LabRequest,
-        tenant: Any,
+        caller: str,
         visible: frozenset[str],
         name: str,
         parameters: dict[str, Any],
         skip: int,
         tenant_segment: str,
     ) -> LabResponse:
-        session = ExchangeSession(tenant, "app", visible=visible, commit=self.ctx.commit)
         call = CommandCall(name, False, list(parameters.items()))
         values: list[dict[str, Any]] = []
         warnings: list[str] = []
         errors: list[ErrorSpec] = []
-        for emission in session.run([[call]]):
+        for emission in self.host.invoke(caller, visible, call):
             if isinstance(emission, Output):
                 values.append(encode_object(emission.obj))
             elif isinstance(emission, Warning):

@@ -12,9 +12,11 @@ its own status, headers and body (domain/exo-2026.md section 3).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,7 @@ BATCH_CONCURRENCY = 4
 READ_SP = frozenset({"Application.Read.All", "Directory.Read.All", "AppRoleAssignment.ReadWrite.All"})
 READ_AU = frozenset({"AdministrativeUnit.Read.All", "Directory.Read.All"})
 WRITE_GRANTS = frozenset({"AppRoleAssignment.ReadWrite.All"})
+WRITE_USERS = frozenset({"User.ReadWrite.All"})
 _SUBJECT_FILTER = re.compile(r"^\s*(?:subject\s+eq\s+'(.*)'|startswith\(\s*subject\s*,\s*'(.*)'\s*\))\s*$", re.I)
 
 
@@ -70,6 +73,14 @@ class Graph:
 
     def __init__(self, ctx: ExoContext) -> None:
         self.ctx = ctx
+        # One pool for every batch; each batch keeps at most BATCH_CONCURRENCY of its sub-requests in it.
+        self._pool = ThreadPoolExecutor(MAX_BATCH * 8, thread_name_prefix="lab-graph-batch")
+        self._lock = threading.Lock()
+        self.max_in_flight_per_batch = 0
+
+    def close(self) -> None:
+        """Stop the batch workers."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def __call__(self, request: LabRequest) -> LabResponse:
         """Authenticate, then answer one request or a $batch."""
@@ -115,6 +126,8 @@ class Graph:
             self.ctx.sleep(latency)
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         head = parts[0] if parts else ""
+        if head == "users" and len(parts) == 2 and method == "PATCH":
+            return self._patch_user(caller, parts[1], body)
         if head == "users" and len(parts) >= 3:
             return self._mailbox(caller, method, parts[1], parts[2:], query, body)
         if head.lower().startswith("serviceprincipals"):
@@ -165,6 +178,28 @@ class Graph:
         if app is None or grant_id not in {g for g, _r, _v in exo.entra_grants(app)}:
             return graph_error(404, "Request_ResourceNotFound", f"Resource '{grant_id}' does not exist.")
         new = replace_state(tenant, deleted_grants=exo.deleted_grants | {grant_id})
+        self.ctx.commit(new)
+        return Reply(204)
+
+    def _patch_user(self, caller: Caller, identity: str, body: bytes) -> Reply:
+        """PATCH /users/{id} {"accountEnabled": false} (Update-MgUser, the how-to's service account clean-up)."""
+        if not caller.roles & WRITE_USERS:
+            return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        try:
+            enabled = read_json(body)["accountEnabled"]
+            if not isinstance(enabled, bool):
+                raise TypeError("accountEnabled must be a boolean")
+        except (ValueError, KeyError, TypeError):
+            return graph_error(400, "Request_BadRequest", "The lab only changes accountEnabled.")
+        tenant = self.ctx.tenant()
+        user = tenant.resolve_recipient(identity)
+        if user is None:
+            return graph_error(404, "Request_ResourceNotFound", f"Resource '{identity}' does not exist.")
+        recipients = tuple(
+            dataclasses.replace(r, account_disabled=not enabled) if r.dn == user.dn else r for r in tenant.recipients
+        )
+        new = dataclasses.replace(tenant, recipients=recipients)
+        new.exo = tenant.exo
         self.ctx.commit(new)
         return Reply(204)
 
@@ -276,9 +311,25 @@ class Graph:
                 out["body"] = reply.body
             return out
 
-        with ThreadPoolExecutor(BATCH_CONCURRENCY, thread_name_prefix="lab-graph-batch") as pool:
-            responses = list(pool.map(run, requests))
-        return Reply(200, {"responses": responses})
+        gate = threading.Semaphore(BATCH_CONCURRENCY)
+        in_flight = [0]
+
+        def gated(sub: dict[str, Any]) -> dict[str, Any]:
+            try:
+                with self._lock:
+                    in_flight[0] += 1
+                    self.max_in_flight_per_batch = max(self.max_in_flight_per_batch, in_flight[0])
+                return run(sub)
+            finally:
+                with self._lock:
+                    in_flight[0] -= 1
+                gate.release()
+
+        futures = []
+        for sub in requests:
+            gate.acquire()
+            futures.append(self._pool.submit(gated, sub))
+        return Reply(200, {"responses": [f.result() for f in futures]})
 
 
 def _operation(method: str, rest: list[str]) -> str | None:
