@@ -1,8 +1,8 @@
 """`exaudit demo`: start the embedded lab in-process, audit it, stop it. With audit.cli the only importer of audit.lab.
 
-A scenario whose tenant is Exchange Online (every ``exo-*`` scenario) is audited over the lab's HTTPS token service,
-Admin API and Graph with real msal and requests, using ``policies/callpro-exo.yaml``; the others over PowerShell
-remoting and EWS with ``policies/callpro.yaml``.
+A scenario whose tenant is Exchange Online (``platform: exchange-online``, every ``exo-*`` scenario) is audited over
+the lab's HTTPS token service, Admin API and Graph with real msal and requests, using ``policies/callpro-exo.yaml``;
+the others over PowerShell remoting and EWS with ``policies/callpro.yaml``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ class DemoResult:
 
 
 def is_exchange_online_scenario(scenario: str) -> bool:
-    """Whether a lab scenario's tenant is Exchange Online (the ``exo-`` scenarios)."""
-    return scenario.startswith("exo-")
+    """Whether a lab scenario's tenant is Exchange Online (``platform: exchange-online``, the ``exo-`` scenarios)."""
+    from audit.lab.server import scenario_platform  # noqa: PLC0415  (the lab is loaded for the demo only)
+
+    return scenario_platform(scenario) == "exchange-online"
 
 
 def default_policy_path(name: str = ON_PREMISES_POLICY) -> Path:

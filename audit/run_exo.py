@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from audit import __version__
-from audit.collect.collector import CollectedState
+from audit.collect.collector import EXCHANGE_ONLINE, CollectedState
 from audit.collect.exo import ExoApp, collect_exo_state, exo_call_count
 from audit.errors import ProbeError
 from audit.policy import LoadedPolicy
@@ -45,14 +45,24 @@ def _read(
 ) -> CollectedState:
     runner = target.runner(tokens)
     graph = target.graph(tokens)
+    plan = len(EXCHANGE_ONLINE.calls)
+
+    def phase_two(state: CollectedState) -> Sequence[str]:
+        # The per-mailbox tests and the Entra reads are known only once the recipients are read.
+        found = list(resources(state)) if resources is not None else []
+        if progress is not None:
+            progress.finish()
+            progress.start(exo_call_count(len(apps), len(found)) - plan, "testing authorization and reading Entra")
+        return found
+
     if progress is not None:
-        progress.start(exo_call_count(len(apps), 0), "reading Exchange Online over the Admin API and Microsoft Graph")
+        progress.start(plan, "reading Exchange Online over the Admin API")
     try:
         return collect_exo_state(
             runner,
             graph,
             apps,
-            resources=resources,
+            resources=phase_two,
             timeout=target.timeout_seconds,
             on_call=(lambda _call: progress.advance(1)) if progress is not None else None,
         )

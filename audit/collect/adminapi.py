@@ -29,7 +29,7 @@ ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 
 PAGE_SIZE = 1000
 MAX_PAGES = 10_000
-MAX_THROTTLE_RETRIES = 5
+MAX_THROTTLE_RETRIES = 10  # each within the call's deadline, which is the real bound
 
 _READ_ROLE_GROUP = "View-Only Organization Management"
 

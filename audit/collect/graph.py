@@ -37,7 +37,7 @@ RESOURCE_APP_ROLES = "Graph:resourceAppRoles"
 AU_MEMBERS = "Graph:administrativeUnitMembers"
 
 MAX_PAGES = 1000
-MAX_THROTTLE_RETRIES = 5
+MAX_THROTTLE_RETRIES = 10  # each within the call's deadline, which is the real bound
 _DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"  # appRoleId of "default access": no permission
 
 TokenProvider = Callable[[], str]

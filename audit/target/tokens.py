@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ MANAGE_AS_APP = "Exchange.ManageAsApp"
 """The Entra app role (Office 365 Exchange Online) an app needs for the Admin API (OPD app-only-auth-powershell-v2)."""
 
 _MAX_PEM_BYTES = 256 * 1024
+_TOKEN_THROTTLE_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,12 @@ ErrorFactory = Callable[[str], ExauditError]
 
 
 class _BoundedSession(requests.Session):
-    """The HTTP client handed to msal: fixed TLS verification, no environment, a timeout on every request."""
+    """The HTTP client handed to msal: fixed TLS verification, no environment, a timeout on every request.
+
+    A throttled answer (429/503) from the token service or its discovery document is waited out here, honouring
+    ``Retry-After`` a few times within the timeout: msal would cache it and fail every retry meanwhile
+    (``throttled_http_client.py``, exo-2026.md §5.1).
+    """
 
     def __init__(self, verify: bool | str, timeout: float) -> None:
         super().__init__()
@@ -149,9 +156,20 @@ class _BoundedSession(requests.Session):
         self.mount("http://", https.VerifyingAdapter(verify, max_retries=0))
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        """Send with the default timeout unless msal gave one."""
+        """Send with the default timeout unless msal gave one; wait out throttling within that timeout."""
         kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+        deadline = time.monotonic() + self._timeout
+        for attempt in range(1, _TOKEN_THROTTLE_RETRIES + 2):
+            response = super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+            if response.status_code not in (429, 503) or attempt > _TOKEN_THROTTLE_RETRIES:
+                return response
+            wait = https.retry_after(response.headers.get("Retry-After"))
+            wait = float(attempt) if wait is None else wait
+            if time.monotonic() + wait >= deadline:
+                return response
+            response.close()
+            time.sleep(wait)
+        return response
 
 
 class TokenSource:

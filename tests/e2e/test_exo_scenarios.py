@@ -14,7 +14,7 @@ from .exo_support import assert_nothing_leaked, recording_tokens, run_exo, secre
 
 pytestmark = pytest.mark.e2e
 
-EXO_SCENARIOS = [s for s in list_scenarios() if s.startswith("exo-")]
+EXO_SCENARIOS = list_scenarios("exchange-online")
 
 
 @pytest.mark.parametrize("scenario", EXO_SCENARIOS)
