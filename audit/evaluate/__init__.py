@@ -1,4 +1,4 @@
-"""Evaluation: the checks EXA000-EXA060 decided from a policy and a snapshot, purely (no I/O, no clock)."""
+"""Evaluation: the checks EXA000-EXA078 decided from a policy and a snapshot, purely (no I/O, no clock)."""
 
 from audit.evaluate.checks import CHECKS, ORDER, CheckSpec
 from audit.evaluate.engine import evaluate, evaluate_all

@@ -10,6 +10,7 @@ https://learn.microsoft.com/en-us/exchange/client-developer/web-service-referenc
 
 from __future__ import annotations
 
+from audit.evaluate.apps import mailbox_grants
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import key
 from audit.evaluate.exo import propagating
@@ -249,6 +250,8 @@ def exa051(ctx: Context) -> Verdict:
             f"{who} {len(breached)} mailbox(es) that must stay out of reach: {listing(breached)}. "
             "The scope does not hold."
         )
+        if ctx.is_app and mailbox_grants(ctx):
+            msg += " An Entra application permission of the app reaches every mailbox (EXA074)."
         if undecided:
             msg += f" Undecided: {undecided}."
         return Verdict(

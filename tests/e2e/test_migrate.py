@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from audit.cli import main
-from audit.lab.server import LabServer, list_scenarios
+from audit.lab.server import LabServer
 from audit.policy import load_policy
 
 from .exo_support import run_exo
@@ -246,62 +246,15 @@ def _remove_grants(sp: str, block: list[str], admin: Admin) -> None:
 
 # --- the proof --------------------------------------------------------------------------------------------------
 
-# Used only while the lab does not ship exo-legacy: the how-to's setup (_base.yaml) in Exchange Online, the
-# integration app registered and consented Calendars.ReadWrite tenant-wide, without an Exchange pointer or role.
-LOCAL_LEGACY = """\
-extends: {base}
-platform: exchange-online
-description: The ApplicationImpersonation how-to left in Exchange Online; the app consented tenant-wide in Entra.
-exchange_online:
-  tenant_id: 2f4a9c1e-7b3d-4e5f-a6b7-c8d9e0f1a2b3
-  initial_domain: contoso.onmicrosoft.com
-  apps:
-    - name: CallPro CalendarSync
-      app_id: 6233fba6-0198-4277-892f-9275bf728bcc
-      object_id: 7c3b5a1e-2f4d-4e8a-9b61-0d2e4f6a8c91
-      role: integration
-      exchange_pointer: false
-      entra_roles: [graph:Calendars.ReadWrite]
-    - name: exaudit Reader
-      app_id: 0f8c1e2d-3b4a-4c5d-8e6f-7a8b9c0d1e2f
-      object_id: 5d39cc4d-1a2b-4c3d-8e4f-9a0b1c2d3e4f
-      role: auditor
-      certificate: true
-      entra_roles: [exchange:Exchange.ManageAsApp, graph:Application.Read.All]
-      role_groups: [View-Only Organization Management]
-    - name: exaudit Lab Admin
-      app_id: 3c1d5e7f-9a2b-4c6d-8e0f-1a3b5c7d9e1f
-      object_id: 4e2f6a8c-0b1d-4f3e-9a5c-7b9d1e3f5a7c
-      role: admin
-      entra_roles: [exchange:Exchange.ManageAsApp, graph:AppRoleAssignment.ReadWrite.All, graph:Application.Read.All]
-      role_groups: [Organization Management]
-"""
-
 
 @pytest.fixture
-def legacy_lab(tmp_path: Path) -> Iterator[LabServer]:
-    if "exo-legacy" in list_scenarios():
-        with LabServer("exo-legacy") as lab:
-            yield lab
-        return
-    base = REPO / "audit" / "lab" / "scenarios" / "_base.yaml"
-    path = tmp_path / "exo-legacy-local.yaml"
-    path.write_text(LOCAL_LEGACY.format(base=base), encoding="utf-8")
-    with LabServer(None, tenant_path=path) as lab:
+def legacy_lab() -> Iterator[LabServer]:
+    with LabServer("exo-legacy") as lab:
         yield lab
-
-
-def _lab_reads_the_ews_allow_list(admin: Admin) -> bool:
-    """Whether the lab answers Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy (the collector asks it)."""
-    return admin.exists("Get-OrganizationConfig", {"RetrieveEwsOperationAccessPolicy": True})
 
 
 def test_migrate_applied_to_the_legacy_tenant_audits_clean(legacy_lab: LabServer, tmp_path: Path) -> None:
     admin = Admin(legacy_lab)
-    if not _lab_reads_the_ews_allow_list(admin):
-        # Not a pass: EXA060/EXA077 would be ERROR for a lab gap, not for anything migrate does. Strict again as
-        # soon as the lab takes the parameter (domain/exo-2026.md section 1.8).
-        pytest.xfail("the lab's Get-OrganizationConfig does not take -RetrieveEwsOperationAccessPolicy yet")
     policy = tmp_path / "callpro-exo.yaml"
     out, err = io.StringIO(), io.StringIO()
     argv = ["migrate", str(REPO / "policies" / "callpro.yaml"), "--app-id", APP_ID, "--service-principal-id", SP_ID]

@@ -24,6 +24,7 @@ from audit.snapshot import (
     AuthorizationRow,
     CollectionCall,
     EntraServicePrincipal,
+    Group,
     Organization,
     Probe,
     ProbeOutcome,
@@ -430,6 +431,7 @@ def test_the_union_trap(policy: LoadedPolicy, online: Snapshot) -> None:
     assert found["EXA051"].status is Status.FAIL
     assert found["EXA051"].severity is Severity.CRITICAL
     assert found["EXA051"].message.startswith("The app CAN reach 2 mailbox(es)")
+    assert "(EXA074)" in found["EXA051"].message
     for check_id in ("EXA012", "EXA040", "EXA072", "EXA076"):
         assert found[check_id].status is Status.PASS, check_id  # Exchange alone looks perfect
 
@@ -702,3 +704,76 @@ def test_probe_of_a_wrongly_scoped_app_fails(policy: LoadedPolicy, online: Snaps
     assert found["EXA051"].status is Status.FAIL
     assert isinstance(found["EXA051"], Finding)
     assert Probe  # the records used above are the snapshot's own
+
+
+# --- more branches ----------------------------------------------------------------------------------------------
+
+
+def test_exa073_missing_member_is_high(au_policy: LoadedPolicy, online: Snapshot) -> None:
+    found = run(au_policy, au_snapshot(online, ("ad.viseur@contoso.com",)))
+    assert found["EXA073"].status is Status.FAIL
+    assert found["EXA073"].severity is Severity.HIGH
+    assert "New-MgDirectoryAdministrativeUnitMemberByRef" in found["EXA073"].remediation
+
+
+def test_exa070_pointer_to_another_object(policy: LoadedPolicy, online: Snapshot) -> None:
+    other = "11111111-2222-4333-8444-555555555555"
+    pointers = (
+        ServicePrincipal("CallPro CalendarSync", APP_ID, other, identity=other),
+        ServicePrincipal("CallPro copy", "99999999-9999-4999-8999-999999999999", SP_ID, identity=SP_ID),
+    )
+    exa070 = run(policy, dataclasses.replace(online, service_principals=pointers))["EXA070"]
+    assert exa070.status is Status.FAIL
+    assert f"its ObjectId {other} is not the service principal's" in exa070.message
+    assert "its AppId 99999999" in exa070.message
+    assert "2 Exchange pointers name the app" in exa070.message
+
+
+def test_app_checks_without_the_app_in_exchange_fail(policy: LoadedPolicy, online: Snapshot) -> None:
+    # No pointer and no assignment: the principal cannot be found in Exchange at all (the exo-legacy state).
+    snap = dataclasses.replace(
+        online,
+        service_principals=(),
+        role_assignments=tuple(a for a in online.role_assignments if a.role != ROLE),
+    )
+    found = run(policy, snap)
+    for check_id in ("EXA001", "EXA070", "EXA071", "EXA072"):
+        assert found[check_id].status is Status.FAIL, check_id
+    assert "(see EXA001, EXA070)" in found["EXA071"].message
+
+
+def _group_like(group: Group, name: str, members: tuple[str, ...]) -> Group:
+    return dataclasses.replace(
+        group,
+        name=name,
+        display_name=name,
+        identity=f"contoso.com/Groups/{name}",
+        distinguished_name=f"CN={name},OU=Groups,DC=contoso,DC=com",
+        members=members,
+    )
+
+
+def test_exa075_follows_nested_groups(policy: LoadedPolicy, online: Snapshot) -> None:
+    group = next(g for g in online.groups if g.name == "SecurityGroup-CallPro Calendar Access")
+    ceo = next(r for r in online.recipients if r.primary_smtp_address == "ceo@contoso.com")
+    inner = _group_like(group, "Inner", (ceo.identity,))
+    outer = _group_like(group, "Outer", (inner.identity,))
+    snap = dataclasses.replace(
+        online,
+        groups=(*online.groups, inner, outer),
+        application_access_policies=(aap("Outer"),),
+        app_role_grants=(grant("Calendars.Read"),),
+    )
+    exa075 = run(policy, snap)["EXA075"]
+    assert exa075.status is Status.FAIL
+    assert "ceo@contoso.com" in exa075.message
+
+
+def test_exa076_not_run_for_a_member_is_error(policy: LoadedPolicy, online: Snapshot) -> None:
+    rows = tuple(
+        dataclasses.replace(r, in_scope=None, raw_in_scope="Not Run") if r.resource == "ad.viseur@contoso.com" else r
+        for r in online.authorizations
+    )
+    exa076 = run(policy, dataclasses.replace(online, authorizations=rows))["EXA076"]
+    assert exa076.status is Status.ERROR
+    assert "'Not Run'" in exa076.message
