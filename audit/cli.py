@@ -47,7 +47,11 @@ environment defaults (flags win):
   EXAUDIT_REPORT_DIR, EXAUDIT_SERVER, EXAUDIT_PORT, EXAUDIT_SCHEME, EXAUDIT_AUTH, EXAUDIT_CA_BUNDLE,
   EXAUDIT_EWS_URL, EXAUDIT_AUDIT_USER, EXAUDIT_SERVICE_USER, EXAUDIT_CONCURRENCY, EXAUDIT_DEADLINE,
   EXAUDIT_CLIENT_CERT, EXAUDIT_CLIENT_KEY
+  Exchange Online: EXAUDIT_TENANT, EXAUDIT_CLIENT_ID, EXAUDIT_PROBE_CLIENT_ID, EXAUDIT_AUTHORITY_URL,
+  EXAUDIT_ADMINAPI_URL, EXAUDIT_GRAPH_URL
 secrets (never on the command line):
+  EXAUDIT_CLIENT_SECRET or --client-secret-file     the auditing app (Exchange Online; or --client-cert/--client-key)
+  EXAUDIT_PROBE_CLIENT_SECRET or --probe-client-secret-file  the integration's app (Exchange Online probes)
   EXAUDIT_AUDIT_PASSWORD or --audit-password-file   the auditing account (PowerShell remoting)
   EXAUDIT_SERVICE_PASSWORD or --service-password-file the integration's service account (EWS probes)
   with --auth kerberos no password is needed (a ticket from kinit is used)
@@ -127,6 +131,7 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         default=8.0,
         help="largest EWS reply accepted, MiB (default 8); a larger one is an error",
     )
+    _add_exo_options(p)
 
 
 def _positive_mib(text: str) -> float:
@@ -156,6 +161,26 @@ def _add_file_mode(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_exo_options(p: argparse.ArgumentParser) -> None:
+    """Exchange Online: chosen when the policy's principal is an app (``principal.app``)."""
+    g = p.add_argument_group("Exchange Online (used when the policy's principal is an app; secrets never in argv)")
+    g.add_argument("--tenant", default=_env("TENANT"), help="tenant id or initial domain (contoso.onmicrosoft.com)")
+    g.add_argument("--client-id", default=_env("CLIENT_ID"), help="the auditing app's application (client) id")
+    g.add_argument("--client-secret-file", type=Path, help="file holding the auditing app's client secret")
+    g.add_argument("--probe-client-id", default=_env("PROBE_CLIENT_ID"), help="the integration app's client id")
+    g.add_argument("--probe-client-secret-file", type=Path, help="file holding the integration app's client secret")
+    g.add_argument("--probe-client-cert", type=Path, default=_env("PROBE_CLIENT_CERT"), help="its PEM certificate")
+    g.add_argument("--probe-client-key", type=Path, default=_env("PROBE_CLIENT_KEY"), help="its PEM private key")
+    g.add_argument("--authority-url", default=_env("AUTHORITY_URL"), help="token service (sovereign clouds)")
+    g.add_argument(
+        "--adminapi-url", default=_env("ADMINAPI_URL"), help="Admin API base (default outlook.office365.com)"
+    )
+    g.add_argument("--graph-url", default=_env("GRAPH_URL"), help="Microsoft Graph base (default graph.microsoft.com)")
+    # Accepted only to refuse them with a clear message: a secret in argv is visible to every local user.
+    g.add_argument("--client-secret", help=argparse.SUPPRESS)
+    g.add_argument("--probe-client-secret", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -182,6 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _add_file_mode(p)
+
+    p = add(
+        "migrate",
+        "write the Exchange Online policy for an ApplicationImpersonation policy and print the PowerShell that "
+        "moves it to RBAC for Applications (never run)",
+    )
+    p.add_argument("policy", type=Path, metavar="POLICY")
+    p.add_argument("--app-id", help="Application (client) ID of the integration's Entra app")
+    p.add_argument("--service-principal-id", help="Object ID of its Enterprise application (service principal)")
+    p.add_argument("--display-name", help="display name of the service principal (default: the policy's name)")
+    p.add_argument("--permission", help="Graph permission of the Application role (default: Calendars.ReadWrite)")
+    p.add_argument("--ews", action="store_true", help="the app still uses EWS: add the EWS role and allow list")
+    p.add_argument("--out", type=Path, help="write the policy here and print only the PowerShell")
 
     p = add("schema", "print the JSON Schema of the policy format (for editor completion)")
     p.add_argument("--out", type=Path, help="write to a file instead of stdout")
@@ -373,7 +411,7 @@ def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> 
             error = (call.error or "unknown error").removeprefix("not attempted: ")
             problems.setdefault(error, []).append(call.cmdlet)
     if snapshot.probe_run is not None and snapshot.probe_run.error:
-        problems.setdefault(snapshot.probe_run.error, []).append("EWS probes")
+        problems.setdefault(snapshot.probe_run.error, []).append("probes")
     for probe in _undecided_probes(snapshot):
         problems.setdefault(probe.detail or probe.response_code or str(probe.outcome), []).append(probe.mailbox)
     for n, (error, where) in enumerate(problems.items()):
@@ -443,6 +481,98 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
     )
 
 
+def _target(args: argparse.Namespace, policies: Sequence[LoadedPolicy], stderr: TextIO) -> Any:
+    """The platform follows from the policies' principal: an app means Exchange Online (one platform per run)."""
+    apps = [p for p in policies if p.spec.principal.app is not None]
+    if apps and len(apps) != len(policies):
+        raise UsageError(
+            "these policies mix app principals (Exchange Online) and service accounts (on premises): audit each "
+            "platform in its own run"
+        )
+    return _exo_target(args, stderr) if apps else _target_options(args, stderr)
+
+
+def _target_label(args: argparse.Namespace, snapshot: Snapshot) -> str:
+    if snapshot.target.platform == "exchange-online" and snapshot.target.endpoints:
+        return f"Exchange Online tenant {args.tenant} ({snapshot.target.psrp_endpoint})"
+    return f"{args.scheme}://{args.server}{args.path}"
+
+
+def _exo_credential(
+    client_id: str | None, env_name: str, file: Path | None, cert: Path | None, key: Path | None, what: str
+) -> Any:
+    from audit.target.tokens import AppCredential, certificate_credential
+
+    if not client_id:
+        return None
+    if cert is not None or key is not None:
+        if cert is None or key is None:
+            raise UsageError(f"the {what}'s certificate needs both the PEM certificate and its PEM private key")
+        return certificate_credential(client_id, cert, key)
+    secret = _secret(env_name, file, what)
+    source = f"the client secret from {file}" if file is not None else f"the client secret from {env_name}"
+    return AppCredential(client_id, secret=secret, source=source) if secret else AppCredential(client_id)
+
+
+def _exo_target(args: argparse.Namespace, stderr: TextIO) -> Any:
+    """Exchange Online options: tenant, both apps' credentials (environment or files), base URLs, shared knobs."""
+    from audit.target import exo
+    from audit.target.tokens import EXCHANGE_RESOURCE, GRAPH_RESOURCE
+
+    for flag, env in (
+        ("--client-secret", "EXAUDIT_CLIENT_SECRET"),
+        ("--probe-client-secret", "EXAUDIT_PROBE_CLIENT_SECRET"),
+    ):
+        if getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None:
+            raise UsageError(
+                f"{flag} is refused: a secret on the command line is visible to every local user and in shell "
+                f"history; set {env} or pass {flag}-file"
+            )
+    if not args.tenant:
+        raise UsageError("an app principal (Exchange Online) needs --tenant (or EXAUDIT_TENANT)")
+    if args.insecure:
+        stderr.write("WARNING: --insecure: TLS certificates are NOT verified; tokens can be stolen on the path\n")
+    auditor = _exo_credential(
+        args.client_id,
+        "EXAUDIT_CLIENT_SECRET",
+        args.client_secret_file,
+        args.client_cert,
+        args.client_key,
+        "auditing app",
+    )
+    if auditor is None:
+        raise UsageError("--client-id (or EXAUDIT_CLIENT_ID) is required: the auditing app's application id")
+    prober = _exo_credential(
+        args.probe_client_id,
+        "EXAUDIT_PROBE_CLIENT_SECRET",
+        args.probe_client_secret_file,
+        args.probe_client_cert,
+        args.probe_client_key,
+        "integration app",
+    )
+    adminapi = args.adminapi_url or exo.DEFAULT_ADMINAPI
+    graph = args.graph_url or exo.DEFAULT_GRAPH
+    target = exo.ExchangeOnline(
+        tenant=args.tenant,
+        auditor=auditor,
+        prober=prober if prober is not None and prober.secrets() else None,
+        authority_url=args.authority_url or exo.DEFAULT_AUTHORITY,
+        adminapi_url=adminapi,
+        graph_url=graph,
+        exchange_resource=exo.resource_for(adminapi, EXCHANGE_RESOURCE),
+        graph_resource=exo.resource_for(graph, GRAPH_RESOURCE),
+        ca_bundle=args.ca_bundle,
+        insecure=args.insecure,
+        timeout_seconds=args.timeout,
+        concurrency=args.concurrency,
+        deadline_seconds=args.deadline,
+        probe_operation=_probe_operation(args.probe),
+        sample_seed=args.sample_seed,
+    )
+    target.validate()
+    return target
+
+
 def _probe_operation(flag: str | None) -> str | None:
     return {None: None, "calendar-read": "calendarRead", "calendar-write": "calendarWrite"}[flag]
 
@@ -473,6 +603,28 @@ def _cmd_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
         if not failed:
             stdout.write(f"{p.path}: ok ({p.spec.metadata.name})\n")
     return ExitCode.USAGE if errors else ExitCode.COMPLIANT
+
+
+def _cmd_migrate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.evaluate.migrate import AppIdentity, migrate
+
+    if not args.app_id or not args.service_principal_id:
+        raise UsageError(
+            "exaudit migrate needs --app-id and --service-principal-id (Entra admin center, Enterprise applications, "
+            "the integration's app: Application ID and Object ID)"
+        )
+    (policy,) = _load_policies([args.policy])
+    app = AppIdentity(args.app_id, args.service_principal_id, args.display_name or policy.spec.metadata.name)
+    result = migrate(policy, app, permission=args.permission, keep_ews=args.ews)
+    if args.out:
+        _write(args.out, result.policy_yaml, stdout)
+        stdout.write(result.powershell)
+        stderr.write(f"policy written: {args.out}; the PowerShell above is printed only, never run\n")
+    else:
+        # One YAML document on stdout: the policy, then the script as comments, so `> file.yaml` stays valid.
+        script = "".join(f"# {line}\n" if line else "#\n" for line in result.powershell.splitlines())
+        stdout.write(result.policy_yaml + "\n# PowerShell that performs the move (printed, never run):\n" + script)
+    return ExitCode.COMPLIANT
 
 
 def _cmd_schema(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
@@ -521,9 +673,8 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
     else:
         from audit import run as live
 
-        snapshot = live.read_only_snapshot(
-            args.service_account, _target_options(args, stderr), progress=_progress(args, stderr)
-        )
+        export_target = _exo_target(args, stderr) if args.tenant else _target_options(args, stderr)
+        snapshot = live.read_only_snapshot(args.service_account, export_target, progress=_progress(args, stderr))
     failed = [c for c in snapshot.calls if not c.ok]
     if failed:
         # A policy written from partial state would encode a guess as the intended state.
@@ -540,7 +691,7 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
     from audit import run as live
 
     policies = _load_policies(args.policies)
-    target = _target_options(args, stderr)
+    target = _target(args, policies, stderr)
     snapshot = live.collect(policies, target, progress=_progress(args, stderr))
     sha = _write_snapshot(snapshot, args.out, _file_mode(args))
     _collection_problems(snapshot, stderr)
@@ -557,14 +708,14 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
 
     now = datetime.now(UTC)
     policies = _load_policies(args.policies)
-    target = _target_options(args, stderr)
+    target = _target(args, policies, stderr)
     snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
     sha = (
         _write_snapshot(snapshot, args.snapshot_out, _file_mode(args))
         if args.snapshot_out
         else str(snap.to_document(snapshot)["sha256"])  # sealed once; the same hash `collect` would write
     )
-    result = _result(findings, policies, f"{args.scheme}://{args.server}{args.path}", snapshot, sha, now)
+    result = _result(findings, policies, _target_label(args, snapshot), snapshot, sha, now)
     write_reports(result, args, stdout)
     _summary(result, args, stderr)
     _collection_problems(snapshot, stderr)
@@ -572,7 +723,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
 
 
 def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
-    from audit import run as live
+    from audit import demo as live
 
     now = datetime.now(UTC)
     out: Path = args.out
@@ -651,6 +802,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = 
     "demo": _cmd_demo,
     "lab": _cmd_lab,
     "completion": _cmd_completion,
+    "migrate": _cmd_migrate,
 }
 
 

@@ -10,26 +10,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
-import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from audit import __version__
 from audit.collect import CollectedState, call_count, collect_state
-from audit.collect.psrp import AUTH_METHODS, PsrpEndpoint, PsrpRunner
+from audit.collect.psrp import PsrpEndpoint, PsrpRunner
 from audit.errors import ProbeError, UsageError
 from audit.findings import Finding
 from audit.policy import LoadedPolicy
 from audit.probe import CALENDAR_READ, CALENDAR_WRITE, EwsEndpoint, Prober, ProbeSettings, ProbeTarget
 from audit.replies import MIB
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun, Snapshot, Target, ThrottlingPolicy
+from audit.target.exo import ExchangeOnline
+from audit.target.onprem import DEFAULT_CONCURRENCY, TargetOptions
+from audit.target.onprem import check_target as _check_target
 
-if TYPE_CHECKING:
-    from audit.lab.server import LabServer
-
-DEFAULT_CONCURRENCY = 8
+__all__ = ["DEFAULT_CONCURRENCY", "ExchangeOnline", "TargetOptions"]  # re-exported: they lived here before
 FALLBACK_BUILD = (15, 0, 847, 32)  # Exchange 2013 SP1: a schema every supported on-premises server understands
 _SAMPLE_TYPES = {"usermailbox", "sharedmailbox", "roommailbox", "equipmentmailbox"}
 
@@ -48,61 +45,6 @@ class ProgressSink(Protocol):
     def finish(self) -> None:
         """End the current phase."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class TargetOptions:
-    """Where to audit and how to log in; the passwords never show in repr and are never written anywhere."""
-
-    server: str
-    port: int
-    path: str = "/PowerShell"
-    scheme: str = "https"  # http | https
-    auth: str = "kerberos"  # kerberos | negotiate | ntlm | basic | certificate
-    ca_bundle: Path | None = None
-    insecure: bool = False
-    ews_url: str | None = None
-    audit_username: str = ""
-    audit_password: str | None = field(default=None, repr=False)
-    service_username: str = ""
-    service_password: str | None = field(default=None, repr=False)
-    timeout_seconds: float = 60.0
-    concurrency: int = DEFAULT_CONCURRENCY
-    deadline_seconds: float = 600.0
-    probe_operation: str | None = None  # None: as each policy says; "calendarRead" | "calendarWrite"
-    sample_seed: int | None = None
-    client_cert: Path | None = None  # --auth certificate
-    client_key: Path | None = None
-    max_reply_mib: float = 64.0  # per PowerShell remoting reply (--max-reply-mib)
-    max_ews_reply_mib: float = 8.0  # per EWS reply (--max-ews-reply-mib)
-
-    @property
-    def psrp_url(self) -> str:
-        """The PowerShell endpoint URL (no credentials)."""
-        return f"{self.scheme}://{self.server}:{self.port}/{self.path.strip('/')}"
-
-    @property
-    def resolved_ews_url(self) -> str:
-        """The EWS URL: as given, or ``<scheme>://<server>:<port>/EWS/Exchange.asmx``."""
-        return self.ews_url or f"{self.scheme}://{self.server}:{self.port}/EWS/Exchange.asmx"
-
-    @property
-    def cert_validation(self) -> bool | str:
-        """TLS verification for both clients: a CA bundle, the system store, or off (--insecure)."""
-        if self.insecure:
-            return False
-        return str(self.ca_bundle) if self.ca_bundle is not None else True
-
-
-@dataclass(frozen=True, slots=True)
-class DemoResult:
-    """What ``exaudit demo`` produced: the snapshot, the findings, and which lab it ran against."""
-
-    snapshot: Snapshot
-    findings: tuple[Finding, ...]
-    policies: tuple[LoadedPolicy, ...]
-    lab_description: str
-    scenario: str
 
 
 def _principals(policies: Sequence[LoadedPolicy]) -> list[str]:
@@ -311,32 +253,14 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
             progress.finish()
 
 
-def _check_target(target: TargetOptions) -> None:
-    # An endpoint is copied into the snapshot and every report (Target, RunInfo): credentials written into it
-    # would be published with them. Passwords come from the environment, a file or Kerberos, never from an URL.
-    # The message names the option, not its value.
-    if "@" in target.server:
-        raise UsageError(
-            "--server holds credentials ('user:password@host'); give the password through "
-            "EXAUDIT_AUDIT_PASSWORD or --audit-password-file, never in the server name"
-        )
-    if target.ews_url is not None:
-        parts = urllib.parse.urlsplit(target.ews_url)
-        if parts.username is not None or parts.password is not None:
-            raise UsageError(
-                "--ews-url holds credentials; give the service account's password through "
-                "EXAUDIT_SERVICE_PASSWORD or --service-password-file, never in the URL"
-            )
-    if target.scheme not in ("http", "https"):
-        raise UsageError(f"--scheme must be http or https, not {target.scheme!r}")
-    if target.auth not in AUTH_METHODS:
-        raise UsageError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {target.auth!r}")
-
-
 def read_only_snapshot(
-    service_account: str, target: TargetOptions, *, progress: ProgressSink | None = None
+    service_account: str, target: TargetOptions | ExchangeOnline, *, progress: ProgressSink | None = None
 ) -> Snapshot:
     """Collect the state for one service account without probing it (for `exaudit export`)."""
+    if isinstance(target, ExchangeOnline):
+        from audit.run_exo import read_only_exo  # noqa: PLC0415  (Exchange Online only)
+
+        return read_only_exo(service_account, target, progress=progress)
     _check_target(target)
     collected_at = _now()
     state = _read_state([service_account], target, progress)
@@ -345,10 +269,11 @@ def read_only_snapshot(
 
 def collect(
     policies: Sequence[LoadedPolicy],
-    target: TargetOptions,
+    target: TargetOptions | ExchangeOnline,
     *,
     progress: ProgressSink | None = None,
     after_create: object | None = None,
+    issued_tokens: list[str] | None = None,
 ) -> Snapshot:
     """Collect the Exchange state over PowerShell remoting and probe the mailboxes over EWS; returns the snapshot.
 
@@ -358,6 +283,10 @@ def collect(
     Raises:
         UsageError: the target options cannot work (e.g. an unknown authentication method).
     """
+    if isinstance(target, ExchangeOnline):
+        from audit.run_exo import collect_exo  # noqa: PLC0415  (Exchange Online: InvokeCommand, Graph)
+
+        return collect_exo(policies, target, progress=progress, after_create=after_create, issued_tokens=issued_tokens)
     _check_target(target)
     collected_at = _now()
     principals = _principals(policies)
@@ -397,6 +326,12 @@ def _snapshot(
         mailboxes=state.mailboxes,
         users=state.users,
         throttling_policies=state.throttling_policies,
+        service_principals=state.service_principals,
+        entra_service_principals=state.entra_service_principals,
+        app_role_grants=state.app_role_grants,
+        authorizations=state.authorizations,
+        application_access_policies=state.application_access_policies,
+        administrative_units=state.administrative_units,
         probes=probes,
         probe_run=probe_run,
         calls=state.calls,
@@ -462,7 +397,7 @@ def _probe(
 
 def run(
     policies: Sequence[LoadedPolicy],
-    target: TargetOptions,
+    target: TargetOptions | ExchangeOnline,
     now: dt.datetime,
     *,
     progress: ProgressSink | None = None,
@@ -472,58 +407,3 @@ def run(
 
     snapshot = collect(policies, target, progress=progress)
     return snapshot, tuple(evaluate_all(policies, snapshot, now))
-
-
-def default_policy_path() -> Path:
-    """``policies/callpro.yaml``: shipped in the package (audit/policies) or found beside it in a checkout.
-
-    Raises:
-        UsageError: the policy is in neither place.
-    """
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "policies" / "callpro.yaml", here.parent / "policies" / "callpro.yaml"):
-        if candidate.is_file():
-            return candidate
-    raise UsageError("policies/callpro.yaml is not installed with exaudit; reinstall the package")
-
-
-def demo(
-    scenario: str = "compliant",
-    *,
-    mailboxes: int | None = None,
-    progress: ProgressSink | None = None,
-    policy_path: Path | None = None,
-    now: dt.datetime | None = None,
-) -> DemoResult:
-    """Start the embedded lab in-process, audit it with ``policies/callpro.yaml``, stop it; nothing is written."""
-    from audit.lab.server import LabServer  # noqa: PLC0415  (the lab is loaded for the demo only)
-    from audit.policy import load_policy  # noqa: PLC0415
-
-    policy = load_policy(policy_path or default_policy_path())
-    with LabServer(scenario=scenario, mailboxes=mailboxes) as lab:
-        target = lab_target(lab)
-        snapshot, findings = run([policy], target, now or dt.datetime.now(dt.UTC), progress=progress)
-        description = f"embedded lab, scenario {scenario} ({lab.base_url})"
-    return DemoResult(snapshot, findings, (policy,), description, scenario)
-
-
-def lab_target(lab: LabServer, *, auth: str = "ntlm", **overrides: Any) -> TargetOptions:
-    """TargetOptions for a running lab with its generated credentials (NTLM with message encryption by default)."""
-    creds = lab.credentials
-    tls = lab.ca_cert_path is not None
-    values: dict[str, Any] = {
-        "server": "127.0.0.1",
-        "port": lab.port,
-        "path": "/PowerShell",
-        "scheme": "https" if tls else "http",
-        "auth": auth,
-        "ca_bundle": lab.ca_cert_path,
-        "audit_username": creds.auditor_username,
-        "audit_password": creds.auditor_password,
-        "service_username": creds.service_username,
-        "service_password": creds.service_password,
-        "timeout_seconds": 30.0,
-        "deadline_seconds": 120.0,
-    }
-    values.update(overrides)
-    return TargetOptions(**values)

@@ -21,7 +21,12 @@ from audit.collect import mapping
 from audit.collect.interface import CmdletResult, CmdletRunner, ErrorKind, TransportFailure, require_read_only
 from audit.errors import CmdletUnavailableError, CollectionError
 from audit.snapshot import (
+    AdministrativeUnit,
+    ApplicationAccessPolicy,
+    AppRoleGrant,
+    AuthorizationRow,
     CollectionCall,
+    EntraServicePrincipal,
     ExchangeServer,
     Group,
     Mailbox,
@@ -32,6 +37,7 @@ from audit.snapshot import (
     Recipient,
     RoleAssignment,
     RoleGroup,
+    ServicePrincipal,
     ThrottlingPolicy,
     User,
 )
@@ -55,6 +61,39 @@ PLAN: tuple[tuple[str, Mapping[str, object]], ...] = (
     ("Get-Mailbox", {"ResultSize": UNLIMITED}),
 )
 """The organization-wide calls, in order; Get-User -Identity <principal> follows once per principal."""
+
+EXO_PLAN: tuple[tuple[str, Mapping[str, object]], ...] = (
+    # The EWS app allow list is returned only with this switch (exo-2026.md §1.8).
+    ("Get-OrganizationConfig", {"RetrieveEwsOperationAccessPolicy": True}),
+    ("Get-ServicePrincipal", {}),
+    ("Get-ManagementRole", {}),
+    ("Get-ManagementRoleAssignment", {}),
+    ("Get-ManagementScope", {}),
+    ("Get-ApplicationAccessPolicy", {}),
+    ("Get-RoleGroup", {"ResultSize": UNLIMITED}),
+    ("Get-Group", {"ResultSize": UNLIMITED}),
+    ("Get-DistributionGroup", {"ResultSize": UNLIMITED}),
+    ("Get-Recipient", {"ResultSize": UNLIMITED}),
+    ("Get-Mailbox", {"ResultSize": UNLIMITED}),
+    ("Get-User", {"ResultSize": UNLIMITED}),
+)
+"""Exchange Online over InvokeCommand, organization-wide and paged; then per app Test-ServicePrincipalAuthorization
+once without and once per probed mailbox with -Resource, and the Graph reads (audit.collect.exo)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one platform's collection calls: the organization-wide calls, the verbs allowed, the per-item calls."""
+
+    platform: str
+    calls: tuple[tuple[str, Mapping[str, object]], ...]
+    verbs: tuple[str, ...]
+    per_principal: tuple[str, ...]
+
+
+ON_PREMISES = Plan("on-premises", PLAN, ("Get",), ("Get-User",))
+EXCHANGE_ONLINE = Plan("exchange-online", EXO_PLAN, ("Get", "Test"), ("Test-ServicePrincipalAuthorization",))
+PLANS = {plan.platform: plan for plan in (ON_PREMISES, EXCHANGE_ONLINE)}
 
 BASE_CALL_COUNT = len(PLAN)
 """11: the calls made whatever the policies say; add one Get-User per distinct principal."""
@@ -82,6 +121,13 @@ class CollectedState:
     throttling_policies: tuple[ThrottlingPolicy, ...]
     calls: tuple[CollectionCall, ...]
     evidence: tuple[RawOutput, ...]
+    # Exchange Online (empty on premises).
+    service_principals: tuple[ServicePrincipal, ...] = ()
+    entra_service_principals: tuple[EntraServicePrincipal, ...] = ()
+    app_role_grants: tuple[AppRoleGrant, ...] = ()
+    authorizations: tuple[AuthorizationRow, ...] = ()
+    application_access_policies: tuple[ApplicationAccessPolicy, ...] = ()
+    administrative_units: tuple[AdministrativeUnit, ...] = ()
 
     def server_version(self) -> tuple[int, int, int, int] | None:
         """The highest Exchange build read from Get-ExchangeServer, or None when none was read."""
@@ -95,8 +141,12 @@ CallListener = Callable[[CollectionCall], None]
 class _Session:
     """Runs the plan against one runner, recording every call; stops contacting the server after a fatal error."""
 
-    def __init__(self, runner: CmdletRunner, timeout: float, listener: CallListener | None) -> None:
+    def __init__(
+        self, runner: CmdletRunner, timeout: float, listener: CallListener | None, verbs: tuple[str, ...] = ("Get",)
+    ) -> None:
         self.runner = runner
+        self.verbs = verbs
+        self.properties: Mapping[str, tuple[str, ...]] = mapping.ORGANIZATION_SCALE
         self.timeout = timeout
         self.listener = listener
         self.calls: list[CollectionCall] = []
@@ -110,17 +160,21 @@ class _Session:
 
     def run(self, cmdlet: str, params: Mapping[str, object]) -> CmdletResult | None:
         """Run one cmdlet; the result when it succeeded without error records, else None (and the call is logged)."""
-        require_read_only(cmdlet)
-        shown = {k: str(v) for k, v in params.items()}
+        return self.record(cmdlet, params, self.invoke(cmdlet, params))
+
+    def invoke(
+        self, cmdlet: str, params: Mapping[str, object]
+    ) -> tuple[CmdletResult | None, str | None, str | None, float]:
+        """Call the runner (thread-safe; records nothing): (result, error, error kind, elapsed ms)."""
+        require_read_only(cmdlet, self.verbs)
         if self.fatal is not None:
-            self._record(CollectionCall(cmdlet, shown, False, 0, 0.0, f"not attempted: {self.fatal}", self.fatal.kind))
-            return None
+            return None, f"not attempted: {self.fatal}", self.fatal.kind, 0.0
         start = time.perf_counter()
         error: str | None = None
         kind: str | None = None
         result: CmdletResult | None = None
         try:
-            result = self.runner.run(cmdlet, params, self.timeout, mapping.ORGANIZATION_SCALE.get(cmdlet))
+            result = self.runner.run(cmdlet, params, self.timeout, self.properties.get(cmdlet))
         except CmdletUnavailableError as exc:
             error, kind = str(exc), ErrorKind.COMMAND_NOT_FOUND
         except TransportFailure as exc:
@@ -129,7 +183,17 @@ class _Session:
                 self.fatal = exc
         except CollectionError as exc:
             error, kind = str(exc), ErrorKind.TRANSPORT
-        elapsed = (time.perf_counter() - start) * 1000.0
+        return result, error, kind, (time.perf_counter() - start) * 1000.0
+
+    def record(
+        self,
+        cmdlet: str,
+        params: Mapping[str, object],
+        outcome: tuple[CmdletResult | None, str | None, str | None, float],
+    ) -> CmdletResult | None:
+        """Log one call's outcome (in call order) and keep its output as evidence."""
+        result, error, kind, elapsed = outcome
+        shown = {k: str(v) for k, v in params.items()}
         if result is not None:
             result = dataclasses.replace(result, objects=mapping.keep_properties(cmdlet, result.objects))
             self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects)))

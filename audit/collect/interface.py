@@ -13,7 +13,10 @@ from typing import Any, Protocol
 from audit.errors import CollectionError
 
 READ_ONLY_VERB = "Get"
-"""The only PowerShell verb exaudit ever sends: collection must never change Exchange."""
+"""The only PowerShell verb exaudit sends on premises: collection must never change Exchange."""
+
+READ_ONLY_VERBS = (READ_ONLY_VERB, "Test")
+"""Every verb exaudit may ever send (Test only where a plan names it); nothing that writes is in this list."""
 
 
 class ErrorKind:
@@ -82,12 +85,17 @@ class CmdletRunner(Protocol):
         ...
 
 
-def require_read_only(cmdlet: str) -> None:
-    """Refuse any cmdlet whose verb is not Get: exaudit never changes Exchange.
+def require_read_only(cmdlet: str, verbs: Collection[str] = (READ_ONLY_VERB,)) -> None:
+    """Refuse any cmdlet whose verb is not one of ``verbs`` (Get, and Test for Exchange Online): never a change.
+
+    Exchange Online's Test-ServicePrincipalAuthorization only reports which scopes apply; every Set-, New-,
+    Add- and Remove- cmdlet stays refused whatever the plan says.
 
     Raises:
-        CollectionError: ``cmdlet`` is not a Get-* cmdlet.
+        CollectionError: ``cmdlet`` is not a read-only cmdlet of the allowed verbs.
     """
     verb, sep, noun = cmdlet.partition("-")
-    if not sep or verb.lower() != READ_ONLY_VERB.lower() or not noun or not noun.replace("_", "").isalnum():
-        raise CollectionError(f"refusing to run {cmdlet!r}: exaudit only ever runs read-only Get-* cmdlets")
+    allowed = {v.lower() for v in verbs} & {v.lower() for v in READ_ONLY_VERBS}
+    if not sep or verb.lower() not in allowed or not noun or not noun.replace("_", "").isalnum():
+        shown = "/".join(f"{v}-*" for v in verbs)
+        raise CollectionError(f"refusing to run {cmdlet!r}: exaudit only ever runs read-only {shown} cmdlets")

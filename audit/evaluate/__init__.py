@@ -1,4 +1,4 @@
-"""Evaluation: the checks EXA000-EXA060 decided from a policy and a snapshot, purely (no I/O, no clock).
+"""Evaluation: the checks EXA000-EXA078 decided from a policy and a snapshot, purely (no I/O, no clock).
 
 The registry (``CHECKS``) is imported eagerly; the engine and the plan only when first used, so that `exaudit
 validate`, which needs the check ids, does not pay for the snapshot models and the OPATH evaluator (PEP 562).

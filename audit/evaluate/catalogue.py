@@ -7,8 +7,8 @@ from audit.evaluate.checks import CHECKS
 # What the checks that read no cmdlet output decide from.
 _OTHER_INPUTS = {
     "EXA000": "the policy's waivers",
-    "EXA050": "the recorded EWS probes",
-    "EXA051": "the recorded EWS probes",
+    "EXA050": "the recorded probes (EWS impersonation; Microsoft Graph for an app)",
+    "EXA051": "the recorded probes (EWS impersonation; Microsoft Graph for an app)",
 }
 
 

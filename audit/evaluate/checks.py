@@ -27,6 +27,15 @@ _SET_DG = "https://learn.microsoft.com/en-us/powershell/module/exchangepowershel
 _DG_MEMBER = "https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/add-distributiongroupmember"
 _APP_RBAC = "https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac"
 _RESPONSE_CODES = "https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/responsecode"
+_APP_ROLES = "https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac#supported-application-roles"
+_APP_UNION = (
+    "https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac"
+    "#why-does-my-application-still-have-access-to-mailboxes-that-arent-granted-by-the-scope"
+)
+_APP_TEST = "https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/test-serviceprincipalauthorization"
+_AAP = "https://learn.microsoft.com/en-us/graph/auth-limit-mailbox-access"
+_EWS_ALLOW = "https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/set-organizationconfig"
+_AU = "https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/administrative-units"
 
 # Cmdlet names, spelled as the collector records them in ``Snapshot.calls``.
 ASSIGNMENTS = "Get-ManagementRoleAssignment"
@@ -39,6 +48,16 @@ MAILBOXES = "Get-Mailbox"
 USERS = "Get-User"
 ORGANIZATION = "Get-OrganizationConfig"
 SERVERS = "Get-ExchangeServer"
+# Exchange Online (RBAC for Applications), over InvokeCommand; and the Entra side over Microsoft Graph, one
+# recorded call per logical read.
+ROLES = "Get-ManagementRole"
+SERVICE_PRINCIPALS = "Get-ServicePrincipal"
+AUTHORIZATION = "Test-ServicePrincipalAuthorization"
+ACCESS_POLICIES = "Get-ApplicationAccessPolicy"
+GRAPH_SERVICE_PRINCIPAL = "Graph:servicePrincipal"
+GRAPH_APP_ROLE_ASSIGNMENTS = "Graph:appRoleAssignments"
+GRAPH_RESOURCE_APP_ROLES = "Graph:resourceAppRoles"
+GRAPH_ADMINISTRATIVE_UNIT_MEMBERS = "Graph:administrativeUnitMembers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +351,142 @@ CHECKS: dict[str, CheckSpec] = {
         doc_url=_APP_RBAC,
         needs=(ORGANIZATION,),
     ),
+    "EXA070": CheckSpec(
+        id="EXA070",
+        title="The app's service principal exists in Entra ID and in Exchange Online, with matching ids",
+        severity=Severity.HIGH,
+        rationale=(
+            "RBAC for Applications grants roles to an Exchange pointer (New-ServicePrincipal) to the app's Entra "
+            "service principal. Microsoft warns not to use the App Registrations page's ids: the pointer needs the "
+            "enterprise application's Object ID. A pointer made with the AppId as ObjectId, or a policy naming the "
+            "wrong object, means the audit (and the grant) is about another identity than the one that signs in."
+        ),
+        remediation="New-ServicePrincipal -AppId '{app_id}' -ObjectId '{service_principal_id}' -DisplayName '{name}'",
+        doc_url=_APP_RBAC,
+        needs=(SERVICE_PRINCIPALS, GRAPH_SERVICE_PRINCIPAL),
+    ),
+    "EXA071": CheckSpec(
+        id="EXA071",
+        title="The app holds exactly the expected Application roles (judged by what they grant)",
+        severity=Severity.HIGH,
+        rationale=(
+            "Calendar access can come from 'Application Calendars.ReadWrite', 'Application Calendars.Read' or the "
+            "composite 'Application Exchange Full Access', which also grants mail, contacts and mailbox settings. "
+            "Roles are compared by the permissions Test-ServicePrincipalAuthorization reports in GrantedPermissions, "
+            "not by name, so a composite cannot pass for the single role the policy names."
+        ),
+        remediation="Remove-ManagementRoleAssignment -Identity '{assignment}' -Confirm:$false",
+        doc_url=_APP_ROLES,
+        needs=(ASSIGNMENTS,),
+    ),
+    "EXA072": CheckSpec(
+        id="EXA072",
+        title="Every Application role assignment of the app is scoped",
+        severity=Severity.CRITICAL,
+        rationale=(
+            "An Application role assignment without -CustomResourceScope or -RecipientAdministrativeUnitScope "
+            "applies to the whole organization (Test-ServicePrincipalAuthorization shows ScopeType Organization): "
+            "the app reaches every mailbox, the CEO's included."
+        ),
+        remediation="Set-ManagementRoleAssignment -Identity '{assignment}' -CustomResourceScope '{scope}'",
+        doc_url=_APP_RBAC,
+        needs=(ASSIGNMENTS,),
+    ),
+    "EXA073": CheckSpec(
+        id="EXA073",
+        title="The administrative unit the assignment is scoped to holds exactly the expected mailboxes",
+        severity=Severity.CRITICAL,
+        rationale=(
+            "With -RecipientAdministrativeUnitScope the scope is the administrative unit's membership in Entra ID, "
+            "maintained by whoever administers the unit (or by a dynamic rule), not by a filter in Exchange. Every "
+            "member is a mailbox the app can reach; a missing member breaks the integration for that person."
+        ),
+        remediation=(
+            "New-MgDirectoryAdministrativeUnitMemberByRef -AdministrativeUnitId '{unit}' "
+            "-OdataId 'https://graph.microsoft.com/v1.0/users/{member}'\n"
+            "Remove-MgDirectoryAdministrativeUnitMemberByRef -AdministrativeUnitId '{unit}' -DirectoryObjectId '{id}'"
+        ),
+        doc_url=_AU,
+        needs=(GRAPH_ADMINISTRATIVE_UNIT_MEMBERS,),
+    ),
+    "EXA074": CheckSpec(
+        id="EXA074",
+        title="No Entra application permission reaches mailboxes unscoped",
+        severity=Severity.CRITICAL,
+        rationale=(
+            "Microsoft: 'the assigned permissions are a union operation on the permissions from Microsoft Entra ID "
+            "and the permissions assigned in Exchange Online RBAC.' One tenant-wide Calendars.ReadWrite, Mail.* or "
+            "full_access_as_app consented in Entra gives the app every mailbox, whatever the Exchange scope says; "
+            "Test-ServicePrincipalAuthorization does not show it. As severe as a reachable canary."
+        ),
+        remediation=(
+            "Get-MgServicePrincipalAppRoleAssignment -ServicePrincipalId '{service_principal_id}' | "
+            "Where-Object AppRoleId -eq '{app_role_id}' | ForEach-Object { "
+            "Remove-MgServicePrincipalAppRoleAssignment -ServicePrincipalId '{service_principal_id}' "
+            "-AppRoleAssignmentId $_.Id }"
+        ),
+        doc_url=_APP_UNION,
+        needs=(GRAPH_SERVICE_PRINCIPAL, GRAPH_APP_ROLE_ASSIGNMENTS, GRAPH_RESOURCE_APP_ROLES),
+    ),
+    "EXA075": CheckSpec(
+        id="EXA075",
+        title="Application Access Policies do not widen what the app reaches",
+        severity=Severity.HIGH,
+        rationale=(
+            "Application Access Policies (legacy) confine only Entra permissions; RBAC for Applications grants are "
+            "added on top. An Entra permission confined by a policy to a wider group than the Exchange scope lets "
+            "the app reach that group too ('A and Not A means everything')."
+        ),
+        remediation="Remove-ApplicationAccessPolicy -Identity '{policy}' -Confirm:$false",
+        doc_url=_AAP,
+        needs=(ACCESS_POLICIES, GRAPH_APP_ROLE_ASSIGNMENTS, GRAPH_RESOURCE_APP_ROLES),
+    ),
+    "EXA076": CheckSpec(
+        id="EXA076",
+        title="Test-ServicePrincipalAuthorization agrees with the expected mailbox set",
+        severity=Severity.HIGH,
+        rationale=(
+            "Test-ServicePrincipalAuthorization -Resource evaluates Exchange's own decision for a mailbox, bypassing "
+            "the permission cache: every expected mailbox must be InScope and no canary may be. It leaves out Entra "
+            "grants (EXA074), so it complements the probes rather than replacing them."
+        ),
+        remediation="Test-ServicePrincipalAuthorization -Identity '{service_principal_id}' -Resource '{mailbox}'",
+        doc_url=_APP_TEST,
+        needs=(AUTHORIZATION,),
+    ),
+    "EXA077": CheckSpec(
+        id="EXA077",
+        title="EWS access agrees with whether the app still uses EWS, as of the audit date",
+        severity=Severity.HIGH,
+        rationale=(
+            "Exchange Online blocks EWS tenant by tenant from 1 October 2026 for every app not in EwsAllowedAppIDs "
+            "(with EWSEnabled True), and switches EWS off for good on 1 April 2027. An app that still needs EWS must "
+            "be on the list until it has moved to Microsoft Graph; an app that does not should not be on it."
+        ),
+        remediation="Set-OrganizationConfig -EwsEnabled $true -EwsAllowedAppIDs '{app_ids}'",
+        doc_url=_EWS_ALLOW,
+        needs=(ORGANIZATION,),
+    ),
+    "EXA078": CheckSpec(
+        id="EXA078",
+        title="Nothing of the ApplicationImpersonation setup is left behind",
+        severity=Severity.MEDIUM,
+        rationale=(
+            "ApplicationImpersonation was removed from Exchange Online in February 2025. What the how-to created "
+            "around it (a role group holding the role, a service account with a password in a vendor's product) "
+            "grants nothing there any more but is an unowned credential and a confusing trail: listed for clean-up."
+        ),
+        remediation=(
+            "Remove-RoleGroup -Identity '{role_group}' -BypassSecurityGroupManagerCheck -Confirm:$false\n"
+            "Update-MgUser -UserId '{service_account}' -AccountEnabled:$false"
+        ),
+        doc_url=_APP_RBAC,
+        needs=(ASSIGNMENTS, ROLE_GROUPS),
+    ),
 }
+
+APP_CHECKS = frozenset({"EXA070", "EXA071", "EXA072", "EXA073", "EXA074", "EXA075", "EXA076", "EXA077", "EXA078"})
+"""Checks about an Exchange Online app principal; SKIP for a serviceAccount policy."""
 
 ORDER: tuple[str, ...] = tuple(sorted(k for k in CHECKS if k != "EXA000"))
 """The checks evaluated for every policy, in report order (EXA000 only appears for an expired waiver)."""

@@ -33,16 +33,6 @@ class Verdict:
     severity: Severity | None = None  # None: the registry's severity
 
 
-def ps(text: str) -> str:
-    """A PowerShell single-quoted string literal (single quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def ps_double(text: str) -> str:
-    """The inside of a PowerShell double-quoted string: escape what PowerShell would expand."""
-    return text.replace("`", "``").replace("$", "`$").replace('"', '`"')
-
-
 def assignment_line(a: RoleAssignment) -> str:
     """One evidence line quoting an assignment as Get-ManagementRoleAssignment shows it."""
     return (
@@ -115,6 +105,23 @@ class Context:
         return self.policy.spec.grant.role
 
     @property
+    def scope_name(self) -> str:
+        """What the assignment must be scoped to: the management scope's name, or the administrative unit's id."""
+        grant = self.policy.spec.grant
+        if grant.administrative_unit is not None:
+            return grant.administrative_unit.id
+        assert grant.scope is not None  # the policy model requires exactly one of the two
+        return grant.scope
+
+    @property
+    def scope_parameter(self) -> str:
+        """The New-/Set-ManagementRoleAssignment parameter that sets the expected scope."""
+        if self.policy.spec.grant.administrative_unit is not None:
+            # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+            return "-RecipientAdministrativeUnitScope"
+        return "-CustomResourceScope" if self.is_app else "-CustomRecipientWriteScope"
+
+    @property
     def is_app(self) -> bool:
         """Whether the principal is an Exchange Online service principal (RBAC for Applications)."""
         return self.policy.spec.principal.app is not None
@@ -129,6 +136,16 @@ class Context:
                 {key(app.display_name)} if app.display_name else set()
             )
             label = app.display_name or app.service_principal_id
+            # Get-ServicePrincipal shows the pointer by ObjectId, AppId, Name and Identity; an assignment's
+            # RoleAssigneeName may be any of them (the ObjectId in Microsoft's example, the AppId per TRR0019).
+            # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+            pointers = [
+                sp
+                for sp in self.snapshot.service_principals
+                if key(sp.object_id) == key(app.service_principal_id) or key(sp.app_id) == key(app.app_id)
+            ]
+            for sp in pointers:
+                app_ids |= {k for k in (key(sp.object_id), key(sp.app_id), key(sp.identity), key(sp.name)) if k}
             # Without Get-ServicePrincipal the snapshot knows a service principal only through assignments naming it.
             seen = [
                 a
@@ -136,6 +153,15 @@ class Context:
                 if key(a.role_assignee_type) == SERVICE_PRINCIPAL
                 and (key(a.role_assignee) in app_ids or key(a.role_assignee_name) in app_ids)
             ]
+            if not seen and pointers:
+                return Principal(
+                    label=label,
+                    keys=frozenset(app_ids),
+                    evidence=tuple(
+                        f"ServicePrincipal AppId={sp.app_id} ObjectId={sp.object_id} DisplayName={sp.display_name!r}"
+                        for sp in pointers
+                    ),
+                )
             if not seen:
                 return Principal(
                     label=label,

@@ -77,6 +77,8 @@ class Directory:
                 self._mailboxes[mailbox.distinguished_name.casefold()].append(mailbox)
         self._mailboxes_by_address: dict[str, list[Mailbox]] | None = None
         self._recipients_by_id: dict[str, Recipient] = {}
+        self._recipients_by_address: dict[str, Recipient] | None = None
+        self._snapshot_recipients = snapshot.recipients
         for recipient in snapshot.recipients:
             self._recipients_by_id[recipient.identity.casefold()] = recipient
             if recipient.distinguished_name:
@@ -147,6 +149,18 @@ class Directory:
     def recipient(self, identity: str) -> Recipient | None:
         """The recipient with this identity (canonical name) or DN."""
         return self._recipients_by_id.get(key(identity))
+
+    def recipient_by_address(self, address: str) -> Recipient | None:
+        """The recipient with this SMTP address (any proxy address), identity or DN; Entra names users by UPN."""
+        found = self.recipient(address)
+        if found is not None:
+            return found
+        if self._recipients_by_address is None:
+            self._recipients_by_address = {}
+            for recipient in self._snapshot_recipients:
+                for smtp in smtp_addresses(recipient):
+                    self._recipients_by_address.setdefault(smtp, recipient)
+        return self._recipients_by_address.get(key(address))
 
     def addresses(self, recipient: Recipient) -> frozenset[str]:
         """Every SMTP address of a recipient, lower-cased."""

@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from audit.errors import ExauditError
-from audit.evaluate import group, platform, probes, rbac, scope
-from audit.evaluate.checks import CHECKS, GROUPS, ORDER, USERS
+from audit.evaluate import apps, exo, group, platform, probes, rbac, scope
+from audit.evaluate.checks import APP_CHECKS, CHECKS, GRAPH_ADMINISTRATIVE_UNIT_MEMBERS, GROUPS, ORDER, USERS
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import Directory
+from audit.evaluate.powershell import ps
 from audit.findings import Finding, Severity, Status
 from audit.policy import LoadedPolicy
 from audit.snapshot import Snapshot
@@ -45,6 +46,15 @@ IMPLEMENTATIONS: dict[str, tuple[CheckFunction, str]] = {
     "EXA050": (probes.exa050, "probes.allow"),
     "EXA051": (probes.exa051, "probes.deny"),
     "EXA060": (platform.exa060, "principal"),
+    "EXA070": (apps.exa070, "principal.app"),
+    "EXA071": (apps.exa071, "grant.role"),
+    "EXA072": (apps.exa072, "grant"),
+    "EXA073": (apps.exa073, "grant.administrativeUnit"),
+    "EXA074": (apps.exa074, "entra"),
+    "EXA075": (apps.exa075, "entra"),
+    "EXA076": (exo.exa076, "probes"),
+    "EXA077": (exo.exa077, "ews"),
+    "EXA078": (exo.exa078, "legacy"),
 }
 
 GROUP_CHECKS = frozenset({"EXA030", "EXA031", "EXA032", "EXA033", "EXA034", "EXA035"})
@@ -54,8 +64,15 @@ VIA_CHECKS = frozenset({"EXA010", "EXA011", "EXA012", "EXA013", "EXA015"})  # th
 def _not_applicable(check_id: str, ctx: Context) -> str:
     """Why a check does not apply to this policy ("" when it does)."""
     spec = ctx.policy.spec
+    if check_id == "EXA073" and spec.grant.administrative_unit is None:
+        return "The assignment is scoped to a management scope, not an administrative unit (EXA020/EXA040 judge it)."
     if check_id in GROUP_CHECKS and spec.group is None:
         return "The policy has no group section; group checks do not apply."
+    if check_id == "EXA014" and ctx.is_app:
+        # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac (Limitations)
+        return "Applications cannot be members of a role group; RBAC for Applications assigns roles directly."
+    if check_id in ("EXA020", "EXA021") and spec.scope is None:
+        return "The assignment is scoped to an administrative unit, not a management scope; EXA073 checks it."
     if check_id == "EXA014" and spec.grant.via.role_group is None:
         return "The role does not come through a role group (grant.via), so there is no role group to check."
     if check_id == "EXA013" and not spec.grant.only_path:
@@ -71,6 +88,8 @@ def needs(check_id: str, ctx: Context) -> tuple[str, ...]:
     if ctx.is_app:
         # A service principal has no user object: RBAC for Applications assignments name it directly.
         wanted = tuple(c for c in wanted if c != USERS)
+        if check_id == "EXA040" and ctx.policy.spec.grant.administrative_unit is not None:
+            wanted = (*wanted, GRAPH_ADMINISTRATIVE_UNIT_MEMBERS)
     if check_id in VIA_CHECKS and ctx.policy.spec.grant.via.security_group is not None and GROUPS not in wanted:
         # The assignee grant.via names is then a group: only Get-Group can say whether it exists.
         wanted = (*wanted, GROUPS)
@@ -137,7 +156,10 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
     waivers = {w.check: (index, w) for index, w in enumerate(policy.spec.waivers)}
     findings: list[Finding] = []
     expired: list[Finding] = []
-    for check_id in ORDER:
+    # The Exchange Online app checks are not evaluated (not even as SKIP) for a service account's policy: they
+    # are about another kind of principal, and nine SKIP lines in every on-premises report would be noise.
+    order = [c for c in ORDER if ctx.is_app or c not in APP_CHECKS]
+    for check_id in order:
         _, where = IMPLEMENTATIONS[check_id]
         verdict = _decide(check_id, ctx)
         waiver = waivers.get(check_id)
@@ -187,23 +209,28 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
                     f"evaluated again and is {verdict.status}. Renew the waiver deliberately or remove it.",
                     expected=f"waiver for {check_id} valid on {now.date().isoformat()}",
                     actual=f"expired {w.expires.isoformat()}",
-                    remediation=f"# Remove (or renew) waivers[{index}] ({check_id}) in {policy.path.name}",
+                    remediation=f"# Remove (or renew) waivers[{index}] ({check_id}) in {ps(policy.path.name)}",
                 ),
                 f"waivers.{index}.expires",
             )
         )
-    for check_id in sorted(set(waivers) - set(ORDER)):
+    for check_id in sorted(set(waivers) - set(order)):
         index, w = waivers[check_id]
+        what = (
+            "which applies only to an app principal (principal.app)"
+            if check_id in APP_CHECKS
+            else "which is not a check exaudit knows"
+        )
         expired.append(
             _finding(
                 "EXA000",
                 ctx,
                 Verdict(
                     Status.FAIL,
-                    f"waivers[{index}] names {check_id}, which is not a check exaudit knows; it waives nothing.",
+                    f"waivers[{index}] names {check_id}, {what}; it waives nothing.",
                     expected="a waiver for a known check",
                     actual=check_id,
-                    remediation=f"# Correct or remove waivers[{index}] in {policy.path.name}",
+                    remediation=f"# Correct or remove waivers[{index}] in {ps(policy.path.name)}",
                 ),
                 f"waivers.{index}.check",
             )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from audit.errors import FilterError, UsageError
 from audit.evaluate.context import grants_access
 from audit.evaluate.directory import ASSIGNMENT_POLICY, Directory, key
+from audit.evaluate.powershell import escape_control
 from audit.opath import Comparison, compile_filter, parse
 from audit.snapshot import Group, ManagementScope, RoleAssignment, RoleGroup, Snapshot, User
 
@@ -32,8 +33,13 @@ class _Path:
 
 
 def _q(text: str) -> str:
-    """A YAML double-quoted scalar (always quoted: names may hold ':' '#' or start with special characters)."""
+    """A YAML double-quoted scalar (always quoted: names may hold ':' '#' or start with special characters).
+
+    Control characters are written as YAML escapes: a line break in a directory name must not end the scalar (or a
+    comment) and start a key of its own in the policy an admin adopts.
+    """
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escape_control(escaped)
     return f'"{escaped}"'
 
 
@@ -158,13 +164,13 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
     title = name or _name(f"{user.sam_account_name or user.name}-{ROLE}")
 
     out: list[str] = [
-        f"# Exported by `exaudit export` from the state collected at {snapshot.collected_at}.",
+        f"# Exported by `exaudit export` from the state collected at {_q(snapshot.collected_at)}.",
         "# It mirrors what IS. Review every value before you adopt it as what SHOULD be; lines marked REVIEW are",
         "# the ones a least-privilege audit would question.",
         "apiVersion: exaudit/v1",
         "kind: MailboxAccessPolicy",
         "metadata:",
-        f"  name: {title}",
+        f"  name: {_q(title)}",
         f"  description: {_q(f'Impersonation access of {principal} (exported)')}",
         "principal:",
         f"  serviceAccount: {_q(principal)}",
@@ -191,7 +197,7 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
     out.append(f"  scope: {_q(scope.name)}")
     if len(paths) > 1:
         out.append(f"  # REVIEW: {len(paths) - 1} other {ROLE} assignment(s) reach the account today:")
-        out += [f"  #   {p.assignment.name} ({p.kind})" for p in paths[1:]]
+        out += [f"  #   {_q(p.assignment.name)} ({p.kind})" for p in paths[1:]]
         out.append("  onlyPath: false")
     else:
         out.append("  onlyPath: true")
@@ -212,7 +218,9 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
         closed = key(group.member_join_restriction) == "closed" and key(group.member_depart_restriction) == "closed"
         out += ["group:", f"  name: {_q(group.name)}"]
         if group_type != group.recipient_type_details:
-            out.append(f"  # REVIEW: the group is a {group.recipient_type_details}; a scope group should be this type")
+            out.append(
+                f"  # REVIEW: the group is a {_q(group.recipient_type_details)}; a scope group should be this type"
+            )
         out.append(f"  type: {group_type}")
         if not group.hidden_from_address_lists_enabled:
             out.append("  # REVIEW: the group is visible in the address lists")
@@ -222,7 +230,8 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
         out.append(f"  membershipClosed: {'true' if closed else 'false'}")
         if nested:
             out.append(
-                f"  # REVIEW: nested groups are silently out of scope (MemberOfGroup is not recursive): {nested}"
+                "  # REVIEW: nested groups are silently out of scope (MemberOfGroup is not recursive): "
+                + ", ".join(_q(n) for n in nested)
             )
         if addresses:
             out += ["  members:", f"    exactly:{_list(addresses, '      ')}"]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from audit.evaluate.context import Context, Verdict, ps
+from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import key
+from audit.evaluate.powershell import ps
 from audit.evaluate.scope import listing
 from audit.findings import Status
 from audit.snapshot import Group
@@ -90,7 +91,7 @@ def exa030(ctx: Context) -> Verdict:
             f"Set-ADGroup -Identity {ps(group.name)} -GroupCategory Security   # ActiveDirectory module"
         )
     else:
-        fix = f"# Recreate '{group.name}' with New-DistributionGroup -Type Security and move its members"
+        fix = f"# Recreate {ps(group.name)} with New-DistributionGroup -Type Security and move its members"
     return Verdict(
         Status.FAIL,
         f"'{group.name}': " + "; ".join(problems) + ".",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from audit.evaluate.engine import evaluate
+from audit.evaluate.powershell import ps, ps_comment
 from audit.findings import Finding, Status
 from audit.policy import LoadedPolicy
 from audit.snapshot import Snapshot
@@ -55,14 +56,15 @@ def remediation_plan(policy: LoadedPolicy, snapshot: Snapshot, now: datetime) ->
     failed = sorted((f for f in findings if f.status is Status.FAIL), key=_rank)
     errors = [f for f in findings if f.status is Status.ERROR]
     out = [
-        f"# exaudit plan for policy '{policy.spec.metadata.name}' ({policy.path.name})",
-        f"# from the snapshot collected at {snapshot.collected_at} on {snapshot.target.psrp_endpoint}",
+        f"# exaudit plan for policy {ps(policy.spec.metadata.name)} ({ps(policy.path.name)})",
+        f"# from the snapshot collected at {ps_comment(snapshot.collected_at)} on "
+        f"{ps_comment(snapshot.target.psrp_endpoint)}",
         "# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.",
     ]
     if errors:
         out.append("#")
         out.append(f"# {len(errors)} check(s) could not be evaluated; their fixes are unknown. Collect again first:")
-        out += [f"#   {f.check_id} {f.title}: {f.message}" for f in errors]
+        out += [f"#   {f.check_id} {f.title}: {ps_comment(f.message)}" for f in errors]
     if not failed:
         out.append("#")
         out.append("# Nothing to change: no check failed.")
@@ -71,8 +73,10 @@ def remediation_plan(policy: LoadedPolicy, snapshot: Snapshot, now: datetime) ->
     for f in failed:
         out.append("")
         out.append(f"# {f.check_id} [{f.severity}] {f.title}")
-        out += [f"#   {line}" for line in _wrap(f.message)]
-        every = f.remediation.splitlines()
+        out += [f"#   {line}" for line in _wrap(ps_comment(f.message))]
+        # Every value in a remediation went through ps(), which writes no line break and no control character, so
+        # these lines are exactly the lines the check wrote. The comment lines are neutralised once more anyway.
+        every = [line if not line.startswith("#") else ps_comment(line) for line in f.remediation.split("\n")]
         fresh = [line for line in every if line.startswith("#") or line not in emitted]
         if all(line.startswith("#") for line in every) or any(not line.startswith("#") for line in fresh):
             out += fresh

@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from audit.evaluate.context import Context, Verdict, ps
+from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import key
+from audit.evaluate.powershell import ps
 from audit.findings import Severity, Status
 
 EWS_PHASED_OFF = date(2026, 10, 1)
@@ -64,7 +65,7 @@ def exa060(ctx: Context) -> Verdict:
         return Verdict(Status.ERROR, "Organization facts were not collected (Get-OrganizationConfig returned nothing).")
     online = org.is_exchange_online or key(ctx.snapshot.target.platform) == "exchange-online"
     today = ctx.now.date()
-    scope = ctx.policy.spec.grant.scope
+    scope = ctx.scope_name
     name = ctx.policy.spec.metadata.name
     if online and not ctx.is_app:
         severity = Severity.CRITICAL if today >= EWS_PHASED_OFF else Severity.HIGH
@@ -82,7 +83,7 @@ def exa060(ctx: Context) -> Verdict:
                 "# Register an Entra app for the integration, then in Exchange Online PowerShell:\n"
                 f"New-ServicePrincipal -AppId <appId> -ObjectId <enterprise-app-objectId> -DisplayName {ps(name)}\n"
                 "New-ManagementRoleAssignment -App <enterprise-app-objectId> -Role 'Application Calendars.ReadWrite' "
-                f"-CustomResourceScope '{scope}'\n"
+                f"-CustomResourceScope {ps(scope)}\n"
                 "Test-ServicePrincipalAuthorization -Identity <enterprise-app-objectId> -Resource <in-scope mailbox>"
             ),
         )
@@ -99,7 +100,7 @@ def exa060(ctx: Context) -> Verdict:
                 severity=severity,
                 remediation=(
                     f"New-ManagementRoleAssignment -App <objectId> -Role 'Application Calendars.ReadWrite' "
-                    f"-CustomResourceScope '{scope}'"
+                    f"{ctx.scope_parameter} {ps(scope)}"
                 ),
             )
         return Verdict(

@@ -1,4 +1,7 @@
-"""Checks decided from the recorded EWS probes: EXA050 (in scope: allowed) and EXA051 (canaries: refused).
+"""Checks decided from the recorded probes: EXA050 (in scope: allowed) and EXA051 (canaries: refused).
+
+A service account is probed through EWS impersonation, an Exchange Online app through Microsoft Graph with its own
+credentials (403 ErrorAccessDenied is its refusal; a 404 proves nothing and is ERROR).
 
 Only ErrorImpersonateUserDenied proves a mailbox is outside the scope; ErrorImpersonationDenied means the account
 has no impersonation right at all, which says nothing about the scope.
@@ -9,8 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from audit.evaluate.apps import mailbox_grants
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import key
+from audit.evaluate.exo import propagating
+from audit.evaluate.powershell import ps
 from audit.evaluate.scope import listing
 from audit.findings import Severity, Status
 from audit.snapshot import Probe, ProbeOutcome
@@ -22,12 +28,28 @@ EVIDENCE_OK = 20  # probes that went as intended, quoted as samples; every other
 PROVES = {"calendarRead": frozenset({"calendarRead", "calendarWrite"}), "calendarWrite": frozenset({"calendarWrite"})}
 
 
+def _refusal(ctx: Context) -> str:
+    """The answer that proves a mailbox is out of reach: EWS for a service account, Microsoft Graph for an app."""
+    return "403 ErrorAccessDenied" if ctx.is_app else "ErrorImpersonateUserDenied"
+
+
+def _propagating(ctx: Context, expect: str) -> str:
+    """For an app, the "propagating" message when its failing probes may only show Exchange's permission cache."""
+    if not ctx.is_app:
+        return ""
+    return propagating(ctx, expect, {key(p.mailbox): p.outcome for p in _latest(ctx, expect).values()})
+
+
 def _run_problem(ctx: Context) -> str:
     run = ctx.snapshot.probe_run
     if run is None:
         return "no probes were run (the snapshot has no probe run); collect with probes to decide this check"
     target = key(ctx.snapshot.target.service_account)
     principal = key(ctx.policy.spec.principal.service_account)
+    app = ctx.policy.spec.principal.app
+    if app is not None and target and target not in (key(app.app_id), key(app.service_principal_id)):
+        # Graph probes run with the integration app's own credentials; another app's probes prove nothing here.
+        return f"the probes were run as app {ctx.snapshot.target.service_account}, not as the policy's app {app.app_id}"
     if principal and target and target != principal:
         return (
             f"the probes were run as {ctx.snapshot.target.service_account}, not as the policy's principal "
@@ -131,10 +153,11 @@ def _exa050(ctx: Context) -> Verdict:
                 evidence.append(_line(p))
             continue
         evidence.append(_line(p))
-        if p.outcome is ProbeOutcome.DENIED:
-            failed.append(
-                f"{mailbox} refused with {p.response_code or 'ErrorImpersonateUserDenied'} (outside the scope)"
-            )
+        if p.outcome is ProbeOutcome.NO_MAILBOX and ctx.is_app:
+            # Graph 404 (no such user, MailboxNotEnabledForRESTAPI) says nothing about the app's access.
+            unknown.append((mailbox, f"no mailbox to probe ({p.response_code or '404'})"))
+        elif p.outcome is ProbeOutcome.DENIED:
+            failed.append(f"{mailbox} refused with {p.response_code or _refusal(ctx)} (outside the scope)")
         elif p.outcome is ProbeOutcome.NO_IMPERSONATION_RIGHT:
             # Observed: the account holds no working impersonation right at all (disabled/Delegating-only grant).
             failed.append(
@@ -147,6 +170,15 @@ def _exa050(ctx: Context) -> Verdict:
             unknown.append((mailbox, f"{p.outcome} {p.response_code} {p.detail}".strip()))
     allowed = len(wanted) - len(failed) - len(unknown)
     actual = f"{allowed} of {len(wanted)} allowed"
+    waiting = _propagating(ctx, "allow") if failed else ""
+    if waiting:
+        return Verdict(
+            Status.ERROR,
+            waiting[:1].upper() + waiting[1:] + ".",
+            expected=expected,
+            actual=actual,
+            evidence=_bounded(evidence),
+        )
     if failed:
         msg = f"{len(failed)} in-scope mailbox(es) cannot be impersonated: {listing(failed)}"
         if unknown:
@@ -157,7 +189,7 @@ def _exa050(ctx: Context) -> Verdict:
             expected=expected,
             actual=actual,
             evidence=_bounded(evidence),
-            remediation=f"# Fix the scope and membership findings, then re-run: exaudit run {ctx.policy.path.name}",
+            remediation=f"# Fix the scope and membership findings, then re-run: exaudit run {ps(ctx.policy.path.name)}",
         )
     if unknown:
         return Verdict(
@@ -169,7 +201,8 @@ def _exa050(ctx: Context) -> Verdict:
         )
     return Verdict(
         Status.PASS,
-        f"All {len(wanted)} in-scope mailbox(es) were impersonated ({probes.operation}).",
+        f"All {len(wanted)} in-scope mailbox(es) were {'reached' if ctx.is_app else 'impersonated'} "
+        f"({probes.operation}).",
         expected=expected,
         actual=actual,
         evidence=_bounded(evidence),
@@ -182,7 +215,7 @@ def exa051(ctx: Context) -> Verdict:
     assert probes is not None
     canaries = [key(c) for c in probes.deny.canaries]
     problem = _run_problem(ctx)
-    expected = "every canary refused with ErrorImpersonateUserDenied"
+    expected = f"every canary refused with {_refusal(ctx)}"
     if problem:
         return Verdict(
             Status.ERROR,
@@ -225,11 +258,23 @@ def exa051(ctx: Context) -> Verdict:
             unknown.append((mailbox, f"{p.outcome} {p.response_code} {p.detail}".strip()))
     actual = f"{len(breached)} reachable, {len(unknown)} undecided of {len(canaries) + len(sampled)}"
     undecided = "; ".join(x for x in (_by_reason(unknown) if unknown else "", note) if x)
-    if breached:
-        msg = (
-            f"The service account CAN impersonate {len(breached)} mailbox(es) that must stay out of reach: "
-            f"{listing(breached)}. The scope does not hold."
+    waiting = _propagating(ctx, "deny") if breached else ""
+    if waiting:
+        return Verdict(
+            Status.ERROR,
+            waiting[:1].upper() + waiting[1:] + ".",
+            expected=expected,
+            actual=actual,
+            evidence=_bounded(evidence),
         )
+    if breached:
+        who = "The app CAN reach" if ctx.is_app else "The service account CAN impersonate"
+        msg = (
+            f"{who} {len(breached)} mailbox(es) that must stay out of reach: {listing(breached)}. "
+            "The scope does not hold."
+        )
+        if ctx.is_app and mailbox_grants(ctx):
+            msg += " An Entra application permission of the app reaches every mailbox (EXA074)."
         if undecided:
             msg += f" Undecided: {undecided}."
         return Verdict(
@@ -240,7 +285,7 @@ def exa051(ctx: Context) -> Verdict:
             evidence=_bounded(evidence),
             severity=Severity.CRITICAL,
             remediation="# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; "
-            f"then re-run: exaudit run {ctx.policy.path.name}",
+            f"then re-run: exaudit run {ps(ctx.policy.path.name)}",
         )
     if undecided:
         return Verdict(
@@ -254,7 +299,7 @@ def exa051(ctx: Context) -> Verdict:
         return Verdict(Status.SKIP, "The policy names no canary and asks for no sample.")
     return Verdict(
         Status.PASS,
-        f"All {len(canaries) + len(sampled)} canary/sampled mailbox(es) were refused with ErrorImpersonateUserDenied.",
+        f"All {len(canaries) + len(sampled)} canary/sampled mailbox(es) were refused with {_refusal(ctx)}.",
         expected=expected,
         actual=actual,
         evidence=_bounded(evidence),

@@ -7,8 +7,9 @@ https://learn.microsoft.com/en-us/exchange/permissions/role-assignments
 
 from __future__ import annotations
 
-from audit.evaluate.context import Context, Reach, Verdict, assignment_line, grants_access, ps
+from audit.evaluate.context import Context, Reach, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import key
+from audit.evaluate.powershell import ps
 from audit.findings import Severity, Status
 from audit.snapshot import RoleAssignment
 
@@ -44,13 +45,13 @@ def _via_unknown(ctx: Context) -> Verdict | None:
 
 def _new_assignment(ctx: Context) -> str:
     via = ctx.via
-    scope = ctx.policy.spec.grant.scope
+    scope = ctx.scope_name
     if ctx.is_app:
         app = ctx.policy.spec.principal.app
         assert app is not None
         return (
             f"New-ManagementRoleAssignment -App {ps(app.service_principal_id)} -Role {ps(ctx.role)} "
-            f"-CustomResourceScope {ps(scope)}"
+            f"{ctx.scope_parameter} {ps(scope)}"
         )
     target = {
         "roleGroup": f"-SecurityGroup {ps(via.label or via.name)}",
@@ -138,7 +139,7 @@ def exa010(ctx: Context) -> Verdict:
                 for c in via.candidates
             )
             if via.ambiguous
-            else f"# create the {via.kind} '{via.name}' first, then:\n{_new_assignment(ctx)}",
+            else f"# create the {via.kind} {ps(via.name)} first, then:\n{_new_assignment(ctx)}",
         )
     on_path = ctx.on_path
     if not on_path:
@@ -230,7 +231,9 @@ def exa011(ctx: Context) -> Verdict:
 
 
 def _scoped_as_expected(ctx: Context, a: RoleAssignment) -> bool:
-    scope = key(ctx.policy.spec.grant.scope)
+    scope = key(ctx.scope_name)
+    if ctx.policy.spec.grant.administrative_unit is not None:
+        return key(a.recipient_administrative_unit_scope) == scope
     if ctx.is_app:
         # RBAC for Applications: New-ManagementRoleAssignment -App ... -CustomResourceScope <scope>.
         # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
@@ -245,9 +248,13 @@ def exa012(ctx: Context) -> Verdict:
     blocked = _principal_unknown(ctx) or _via_unknown(ctx)
     if blocked is not None:
         return blocked
-    scope = ctx.policy.spec.grant.scope
-    param = "-CustomResourceScope" if ctx.is_app else "-CustomRecipientWriteScope"
-    expected = f"RecipientWriteScope CustomRecipientScope, {param[1:]} '{scope}'"
+    scope = ctx.scope_name
+    param = ctx.scope_parameter
+    expected = (
+        f"{param[1:]} '{scope}'"
+        if ctx.policy.spec.grant.administrative_unit is not None
+        else f"RecipientWriteScope CustomRecipientScope, {param[1:]} '{scope}'"
+    )
     # Disabled Regular assignments are judged too: enabling one (the EXA011 fix) must not open the organization.
     regular = [a for a in ctx.on_path if key(a.delegation_type) == "regular"]
     if not regular:
@@ -268,7 +275,7 @@ def exa012(ctx: Context) -> Verdict:
             actual=expected,
             evidence=evidence,
         )
-    unscoped = [a for a in wrong if key(a.recipient_write_scope) == ORGANIZATION and not a.custom_resource_scope]
+    unscoped = [a for a in wrong if is_unscoped(a)]
     problems = []
     for a in wrong:
         if a in unscoped:
@@ -277,7 +284,13 @@ def exa012(ctx: Context) -> Verdict:
                 "in the organization"
             )
         else:
-            shown = a.custom_recipient_write_scope or a.custom_resource_scope or a.recipient_ou_scope or ""
+            shown = (
+                a.custom_recipient_write_scope
+                or a.custom_resource_scope
+                or a.recipient_administrative_unit_scope
+                or a.recipient_ou_scope
+                or ""
+            )
             problems.append(
                 f"{a.identity!r} has RecipientWriteScope {a.recipient_write_scope}"
                 + (f" '{shown}'" if shown else "")
@@ -330,7 +343,7 @@ def exa013(ctx: Context) -> Verdict:
             ),
         )
     lines = [f"{r.assignment.identity!r} ({scope_text(r.assignment)}) via {r.path}" for r in others]
-    unscoped = any(key(r.assignment.recipient_write_scope) == ORGANIZATION for r in others)
+    unscoped = any(is_unscoped(r.assignment) for r in others)
     return Verdict(
         Status.FAIL,
         f"{len(others)} other {ctx.role} assignment(s) reach {ctx.principal.label}: " + "; ".join(lines) + ".",
@@ -342,10 +355,23 @@ def exa013(ctx: Context) -> Verdict:
     )
 
 
+def is_unscoped(a: RoleAssignment) -> bool:
+    """Whether an assignment reaches the whole organization (no custom, resource, OU or administrative-unit scope)."""
+    return (
+        key(a.recipient_write_scope) in (ORGANIZATION, "")
+        and not a.custom_resource_scope
+        and not a.recipient_administrative_unit_scope
+        and not a.custom_recipient_write_scope
+        and not a.recipient_ou_scope
+    )
+
+
 def scope_text(a: RoleAssignment) -> str:
     """How an assignment is scoped, in a few words."""
-    if key(a.recipient_write_scope) == ORGANIZATION and not a.custom_resource_scope:
+    if is_unscoped(a):
         return "unscoped: whole organization"
+    if a.recipient_administrative_unit_scope:
+        return f"administrative unit {a.recipient_administrative_unit_scope}"
     shown = a.custom_recipient_write_scope or a.custom_resource_scope or a.recipient_ou_scope
     return f"{a.recipient_write_scope} '{shown}'" if shown else a.recipient_write_scope
 

@@ -13,12 +13,14 @@ import difflib
 from collections.abc import Callable
 
 from audit.errors import FilterError
-from audit.evaluate.context import Context, Verdict, assignment_line, grants_access, ps, ps_double
+from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
+from audit.evaluate.powershell import ps
 from audit.findings import Severity, Status
 from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
 from audit.opath.nodes import And, Comparison, Filter, Not, Or
-from audit.snapshot import ManagementScope, Recipient
+from audit.policy.model import Scope as ScopeSpec
+from audit.snapshot import AdministrativeUnit, ManagementScope, Recipient
 
 RECIPIENT_SCOPE = "recipientscope"
 MEMBER_OF_GROUP = "memberofgroup"
@@ -29,6 +31,18 @@ def listing(items: list[str]) -> str:
     """A readable, bounded list of names."""
     shown = ", ".join(items[:LISTED])
     return shown + (f" and {len(items) - LISTED} more" if len(items) > LISTED else "")
+
+
+def _spec(ctx: Context) -> ScopeSpec:
+    """The policy's scope section; EXA020/EXA021 are SKIP (engine) for an administrative-unit policy without one."""
+    spec = ctx.policy.spec.scope
+    assert spec is not None
+    return spec
+
+
+def find_unit(ctx: Context, unit_id: str) -> AdministrativeUnit | None:
+    """The administrative unit with this id, as read from Entra (None: not read)."""
+    return next((u for u in ctx.snapshot.administrative_units if key(u.id) == key(unit_id)), None)
 
 
 def find_scope(ctx: Context, name: str) -> list[ManagementScope]:
@@ -48,7 +62,7 @@ def group_dns(f: Filter) -> list[str]:
 
 def _expected_filter(ctx: Context) -> tuple[Filter | None, str, Status, str]:
     """The filter the policy means, as Exchange would store it: (filter, text for humans, status if None, why)."""
-    spec = ctx.policy.spec.scope.recipient_filter
+    spec = _spec(ctx).recipient_filter
     if spec.opath is not None:
         return parse(spec.opath), spec.opath, Status.PASS, ""
     assert spec.member_of_group is not None
@@ -77,7 +91,7 @@ def _expected_filter(ctx: Context) -> tuple[Filter | None, str, Status, str]:
 
 
 def _set_filter(ctx: Context, scope_name: str) -> str:
-    spec = ctx.policy.spec.scope.recipient_filter
+    spec = _spec(ctx).recipient_filter
     if spec.member_of_group is not None:
         return (
             f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n"
@@ -85,19 +99,19 @@ def _set_filter(ctx: Context, scope_name: str) -> str:
             "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
         )
     assert spec.opath is not None
-    return f'Set-ManagementScope -Identity {ps(scope_name)} -RecipientRestrictionFilter "{ps_double(spec.opath)}"'
+    return f"Set-ManagementScope -Identity {ps(scope_name)} -RecipientRestrictionFilter {ps(spec.opath)}"
 
 
 def _new_scope(ctx: Context) -> str:
-    spec = ctx.policy.spec.scope.recipient_filter
-    name = ctx.policy.spec.scope.name
+    spec = _spec(ctx).recipient_filter
+    name = _spec(ctx).name
     if spec.member_of_group is not None:
         return (
             f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n"
             f"New-ManagementScope -Name {ps(name)} "
             "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
         )
-    return f'New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter "{ps_double(spec.opath or "")}"'
+    return f"New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter {ps(spec.opath or '')}"
 
 
 def _scope_line(s: ManagementScope) -> str:
@@ -109,7 +123,7 @@ def _scope_line(s: ManagementScope) -> str:
 
 def exa020(ctx: Context) -> Verdict:
     """The scope exists, is a recipient scope, and its stored filter means the expected filter."""
-    name = ctx.policy.spec.scope.name
+    name = _spec(ctx).name
     scopes = find_scope(ctx, name)
     expected, expected_text, status_if_none, why = _expected_filter(ctx)
     exp = f"RecipientScope '{name}' with filter {expected_text}"
@@ -136,7 +150,7 @@ def exa020(ctx: Context) -> Verdict:
             expected=exp,
             actual=f"ScopeRestrictionType {scope.scope_restriction_type}",
             evidence=evidence,
-            remediation=f"# Recreate '{name}' as a recipient scope:\n{_set_filter(ctx, scope.name)}",
+            remediation=f"# Recreate {ps(name)} as a recipient scope:\n{_set_filter(ctx, scope.name)}",
         )
     if not (scope.recipient_filter or "").strip():
         return Verdict(
@@ -186,9 +200,9 @@ def exa020(ctx: Context) -> Verdict:
 
 def exa021(ctx: Context) -> Verdict:
     """Every group DN the stored filter names resolves to a group, and to the expected one."""
-    name = ctx.policy.spec.scope.name
+    name = _spec(ctx).name
     scopes = find_scope(ctx, name)
-    wanted = ctx.policy.spec.scope.recipient_filter.member_of_group
+    wanted = _spec(ctx).recipient_filter.member_of_group
     if len(scopes) != 1 or not (scopes[0].recipient_filter or "").strip():
         if wanted is None:
             return Verdict(Status.SKIP, "The policy's filter names no group and there is no stored filter to read.")
@@ -263,6 +277,15 @@ def _everyone(recipient: Recipient) -> bool:
     return True
 
 
+def _in_unit(ctx: Context, members: frozenset[str]) -> Callable[[Recipient], bool]:
+    """Whether a recipient is a member of an administrative unit (members listed by UPN or SMTP address)."""
+
+    def test(recipient: Recipient) -> bool:
+        return bool((ctx.directory.addresses(recipient) | {key(recipient.identity)}) & members)
+
+    return test
+
+
 def _under(root: str, predicate: Callable[[Recipient], bool]) -> Callable[[Recipient], bool]:
     """Restrict a predicate to recipients below an OU (RecipientRoot / RecipientOrganizationalUnitScope)."""
 
@@ -294,18 +317,25 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
     granting = [r for r in ctx.reaching if key(r.assignment.role) == key(ctx.role) and grants_access(r.assignment)]
     scope_names: list[str] = []
     selectors: list[_Selector] = []
+    unit_ids: list[str] = []
     if not granting:
         # Nothing grants the role now: judge the scope the policy names, which is what the grant will use.
-        scope_names = [ctx.policy.spec.scope.name]
+        if ctx.policy.spec.grant.administrative_unit is not None:
+            unit_ids = [ctx.policy.spec.grant.administrative_unit.id]
+        else:
+            scope_names = [_spec(ctx).name]
         evidence.append(
             f"no enabled Regular {ctx.role} assignment reaches the principal; judging scope "
-            f"'{ctx.policy.spec.scope.name}' as named by the policy"
+            f"'{ctx.scope_name}' as named by the policy"
         )
     for r in granting:
         a = r.assignment
         evidence.append(f"{assignment_line(a)} via {r.path}")
         wscope = key(a.recipient_write_scope)
-        if a.custom_resource_scope or wscope in ("customrecipientscope", "exclusiverecipientscope"):
+        if a.recipient_administrative_unit_scope:
+            # RBAC for Applications: -RecipientAdministrativeUnitScope, membership read from Entra (Graph).
+            unit_ids.append(a.recipient_administrative_unit_scope)
+        elif a.custom_resource_scope or wscope in ("customrecipientscope", "exclusiverecipientscope"):
             scope_names.append(a.custom_resource_scope or a.custom_recipient_write_scope or "")
         elif wscope == "organization":
             selectors.append(_Selector(f"{a.identity!r} (unscoped: every mailbox)", _everyone))
@@ -323,6 +353,22 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
                     evidence=tuple(evidence),
                 ),
             )
+    for unit_id in dict.fromkeys(unit_ids):
+        unit = find_unit(ctx, unit_id)
+        if unit is None:
+            return (
+                [],
+                evidence,
+                Verdict(
+                    Status.ERROR,
+                    f"The members of administrative unit {unit_id} were not read; its reach is unknown (see EXA073).",
+                    evidence=tuple(evidence),
+                ),
+            )
+        members = frozenset(key(m) for m in unit.members)
+        # Members come from Entra by UPN; a recipient is in the unit when any of its addresses is listed.
+        evidence.append(f"AdministrativeUnit Id={unit.id} DisplayName={unit.display_name!r} Members={len(members)}")
+        selectors.append(_Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
     for name in dict.fromkeys(scope_names):
         scopes = find_scope(ctx, name)
         if len(scopes) != 1:

@@ -9,420 +9,108 @@ entry with ``remove: true`` deletes).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import secrets
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from typing import TYPE_CHECKING, Any
 
 from audit.lab import LabError
 
-MAILBOX_TYPES = frozenset({"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"})
-USER_TYPES = MAILBOX_TYPES | {"User", "DisabledUser"}
-GROUP_TYPES = {
-    "MailUniversalSecurityGroup": ("Universal, SecurityEnabled", "MailUniversalSecurityGroup"),
-    "MailUniversalDistributionGroup": ("Universal", "MailUniversalDistributionGroup"),
-    "UniversalSecurityGroup": ("Universal, SecurityEnabled", "Group"),
-    "MailNonUniversalGroup": ("Global, SecurityEnabled", "MailNonUniversalGroup"),
-}
-DELEGATION_TYPES = ("Regular", "Delegating", "DelegatingOrgWide")
-ASSIGNEE_TYPES = ("User", "RoleGroup", "SecurityGroup")
-WRITE_SCOPES = ("Organization", "CustomRecipientScope", "None", "MyGAL", "Self", "OU", "ExclusiveRecipientScope")
-RBAC_OU = "Microsoft Exchange Security Groups"
-_NS = uuid.UUID("6f2b9c1e-5d1a-4c9b-9a43-3e1f0c2d7a55")
+if TYPE_CHECKING:
+    from audit.lab.exo import ExoState
 
-# Built-in management roles (name -> RoleType) present in every on-premises organization; the subset the
-# auditor or the cmdlets can meet. https://learn.microsoft.com/exchange/built-in-management-roles-exchange-2013-help
-BUILTIN_ROLES: dict[str, str] = {
-    "ApplicationImpersonation": "ApplicationImpersonation",
-    "View-Only Configuration": "ViewOnlyConfiguration",
-    "View-Only Recipients": "ViewOnlyRecipients",
-    "Role Management": "RoleManagement",
-    "Mail Recipients": "MailRecipients",
-    "Mail Recipient Creation": "MailRecipientCreation",
-    "Distribution Groups": "DistributionGroups",
-    "Security Group Creation and Membership": "SecurityGroupCreationAndMembership",
-    "Organization Configuration": "OrganizationConfiguration",
-    "Recipient Policies": "RecipientPolicies",
-    "Mailbox Search": "MailboxSearch",
-    "Legal Hold": "LegalHold",
-    "Mailbox Import Export": "MailboxImportExport",
-    "Audit Logs": "AuditLogs",
-    "View-Only Audit Logs": "ViewOnlyAuditLogs",
-    "Reset Password": "ResetPassword",
-    "User Options": "UserOptions",
-    "Move Mailboxes": "MoveMailboxes",
-    "Transport Hygiene": "TransportHygiene",
-    "Exchange Server Certificates": "ExchangeServerCertificates",
-    "Exchange Servers": "ExchangeServers",
-    "Databases": "Databases",
-    "Address Lists": "AddressLists",
-    "Journaling": "Journaling",
-    "Retention Management": "RetentionManagement",
-}
-
-# Built-in role groups and their Regular roles. Organization Management also holds a Delegating assignment of
-# every role; for ApplicationImpersonation only that Delegating one (DelegatingOrgWide), which grants no access.
-# https://learn.microsoft.com/exchange/permissions/role-groups ; exchange-rbac.md 1.2-1.3
-_ORG_MGMT_REGULAR = tuple(
-    r for r in BUILTIN_ROLES if r not in {"ApplicationImpersonation", "Mailbox Search", "Mailbox Import Export"}
+from audit.lab.loader import (
+    _LOC,
+    _ORG_KEYS,
+    _SECTION_KEYS,
+    _TOP_KEYS,
+    PLATFORMS,
+    _keys,
+    _load_document,
+    _merge,
+    _merge_exchange_online,
+    _plain,
+    _read_yaml,
+    _strip_loc,
+    _where,
 )
-BUILTIN_ROLE_GROUPS: dict[str, tuple[str, ...]] = {
-    "Organization Management": _ORG_MGMT_REGULAR,
-    "View-Only Organization Management": ("View-Only Configuration", "View-Only Recipients"),
-    "Recipient Management": (
-        "Distribution Groups",
-        "Mail Recipients",
-        "Mail Recipient Creation",
-        "Move Mailboxes",
-        "Recipient Policies",
-        "Reset Password",
-        "Security Group Creation and Membership",
-    ),
-    "Hygiene Management": (
-        "ApplicationImpersonation",
-        "Transport Hygiene",
-        "View-Only Configuration",
-        "View-Only Recipients",
-    ),
-    "Discovery Management": ("Mailbox Search", "Legal Hold"),
-    "Compliance Management": (
-        "Audit Logs",
-        "Journaling",
-        "Retention Management",
-        "View-Only Audit Logs",
-        "View-Only Configuration",
-        "View-Only Recipients",
-    ),
-    "Server Management": ("Databases", "Exchange Server Certificates", "Exchange Servers"),
-    "Help Desk": ("Reset Password", "User Options", "View-Only Recipients"),
-    "Records Management": ("Audit Logs", "Journaling", "Retention Management"),
-}
+from audit.lab.records import (
+    _NS,
+    _ORG_MGMT_REGULAR,
+    ASSIGNEE_TYPES,
+    BUILTIN_ROLE_GROUPS,
+    BUILTIN_ROLES,
+    DEFAULT_EWS_MAX_CONCURRENCY,
+    DELEGATION_TYPES,
+    GROUP_TYPES,
+    MAILBOX_TYPES,
+    RBAC_OU,
+    USER_TYPES,
+    WRITE_SCOPES,
+    Account,
+    CalendarItem,
+    CalendarStore,
+    DirectoryObject,
+    Group,
+    ManagementRole,
+    ManagementScope,
+    Organization,
+    Recipient,
+    RoleAssignment,
+    RoleGroup,
+    ThrottlingPolicy,
+)
 
-# EWSMaxConcurrency of the default policy: 27 since Exchange 2013.
-# https://learn.microsoft.com/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange
-DEFAULT_EWS_MAX_CONCURRENCY = 27
-
-
-@dataclass(frozen=True, slots=True)
-class Organization:
-    """The organization and its one Exchange server."""
-
-    name: str = "Contoso"
-    domain: str = "contoso.com"
-    netbios: str = "CONTOSO"
-    is_exchange_online: bool = False
-    ews_enabled: bool = True
-    server_name: str = "EXCH01"
-    server_fqdn: str = "exch01.contoso.com"
-    admin_display_version: str = "Version 15.2 (Build 1544.4)"
-    build: tuple[int, int, int, int] = (15, 2, 1544, 4)
-    edition: str = "Enterprise"
-    database: str = "Mailbox Database 0311695030"
-    domain_controller: str = "dc01.contoso.com"
-
-    @property
-    def domain_dn(self) -> str:
-        """Return the domain's DN, e.g. DC=contoso,DC=com."""
-        return ",".join(f"DC={part}" for part in self.domain.split("."))
-
-    @property
-    def config_dn(self) -> str:
-        """Return the DN of the organization's Exchange configuration container."""
-        return f"CN={self.name},CN=Microsoft Exchange,CN=Services,CN=Configuration,{self.domain_dn}"
-
-    @property
-    def guid(self) -> str:
-        """Return the organization's GUID (stable for a name)."""
-        return str(uuid.uuid5(_NS, f"org:{self.name}"))
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """A user: a mailbox (user, shared, room) or a user without a mailbox."""
-
-    name: str
-    alias: str
-    display_name: str
-    upn: str
-    sam_account_name: str
-    primary_smtp: str | None
-    email_addresses: tuple[str, ...]
-    sid: str
-    guid: str
-    dn: str
-    identity: str
-    recipient_type_details: str
-    account_disabled: bool = False
-    department: str = ""
-    company: str = ""
-    title: str = ""
-    custom_attributes: tuple[str, ...] = ("",) * 15
-    hidden_from_address_lists: bool = False
-    throttling_policy: str | None = None
-    first_name: str = ""
-    last_name: str = ""
-
-    @property
-    def has_mailbox(self) -> bool:
-        """Return whether the user has a mailbox."""
-        return self.recipient_type_details in MAILBOX_TYPES
-
-    @property
-    def recipient_type(self) -> str:
-        """Return RecipientType as Get-Recipient shows it (UserMailbox or User)."""
-        return "UserMailbox" if self.has_mailbox else "User"
-
-    @property
-    def exchange_guid(self) -> str:
-        """Return the mailbox's ExchangeGuid."""
-        return str(uuid.uuid5(_NS, f"mbx:{self.guid}"))
-
-    @property
-    def kind(self) -> str:
-        """Return the object kind: "user"."""
-        return "user"
-
-    def custom_attribute(self, n: int) -> str:
-        """Return CustomAttribute<n> (1..15)."""
-        return self.custom_attributes[n - 1]
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """A group: mail-enabled (security or distribution) or a plain universal security group."""
-
-    name: str
-    alias: str
-    display_name: str
-    sam_account_name: str
-    primary_smtp: str | None
-    email_addresses: tuple[str, ...]
-    sid: str
-    guid: str
-    dn: str
-    identity: str
-    recipient_type_details: str
-    group_type: str
-    hidden_from_address_lists: bool = False
-    member_join_restriction: str = "Closed"
-    member_depart_restriction: str = "Closed"
-    members: tuple[str, ...] = ()  # DNs of DIRECT members (users or groups)
-    managed_by: tuple[str, ...] = ()  # DNs
-    department: str = ""
-    custom_attributes: tuple[str, ...] = ("",) * 15
-
-    @property
-    def is_mail_enabled(self) -> bool:
-        """Return whether the group is a mail-enabled recipient."""
-        return self.recipient_type_details.startswith("Mail")
-
-    @property
-    def recipient_type(self) -> str:
-        """Return RecipientType as Get-Recipient shows it."""
-        if self.recipient_type_details == "MailUniversalSecurityGroup":
-            return "MailUniversalSecurityGroup"
-        if self.recipient_type_details == "MailUniversalDistributionGroup":
-            return "MailUniversalDistributionGroup"
-        if self.recipient_type_details == "MailNonUniversalGroup":
-            return "MailNonUniversalGroup"
-        return "Group"
-
-    @property
-    def kind(self) -> str:
-        """Return the object kind: "group"."""
-        return "group"
-
-
-@dataclass(frozen=True, slots=True)
-class RoleGroup:
-    """A role group (a universal security group under Microsoft Exchange Security Groups)."""
-
-    name: str
-    display_name: str
-    sam_account_name: str
-    sid: str
-    guid: str
-    dn: str
-    identity: str
-    members: tuple[str, ...] = ()  # DNs of direct members
-    managed_by: tuple[str, ...] = ()
-    role_group_type: str = "Standard"
-    description: str = ""
-    is_builtin: bool = False
-
-    @property
-    def kind(self) -> str:
-        """Return the object kind: "rolegroup"."""
-        return "rolegroup"
-
-
-@dataclass(frozen=True, slots=True)
-class ManagementRole:
-    """A management role."""
-
-    name: str
-    role_type: str
-    dn: str
-    guid: str
-    identity: str
-    is_builtin: bool = True
-    parent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RoleAssignment:
-    """A management role assignment linking a role to a user, role group or security group."""
-
-    name: str
-    role: str
-    assignee: str  # DN of the user, role group or security group
-    assignee_name: str
-    assignee_type: str  # User | RoleGroup | SecurityGroup
-    delegation: str = "Regular"
-    enabled: bool = True
-    recipient_write_scope: str = "Organization"
-    custom_recipient_write_scope: str | None = None
-    config_write_scope: str = "OrganizationConfig"
-    recipient_read_scope: str = "Organization"
-    config_read_scope: str = "OrganizationConfig"
-    dn: str = ""
-    guid: str = ""
-    is_builtin: bool = False
-
-    @property
-    def identity(self) -> str:
-        """Return the Identity Exchange shows (the assignment's name)."""
-        return self.name
-
-
-@dataclass(frozen=True, slots=True)
-class ManagementScope:
-    """A management scope with its stored recipient filter."""
-
-    name: str
-    recipient_filter: str
-    scope_restriction_type: str = "RecipientScope"
-    exclusive: bool = False
-    recipient_root: str | None = None
-    dn: str = ""
-    guid: str = ""
-
-    @property
-    def identity(self) -> str:
-        """Return the Identity Exchange shows (the scope's name)."""
-        return self.name
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottlingPolicy:
-    """A throttling policy; ``ews_max_concurrency`` None means Unlimited."""
-
-    name: str
-    scope: str = "Regular"  # Global | Organization | Regular
-    is_default: bool = False
-    ews_max_concurrency: int | None = DEFAULT_EWS_MAX_CONCURRENCY
-    dn: str = ""
-    guid: str = ""
-    is_service_account: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """A login: the sAMAccountName, the password the lab accepts, and what it is for.
-
-    ``stale_credentials`` models an integration that still holds an old password: the lab hands out a
-    different password than the one it accepts.
-    """
-
-    username: str
-    password: str | None = dataclasses.field(default=None, repr=False)
-    role: str | None = None  # "auditor" | "service" | None
-    stale_credentials: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CalendarItem:
-    """A calendar item stored in a lab mailbox."""
-
-    item_id: str
-    change_key: str
-    subject: str
-    start: str
-    end: str
-    legacy_free_busy: str = "Busy"
-    sensitivity: str = "Normal"
-    body: str = ""
-
-
-class CalendarStore:
-    """Per-mailbox calendar items for CreateItem/FindItem/DeleteItem, safe across threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, dict[str, CalendarItem]] = {}
-        self._owner: dict[str, str] = {}
-        self._counter = 0
-
-    def create(self, mailbox: str, subject: str, start: str, end: str, **extra: str) -> CalendarItem:
-        """Store a new item in ``mailbox`` (its primary SMTP address) and return it."""
-        key = mailbox.lower()
-        with self._lock:
-            self._counter += 1
-            raw = f"{key}\x00{self._counter}\x00{secrets.token_hex(4)}".encode()
-            item_id = "AAMk" + base64.b64encode(hashlib.sha256(raw).digest() + raw[-8:]).decode("ascii")
-            item = CalendarItem(item_id, "DwAAAB" + secrets.token_hex(4), subject, start, end, **extra)
-            self._items.setdefault(key, {})[item_id] = item
-            self._owner[item_id] = key
-            return item
-
-    def delete(self, mailbox: str, item_id: str) -> bool:
-        """Remove an item of ``mailbox``; return False when it does not exist there."""
-        key = mailbox.lower()
-        with self._lock:
-            if self._owner.get(item_id) != key:
-                return False
-            del self._owner[item_id]
-            del self._items[key][item_id]
-            return True
-
-    def items(self, mailbox: str) -> list[CalendarItem]:
-        """Return the items of ``mailbox`` in creation order."""
-        with self._lock:
-            return list(self._items.get(mailbox.lower(), {}).values())
-
-    def get(self, mailbox: str, item_id: str) -> CalendarItem | None:
-        """Return one item of ``mailbox`` or None."""
-        with self._lock:
-            return self._items.get(mailbox.lower(), {}).get(item_id)
-
-    def counts(self) -> dict[str, int]:
-        """Return the number of items per mailbox (mailboxes with items only)."""
-        with self._lock:
-            return {k: len(v) for k, v in self._items.items() if v}
-
-    def total(self) -> int:
-        """Return the number of items in all mailboxes."""
-        with self._lock:
-            return len(self._owner)
-
-    def clear(self) -> None:
-        """Remove every item."""
-        with self._lock:
-            self._items.clear()
-            self._owner.clear()
-
-
-DirectoryObject = Recipient | Group | RoleGroup
+__all__ = [
+    "ASSIGNEE_TYPES",
+    "BUILTIN_ROLES",
+    "BUILTIN_ROLE_GROUPS",
+    "DEFAULT_EWS_MAX_CONCURRENCY",
+    "DELEGATION_TYPES",
+    "GROUP_TYPES",
+    "MAILBOX_TYPES",
+    "PLATFORMS",
+    "RBAC_OU",
+    "USER_TYPES",
+    "WRITE_SCOPES",
+    "_LOC",
+    "_NS",
+    "_ORG_KEYS",
+    "_ORG_MGMT_REGULAR",
+    "_SECTION_KEYS",
+    "_TOP_KEYS",
+    "Account",
+    "CalendarItem",
+    "CalendarStore",
+    "DirectoryObject",
+    "Group",
+    "ManagementRole",
+    "ManagementScope",
+    "Organization",
+    "Recipient",
+    "RoleAssignment",
+    "RoleGroup",
+    "Tenant",
+    "ThrottlingPolicy",
+    "_keys",
+    "_load_document",
+    "_merge",
+    "_merge_exchange_online",
+    "_plain",
+    "_read_yaml",
+    "_strip_loc",
+    "_where",
+    "assignment_name",
+    "build_tenant",
+    "escape_rdn",
+    "load_tenant",
+    "stable_guid",
+    "tenant_from_records",
+]
 
 
 @dataclass(slots=True)
@@ -441,6 +129,7 @@ class Tenant:
     meta: dict[str, Any] = field(default_factory=dict)
     source: str = "<tenant>"
     calendars: CalendarStore = field(default_factory=CalendarStore)
+    exo: ExoState | None = None  # the Exchange Online side (audit.lab.exo), None on premises
     _index: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
     _by_dn: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
     _by_sid: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
@@ -816,129 +505,17 @@ def _addresses(primary: str | None, proxies: Any) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# YAML
-
-
-def _keys(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_SECTION_KEYS: dict[str, frozenset[str]] = {
-    "users": _keys(
-        "name alias display_name upn sam_account_name primary_smtp proxy_addresses sid guid ou type disabled"
-        " department company title custom_attributes hidden throttling_policy first_name last_name remove"
-    ),
-    "groups": _keys(
-        "name alias display_name sam_account_name primary_smtp proxy_addresses sid guid ou type group_type hidden"
-        " member_join_restriction member_depart_restriction members managed_by department custom_attributes"
-        " remove"
-    ),
-    "role_groups": _keys(
-        "name display_name sam_account_name sid guid roles members managed_by role_group_type description scope remove"
-    ),
-    "role_assignments": _keys("name role assignee assignee_type delegation enabled recipient_write_scope scope remove"),
-    "scopes": _keys("name recipient_filter scope_restriction_type exclusive recipient_root guid remove"),
-    "throttling_policies": _keys("name scope is_default ews_max_concurrency is_service_account remove"),
-    "accounts": _keys("user password role stale_credentials remove"),
-    "roles": _keys("name role_type parent remove"),
-}
-_ORG_KEYS = frozenset({f.name for f in dataclasses.fields(Organization)})
-_TOP_KEYS = frozenset({"extends", "organization", "description", "expect", "faults", "generate", *_SECTION_KEYS})
-_LOC = "__loc__"
-
-
-def _plain(node: Any, path: str) -> Any:
-    """Turn ruamel nodes into plain dicts/lists, keeping each mapping's file and line under ``__loc__``."""
-    if isinstance(node, CommentedMap):
-        out: dict[str, Any] = {str(k): _plain(v, path) for k, v in node.items()}
-        out[_LOC] = (path, node.lc.line + 1)
-        return out
-    if isinstance(node, CommentedSeq):
-        return [_plain(v, path) for v in node]
-    return node
-
-
-def _where(obj: Mapping[str, Any], fallback: str) -> tuple[str, int | None]:
-    loc = obj.get(_LOC)
-    if isinstance(loc, tuple):
-        return str(loc[0]), int(loc[1])
-    return fallback, None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    yaml = YAML(typ="rt")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LabError(f"cannot read tenant file: {exc.strerror}", str(path)) from exc
-    try:
-        data = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise LabError(f"malformed YAML: {exc.problem or exc.context}", str(path), line) from exc
-    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. reader errors on bad bytes)
-        raise LabError(f"malformed YAML: {exc}", str(path)) from exc
-    if not isinstance(data, CommentedMap):
-        raise LabError("a tenant file must be a mapping at the top level", str(path), 1)
-    plain = _plain(data, str(path))
-    assert isinstance(plain, dict)
-    for key in plain:
-        if key != _LOC and key not in _TOP_KEYS:
-            line = data.lc.key(key)[0] + 1
-            raise LabError(f"unknown top-level key {key!r} (known: {', '.join(sorted(_TOP_KEYS))})", str(path), line)
-    return plain
-
-
-def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """Merge an overlay into a base document: sections by entry name, mappings shallowly."""
-    out = dict(base)
-    for key, value in overlay.items():
-        if key in ("extends", _LOC):
-            continue
-        if key in _SECTION_KEYS:
-            id_key = "user" if key == "accounts" else "name"
-            merged: dict[str, dict[str, Any]] = {}
-            for entry in base.get(key) or []:
-                merged[str(entry.get(id_key, "")).lower()] = entry
-            for entry in value or []:
-                if not isinstance(entry, dict):
-                    continue  # reported by validation of the overlay itself
-                ident = str(entry.get(id_key, "")).lower()
-                if entry.get("remove"):
-                    merged.pop(ident, None)
-                elif ident in merged:
-                    merged[ident] = {**merged[ident], **entry}
-                else:
-                    merged[ident] = entry
-            out[key] = list(merged.values())
-        elif key == "organization" and isinstance(value, dict) and isinstance(base.get(key), dict):
-            out[key] = {**base[key], **value}
-        else:
-            out[key] = value
-    return out
-
-
-def _load_document(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    resolved = path.resolve()
-    if resolved in seen:
-        raise LabError("circular 'extends'", str(path))
-    doc = _read_yaml(path)
-    parent = doc.get("extends")
-    if parent is None:
-        return doc
-    if not isinstance(parent, str):
-        raise LabError("'extends' must be a file name", str(path), _where(doc, str(path))[1])
-    base = _load_document(path.parent / parent, (*seen, resolved))
-    for key in ("expect", "description", "faults", "generate"):
-        base.pop(key, None)  # a scenario's expectations are its own, never inherited
-    return _merge(base, doc)
 
 
 def load_tenant(path: Path | str) -> Tenant:
     """Load a tenant (or scenario) file; raise LabError naming file and line when it is malformed."""
     file = Path(path)
-    return build_tenant(_load_document(file), str(file))
+    tenant = build_tenant(_load_document(file), str(file))
+    if tenant.meta.get("platform") == "exchange-online":
+        from audit.lab.exo import with_exchange_online  # noqa: PLC0415  (exo builds on this module)
+
+        tenant = with_exchange_online(tenant)
+    return tenant
 
 
 def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
@@ -946,6 +523,9 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
     org_spec = dict(doc.get("organization") or {})
     loc = _where(org_spec, source)
     org_spec.pop(_LOC, None)
+    platform = str(org_spec.pop("platform", None) or doc.get("platform") or "on-premises")
+    if platform not in PLATFORMS:
+        raise LabError(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})", *loc)
     for key in org_spec:
         if key not in _ORG_KEYS:
             raise LabError(f"unknown organization key {key!r}", *loc)
@@ -1191,7 +771,11 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
     if "administrator" not in accounts:
         accounts["administrator"] = Account("Administrator")
 
-    meta = {k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate")}
+    meta = {k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate", "exchange_online")}
+    meta = _strip_loc(meta)
+    meta["platform"] = platform
+    if isinstance(doc.get("exchange_online"), dict):
+        meta["exchange_online"] = doc["exchange_online"]  # with __loc__, so its errors name file:line
     return Tenant(
         organization=org,
         recipients=tuple(recipients),
@@ -1202,7 +786,7 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
         scopes=tuple(scopes),
         throttling_policies=tuple(policies),
         accounts=accounts,
-        meta=_strip_loc(meta),
+        meta=meta,
         source=source,
     )
 
@@ -1217,14 +801,6 @@ def _builtin_users(builder: _Builder, existing: set[str]) -> list[Recipient]:
 def _builtin_role_group_members(stub: Tenant) -> dict[str, tuple[str, ...]]:
     admin = stub.resolve("Administrator")
     return {"Organization Management": (admin.dn,)} if admin is not None else {}
-
-
-def _strip_loc(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_loc(v) for k, v in value.items() if k != _LOC}
-    if isinstance(value, list):
-        return [_strip_loc(v) for v in value]
-    return value
 
 
 def tenant_from_records(
@@ -1246,4 +822,5 @@ def tenant_from_records(
         accounts=dict(base.accounts),
         meta=dict(base.meta),
         source=base.source,
+        exo=base.exo,
     )

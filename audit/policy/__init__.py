@@ -4,11 +4,16 @@ from audit.policy.loader import LoadedPolicy, MemberExpectation, dotted_path, lo
 from audit.policy.model import (
     API_VERSION,
     SUPPORTED_API_VERSIONS,
+    AdministrativeUnit,
     AppPrincipal,
     Deny,
     DirectVia,
+    Entra,
+    EntraAppRole,
+    Ews,
     Grant,
     Group,
+    Legacy,
     MailboxAccessPolicy,
     Members,
     Metadata,
@@ -20,6 +25,7 @@ from audit.policy.model import (
     SecurityGroupVia,
     Via,
     Waiver,
+    reaches_mailboxes,
 )
 from audit.policy.schema import SCHEMA_ID, policy_json_schema
 
@@ -27,11 +33,16 @@ __all__ = [
     "API_VERSION",
     "SCHEMA_ID",
     "SUPPORTED_API_VERSIONS",
+    "AdministrativeUnit",
     "AppPrincipal",
     "Deny",
     "DirectVia",
+    "Entra",
+    "EntraAppRole",
+    "Ews",
     "Grant",
     "Group",
+    "Legacy",
     "LoadedPolicy",
     "MailboxAccessPolicy",
     "MemberExpectation",
@@ -49,4 +60,5 @@ __all__ = [
     "load_policies",
     "load_policy",
     "policy_json_schema",
+    "reaches_mailboxes",
 ]

@@ -8,7 +8,6 @@ problem, and how many more problems there were.
 from __future__ import annotations
 
 import difflib
-import re
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,15 +27,24 @@ from ruamel.yaml.tokens import TagToken
 
 from audit.errors import PolicyError
 from audit.findings import SourceLocation
+from audit.policy.files import (
+    MAX_MEMBERS_BYTES,
+    MAX_POLICY_BYTES,
+    UnreadableFile,
+    contained_path,
+    decode_utf8,
+    parse_members,
+    read_regular_file,
+)
 from audit.policy.model import (
     KIND,
     PATTERN_NAMES,
-    SMTP_PATTERN,
     SUPPORTED_API_VERSIONS,
     MailboxAccessPolicy,
     Members,
     PolicyValueError,
 )
+from audit.policy.prescan import MAX_VALUES, PrescanProblem, prescan
 
 Loc = tuple[str | int, ...]
 
@@ -145,29 +153,10 @@ def load_policies(paths: Sequence[Path]) -> list[LoadedPolicy]:
 
 def _read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PolicyError("policy file not found", path) from None
-    except IsADirectoryError:
-        raise PolicyError("is a directory, not a policy file", path) from None
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file: {exc.strerror}", path) from exc
-    return _decode(raw, path)
-
-
-def _decode(raw: bytes, path: Path) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise PolicyError(
-            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded; save the file as UTF-8",
-            path,
-            line,
-            column,
-        ) from exc
+        raw = read_regular_file(path, MAX_POLICY_BYTES)
+    except UnreadableFile as exc:
+        raise PolicyError(f"policy file {exc.reason}", path) from None
+    return decode_utf8(raw, path)
 
 
 def _yaml() -> YAML:
@@ -177,6 +166,10 @@ def _yaml() -> YAML:
 
 
 def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    try:
+        prescan(text)
+    except PrescanProblem as problem:
+        raise PolicyError(problem.message, path, problem.line, problem.column) from None
     try:
         document = _yaml().load(text)
     except DuplicateKeyError as exc:
@@ -287,11 +280,6 @@ def _walk_nodes(node: Node | None) -> Iterator[Node]:
                 stack.extend((key_node, value_node))
         elif isinstance(current, SequenceNode):
             stack.extend(current.value)
-
-
-# A policy with tens of thousands of members belongs in a members file; this bound stops a few lines of YAML
-# aliases (the "billion laughs") from expanding into billions of values.
-MAX_VALUES = 200_000
 
 
 @dataclass(slots=True)
@@ -634,31 +622,14 @@ def _resolve_members(
 
 
 def _members_from_file(name: str, policy_path: Path, locations: Mapping[str, tuple[int, int]]) -> MemberExpectation:
-    """Read exactly the members from a file next to the policy; errors point at the `file:` key, then the file."""
+    """Read exactly the members from a file beside the policy; errors point at the `file:` key, then the file."""
     line, column = locations.get("group.members.file", (1, 1))
-    file = (policy_path.parent / name) if not Path(name).is_absolute() else Path(name)
     try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        raise PolicyError(f"members file '{name}' not found (looked for {file})", policy_path, line, column) from None
-    except IsADirectoryError:
-        raise PolicyError(f"members file '{name}' is a directory", policy_path, line, column) from None
-    except OSError as exc:
-        raise PolicyError(f"cannot read members file '{name}': {exc.strerror}", policy_path, line, column) from exc
-    text = _decode(raw, file)
-    smtp = re.compile(SMTP_PATTERN)
-    addresses: dict[str, int] = {}
-    for number, content in enumerate(text.splitlines(), start=1):
-        address = content.split("#", 1)[0].strip()
-        if not address:
-            continue
-        col = content.index(address) + 1
-        if not smtp.match(address):
-            raise PolicyError(f"{address!r} is not an SMTP address such as ad.viseur@contoso.com", file, number, col)
-        key = address.casefold()
-        if key in addresses:
-            raise PolicyError(f"'{address}' is listed twice (first on line {addresses[key]})", file, number, col)
-        addresses[key] = number
+        file = contained_path(policy_path.parent, name)
+        raw = read_regular_file(file, MAX_MEMBERS_BYTES)
+    except UnreadableFile as exc:
+        raise PolicyError(f"members file '{name}' {exc.reason}", policy_path, line, column) from None
+    addresses = parse_members(decode_utf8(raw, file), file)
     if not addresses:
         raise PolicyError(
             f"members file '{name}' lists no addresses; write one SMTP address per line", policy_path, line, column

@@ -205,17 +205,37 @@ class Via(_Model):
         return self
 
 
+class AdministrativeUnit(_Model):
+    """An Entra administrative unit used as the assignment's -RecipientAdministrativeUnitScope (apps only)."""
+
+    id: Guid = Field(description="Object id of the administrative unit in Entra ID.")
+    display_name: str | None = Field(default=None, description="Display name of the administrative unit.")
+    members: Annotated[AddressList, Field(min_length=1)] = Field(
+        description="The administrative unit must hold exactly these mailboxes (SMTP addresses, case-insensitive)."
+    )
+
+
 class Grant(_Model):
     """The management role assignment the principal must hold, and nothing more."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of("scope", "administrativeUnit"))
 
     role: Text = Field(
         description="Management role, e.g. ApplicationImpersonation, or for an app 'Application EWS.AccessAsApp'."
     )
     via: Via = Field(description="How the role reaches the principal.")
-    scope: Text = Field(
+    scope: Text | None = Field(
+        default=None,
         description=(
             "Management scope the assignment must carry: CustomRecipientWriteScope, or CustomResourceScope for an app."
-        )
+        ),
+    )
+    # RBAC for Applications also takes an administrative unit instead of a management scope; Microsoft recommends
+    # it over a scope that filters on AdministrativeUnits.
+    # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+    administrative_unit: AdministrativeUnit | None = Field(
+        default=None,
+        description="For an app: the administrative unit the assignment is scoped to (instead of 'scope').",
     )
     only_path: StrictBool = Field(
         default=True, description="No other effective assignment of the role may reach the principal."
@@ -223,6 +243,11 @@ class Grant(_Model):
     other_roles_allowed: tuple[Text, ...] = Field(
         default=(), description="Management roles the principal may hold besides the granted role."
     )
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> Grant:
+        _exactly_one(self, ("scope", "administrative_unit"))
+        return self
 
 
 # Filterable recipient properties, compared as Exchange does: case-insensitively.
@@ -396,6 +421,86 @@ class Waiver(_Model):
     expires: dt.date = Field(description="Last day the waiver holds (YYYY-MM-DD); afterwards it is itself a finding.")
 
 
+# Entra app permissions whose value starts with one of these reach mailbox content in every mailbox of the tenant
+# (Microsoft Graph and the Office 365 Exchange Online resource's own legacy roles), and Exchange's scopes cannot
+# narrow them: "the assigned permissions are a union operation on the permissions from Microsoft Entra ID and the
+# permissions assigned in Exchange Online RBAC". https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+MAILBOX_PERMISSION_PREFIXES: tuple[str, ...] = (
+    "mail.",
+    "mail-advanced.",
+    "calendars.",
+    "contacts.",
+    "mailboxsettings.",
+    "mailboxfolder.",
+    "mailboxitem.",
+    "mailboxconfigitem.",
+    "full_access_as_app",
+    "ews.accessasapp",
+    "smtp.sendasapp",
+)
+
+
+def reaches_mailboxes(permission: str) -> bool:
+    """Whether an Entra app role (its value, e.g. 'Calendars.ReadWrite') reaches mailbox content tenant-wide."""
+    return permission.strip().casefold().startswith(MAILBOX_PERMISSION_PREFIXES)
+
+
+class EntraAppRole(_Model):
+    """One Entra application permission the app may hold (an app role assignment on its service principal)."""
+
+    resource: Text = Field(
+        description="The resource app: its display name (e.g. 'Microsoft Graph') or its application id."
+    )
+    permission: Text = Field(description="The app role's value, e.g. 'User.Read.All'.")
+
+
+class Entra(_Model):
+    """The app's Entra ID side: which application permissions it may hold besides its Exchange roles."""
+
+    allowed_app_roles: tuple[EntraAppRole, ...] = Field(
+        default=(),
+        description=(
+            "Entra app roles the app may hold. None may reach mailboxes (Calendars.*, Mail.*, full_access_as_app): "
+            "an Entra grant is a union with Exchange's scoped role and removes the scope."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _no_mailbox_roles(self) -> Entra:
+        for index, role in enumerate(self.allowed_app_roles):
+            if reaches_mailboxes(role.permission):
+                raise PolicyValueError(
+                    f"'{role.permission}' reaches every mailbox in the tenant: Entra grants are a union with "
+                    "Exchange's scoped role, so allowing it removes the scope; grant it in Exchange as "
+                    "'Application <permission>' with a scope instead",
+                    ("allowedAppRoles", index, "permission"),
+                )
+        return self
+
+
+class Ews(_Model):
+    """Whether the app still uses EWS (switched off in Exchange Online on 1 April 2027)."""
+
+    required: StrictBool = Field(
+        default=False,
+        description=(
+            "True: the app still calls EWS, so EWSEnabled must be True and the app in EwsAllowedAppIDs "
+            "(from 1 October 2026). False: the app uses Microsoft Graph only."
+        ),
+    )
+
+
+class Legacy(_Model):
+    """What the ApplicationImpersonation how-to left behind and must be gone or disabled after the move."""
+
+    service_account: Text | None = Field(
+        default=None, description="The old service account (UPN or SMTP address); it must be disabled or removed."
+    )
+    role_group: Text | None = Field(
+        default=None, description="The old role group holding ApplicationImpersonation; it must be removed."
+    )
+
+
 class MailboxAccessPolicy(_Model):
     """What must be true of one integration's mailbox access."""
 
@@ -409,15 +514,35 @@ class MailboxAccessPolicy(_Model):
     metadata: Metadata = Field(description="Name, owner and description.")
     principal: Principal = Field(description="Who gets access.")
     grant: Grant = Field(description="The role assignment that gives access.")
-    scope: Scope = Field(description="The management scope that limits it.")
+    scope: Scope | None = Field(
+        default=None, description="The management scope that limits it (omit when grant.administrativeUnit is used)."
+    )
     group: Group | None = Field(default=None, description="The group the scope filter names, if it names one.")
     probes: Probes | None = Field(default=None, description="Live EWS probes; omit to run none.")
+    entra: Entra | None = Field(
+        default=None, description="For an app: the Entra app roles it may hold (by default none reaching mailboxes)."
+    )
+    ews: Ews | None = Field(default=None, description="For an app: whether it still uses EWS.")
+    legacy: Legacy | None = Field(
+        default=None, description="For an app: the ApplicationImpersonation setup it replaced, expected gone."
+    )
     waivers: tuple[Waiver, ...] = Field(default=(), description="Accepted deviations, each with a reason and expiry.")
     severity: dict[CheckId, Severity] = Field(default_factory=dict, description="Severity overrides by check id.")
 
     def __hash__(self) -> int:
         # pydantic's frozen hash would hash the severity dict and fail; policies are used as cache keys.
-        fields = (self.metadata, self.principal, self.grant, self.scope, self.group, self.probes, self.waivers)
+        fields = (
+            self.metadata,
+            self.principal,
+            self.grant,
+            self.scope,
+            self.group,
+            self.probes,
+            self.entra,
+            self.ews,
+            self.legacy,
+            self.waivers,
+        )
         return hash((*fields, tuple(sorted(self.severity.items()))))
 
     @model_validator(mode="after")
@@ -436,17 +561,26 @@ class MailboxAccessPolicy(_Model):
                 raise PolicyValueError(
                     "an app principal's role is assigned directly: write 'via: {direct: {}}'", ("grant", "via")
                 )
-        elif role.startswith(APPLICATION_ROLE_PREFIX):
-            raise PolicyValueError(
-                f"'{role}' can only be assigned to an app (service principal), not to serviceAccount",
-                ("grant", "role"),
-            )
-        if self.grant.scope.casefold() != self.scope.name.casefold():
-            raise PolicyValueError(
-                f"grant.scope '{self.grant.scope}' is not the scope this policy describes ('{self.scope.name}')",
-                ("grant", "scope"),
-            )
-        member_of = self.scope.recipient_filter.member_of_group
+        else:
+            if role.startswith(APPLICATION_ROLE_PREFIX):
+                raise PolicyValueError(
+                    f"'{role}' can only be assigned to an app (service principal), not to serviceAccount",
+                    ("grant", "role"),
+                )
+            for block in ("entra", "ews", "legacy"):
+                if getattr(self, block) is not None:
+                    raise PolicyValueError(
+                        f"'{block}' describes an app (principal.app); a serviceAccount policy has no '{block}'",
+                        (block,),
+                    )
+            if self.grant.administrative_unit is not None:
+                raise PolicyValueError(
+                    "an administrative-unit scope exists only for RBAC for Applications (principal.app); "
+                    "a serviceAccount's assignment takes 'scope'",
+                    ("grant", "administrativeUnit"),
+                )
+        self._scope_matches()
+        member_of = self.scope.recipient_filter.member_of_group if self.scope is not None else None
         if self.group is not None and member_of is not None and member_of.casefold() != self.group.name.casefold():
             raise PolicyValueError(
                 f"the scope filter names group '{member_of}' but group.name is '{self.group.name}'",
@@ -465,3 +599,23 @@ class MailboxAccessPolicy(_Model):
                 )
             seen[waiver.check] = index
         return self
+
+    def _scope_matches(self) -> None:
+        """grant.scope names the scope section; an administrative unit comes without one."""
+        if self.grant.scope is not None:
+            if self.scope is None:
+                raise PolicyValueError(
+                    f"grant.scope names '{self.grant.scope}' but the policy has no scope section describing it",
+                    ("grant", "scope"),
+                )
+            if self.grant.scope.casefold() != self.scope.name.casefold():
+                raise PolicyValueError(
+                    f"grant.scope '{self.grant.scope}' is not the scope this policy describes ('{self.scope.name}')",
+                    ("grant", "scope"),
+                )
+        elif self.scope is not None:
+            raise PolicyValueError(
+                "the assignment is scoped to an administrative unit (grant.administrativeUnit); "
+                "remove the scope section or use grant.scope",
+                ("scope",),
+            )

@@ -1,14 +1,14 @@
-"""Probe mailboxes over EWS with impersonation (exchangelib), in parallel within the throttling budget."""
+"""Probe mailboxes: EWS impersonation on premises (exchangelib), app-only Microsoft Graph in Exchange Online."""
 
-from audit.probe.ews import (
+from audit.probe.ews import EwsEndpoint, Prober
+from audit.probe.interface import (
     CALENDAR_READ,
     CALENDAR_WRITE,
     MARKER_PREFIX,
-    EwsEndpoint,
     ProbeProgress,
-    Prober,
     ProbeSettings,
     ProbeTarget,
+    ProgressSink,
 )
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "ProbeSettings",
     "ProbeTarget",
     "Prober",
+    "ProgressSink",
 ]

@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from typing import Protocol as TypingProtocol
 
 import requests
 from exchangelib import errors as ews_errors
@@ -46,13 +45,18 @@ from exchangelib.transport import BASIC, GSSAPI, NTLM
 from exchangelib.version import Build, Version
 
 from audit.errors import ProbeError, redact
+from audit.probe.interface import (  # the shared seam (probe/interface.py); re-exported for existing callers
+    CALENDAR_READ,
+    CALENDAR_WRITE,
+    MARKER_PREFIX,
+    ProbeProgress,
+    ProbeSettings,
+    ProbeTarget,
+)
 from audit.probe.soap import ContradictoryReply, CreateItem, DeleteItem, FindItem, GetFolder
 from audit.replies import MIB, ReplyLimits, ReplyRefused, guard_session
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
-CALENDAR_READ = "calendarRead"
-CALENDAR_WRITE = "calendarWrite"
-MARKER_PREFIX = "exaudit-probe"
 MARKER_SUFFIX = "(created and deleted at once by an access audit)"
 # The whole subject of a write-probe item: the prefix, the run's id, the fixed suffix. An item of an earlier run
 # (killed between create and delete) is recognised by this exact shape, never by the prefix alone, so that a
@@ -82,41 +86,6 @@ class EwsEndpoint:
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
     cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
     max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES  # per HTTP reply, counted while reading
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeTarget:
-    """One mailbox to probe and what the policy expects of it."""
-
-    mailbox: str
-    expect: str  # "allow" | "deny"
-    source: str  # "groupMembers" | "list" | "canary" | "sample"
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeSettings:
-    """How to probe: parallelism, the deadline for the whole run, the per-request timeout, the operation."""
-
-    concurrency: int = 8
-    deadline_seconds: float = 300.0
-    request_timeout: float = 30.0
-    operation: str = CALENDAR_READ
-
-
-class ProbeProgress(TypingProtocol):
-    """Progress callbacks (start once, advance per finished probe, finish once); called from one thread."""
-
-    def start(self, total: int, label: str) -> None:
-        """Begin counting ``total`` probes."""
-        ...
-
-    def advance(self, n: int = 1) -> None:
-        """Count ``n`` probes done."""
-        ...
-
-    def finish(self) -> None:
-        """End the probe phase."""
-        ...
 
 
 AfterCreate = Callable[[str], None]
@@ -575,9 +544,7 @@ class Prober:
                 self._delete(account, found)
                 removed = len(found)
             except Exception as exc:
-                self._note_leftovers(
-                    mailbox, len(found), 0, f"removal failed: {_exc_text(exc, self.endpoint)}"
-                )
+                self._note_leftovers(mailbox, len(found), 0, f"removal failed: {_exc_text(exc, self.endpoint)}")
                 return
         self._note_leftovers(mailbox, len(found), removed, "")
 

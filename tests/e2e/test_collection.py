@@ -9,9 +9,10 @@ import pytest
 
 from audit.cli import main
 from audit.collect import call_count
+from audit.demo import lab_target
 from audit.lab.server import LabServer
 from audit.policy import load_policy
-from audit.run import collect, lab_target
+from audit.run import collect
 
 from .conftest import POLICY
 

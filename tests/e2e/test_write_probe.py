@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from audit.demo import lab_target
 from audit.lab.server import LabServer
 from audit.policy import load_policy
 from audit.probe import MARKER_PREFIX, EwsEndpoint, Prober, ProbeSettings, ProbeTarget
-from audit.run import collect, lab_target
+from audit.run import collect
 from audit.snapshot import ProbeOutcome
 
 from .conftest import POLICY, run_cli

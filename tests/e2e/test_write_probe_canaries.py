@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from audit.demo import lab_target
 from audit.lab.server import LabServer
 from audit.policy import load_policy
-from audit.run import collect, lab_target
+from audit.run import collect
 from audit.snapshot import ProbeOutcome
 
 from .conftest import POLICY

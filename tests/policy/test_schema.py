@@ -52,7 +52,7 @@ def test_schema_header() -> None:
     assert schema["$id"] == SCHEMA_ID
     assert schema["title"]
     assert schema["description"]
-    assert set(schema["required"]) == {"apiVersion", "kind", "metadata", "principal", "grant", "scope"}
+    assert set(schema["required"]) == {"apiVersion", "kind", "metadata", "principal", "grant"}
 
 
 def test_schema_is_closed_everywhere() -> None:
