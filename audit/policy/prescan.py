@@ -53,10 +53,17 @@ def prescan(text: str) -> None:
     parser = _parser(text)
     try:
         _walk(parser)
-    except yaml.YAMLError:
-        # A syntax error: ruamel reports it with its own, better message. Everything libyaml read before the error
-        # was within bounds; past it, a crude bound keeps ruamel's scanner fast, and ruamel composes the whole
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        if exc.problem == "exceeded maximum nesting depth" and mark is not None:
+            # libyaml's own bound (1,000 levels) met while scanning ahead, before an event reached _walk.
+            deep = f"collections are nested more than {MAX_DEPTH} deep"
+            raise PrescanProblem(deep, mark.line + 1, mark.column + 1) from None
+        # Any other syntax error: ruamel reports it with its own, better message. Everything libyaml read before the
+        # error was within bounds; past it, a crude bound keeps ruamel's scanner fast, and ruamel composes the whole
         # document (and meets the same error) before it builds a single value, so nothing is expanded.
+        _crude_bound(text)
+    except yaml.YAMLError:  # a character YAML forbids (ReaderError): ruamel says which, and where
         _crude_bound(text)
     finally:
         parser.dispose()
@@ -97,7 +104,7 @@ def _walk(parser: Any) -> None:
             )
         size = 0
         if isinstance(event, yaml.ScalarEvent):
-            if event.style is None:
+            if event.implicit[0]:  # plain (unquoted): the only form ruamel resolves to a date
                 _check_date(event.value, where)
             size = 1
             anchor = event.anchor
