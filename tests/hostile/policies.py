@@ -196,6 +196,10 @@ _BOMB = (
     + "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 10))
 )
 _TAGGED = SEED.replace("severity: {}", 'severity: !!python/object/apply:os.system ["echo pwned"]')
+_LATE = SEED.replace(
+    "      - fien.field@contoso.com\n",
+    "".join(f"      - member{n:05d}@contoso.com\n" for n in range(3_900)) + "      - not-an-address\n",
+)
 _LOCAL_TAG = SEED.replace("waivers: []", "waivers: !x []")
 _DATED = SEED.replace("waivers: []", "waivers:\n  - {check: EXA031, reason: migration, expires: 2026-02-30}")
 
@@ -220,8 +224,9 @@ CASES: tuple[Case, ...] = (
     Case("nested-brackets-200k", _policy(HEADER + "x: " + "[" * 100_000 + "]" * 100_000 + "\n", (3, 1003)), NESTED),
     Case("nested-braces-200k", _policy(HEADER + "x: " + "{a: " * 50_000 + "}" * 50_000 + "\n", (3, 128)), NESTED),
     Case("nested-block-lists", _policy(HEADER + "x:\n" + "- " * 100_000 + "a\n", (4, 63)), NESTED),
-    Case("billion-laughs", _policy(_BOMB, None), "more than 10,000 values (YAML aliases expanded)"),
-    Case("million-item-list", _policy(HEADER + "x: [" + "a," * 500_000 + "a]\n", (3, 19991)), "than 10,000 values"),
+    Case("billion-laughs", _policy(_BOMB, None), "more than 4,000 values (YAML aliases expanded)"),
+    Case("million-item-list", _policy(HEADER + "x: [" + "a," * 500_000 + "a]\n", (3, 7991)), "than 4,000 values"),
+    Case("late-error-3900-members", _policy(_LATE, line_of(_LATE, "not-an-address")), "is not an SMTP address"),
     Case("python-tag", _policy(_TAGGED, line_of(_TAGGED, "!!python")), "YAML tag"),
     Case("local-tag", _policy(_LOCAL_TAG, line_of(_LOCAL_TAG, "!x []")), "YAML tag '!x' is not allowed"),
     Case("impossible-date", _policy(_DATED, line_of(_DATED, "2026-02-30")), "'2026-02-30' is not a real date"),
