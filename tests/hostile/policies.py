@@ -3,7 +3,7 @@
 Each case writes a policy (and whatever lies beside it) into a fresh folder and says what exaudit must answer:
 exit code 2 and a message naming the place. The runner starts ``python -m audit`` with two planted secrets in its
 environment, kills it after :data:`KILL_AFTER` seconds (a hang fails instead of blocking CI), and reads the child's
-own peak RSS from ``wait4``. Used by tests/hostile/test_policies.py and bench/bench_hostile_policy.py.
+own peak RSS (VmHWM). Used by tests/hostile/test_policies.py and bench/bench_hostile_policy.py.
 """
 
 from __future__ import annotations
@@ -40,8 +40,12 @@ from audit.cli import main
 start = time.perf_counter()
 code = main(sys.argv[2:])
 sys.stderr.flush(); sys.stdout.flush()
+seconds = time.perf_counter() - start
+# VmHWM is this program's own peak: ru_maxrss would also count the pytest process it was forked from, which
+# Linux carries across exec.
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 with open(sys.argv[1], "w") as f:
-    json.dump({"seconds": time.perf_counter() - start}, f)
+    json.dump({"seconds": seconds, "peak_kib": int(hwm.split()[1])}, f)
 sys.exit(code)
 """
 
@@ -82,16 +86,17 @@ def run_exaudit(argv: list[str], cwd: Path) -> Outcome:
             timer = threading.Timer(KILL_AFTER, kill)
             timer.start()
             try:
-                _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not every child's
+                _, status, usage = os.wait4(proc.pid, 0)
             finally:
                 timer.cancel()
             proc.returncode = os.waitstatus_to_exitcode(status)
             wall = time.monotonic() - start
-        seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else wall
+        measured = json.loads(timing.read_text()) if timing.exists() else {}
         return Outcome(
             code=None if killed.is_set() else proc.returncode,
-            seconds=seconds,
-            peak_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+            seconds=measured.get("seconds", wall),
+            # A child that never finished reports nothing: its rusage then (an over-estimate, never an under-one).
+            peak_mib=measured.get("peak_kib", usage.ru_maxrss) / 1024,
             stdout=out_path.read_text(encoding="utf-8", errors="replace"),
             stderr=err_path.read_text(encoding="utf-8", errors="replace"),
         )
