@@ -98,6 +98,11 @@ def exa050(ctx: Context) -> Verdict:
     """Every mailbox expected in scope was impersonated successfully; write-probe leftovers are reported with it."""
     verdict = _exa050(ctx)
     run = ctx.snapshot.probe_run
+    if run is not None and run.concurrency_note and verdict.status is not Status.SKIP:
+        # Fewer probes in flight than asked because the throttling budget was unknown: said where it is read.
+        verdict = dataclasses.replace(
+            verdict, evidence=(*verdict.evidence, f"probe concurrency: {run.concurrency_note}")
+        )
     if run is None or run.leftovers_found is None or verdict.status is Status.SKIP:
         return verdict
     # Items an earlier write probe left behind (a run killed between CreateItem and DeleteItem) are test data in

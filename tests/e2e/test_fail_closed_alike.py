@@ -81,3 +81,5 @@ def test_unknown_throttling_policy_probes_at_the_conservative_budget(lab: LabSer
     assert "Get-ThrottlingPolicy failed" in probe_run["concurrency_note"]
     assert f"probing at most {UNKNOWN_POLICY_CONCURRENCY} mailboxes at a time instead of 8" in run.stderr
     assert run.code == 3
+    exa050 = next(f for f in run.report()["findings"] if f["checkId"] == "EXA050")
+    assert any("probe concurrency: Get-ThrottlingPolicy failed" in line for line in exa050["evidence"])

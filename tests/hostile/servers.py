@@ -288,6 +288,22 @@ CASES: tuple[Case, ...] = (
 )
 
 
+# The child reports its own peak RSS (VmHWM of its address space) when it exits. Its rusage cannot be used: Linux
+# carries the parent's RSS high-water mark across fork and exec into ru_maxrss, so a child of a large pytest
+# process would report the parent's peak.
+_TRAMPOLINE = """
+import atexit, os, runpy, sys
+def _report():
+    with open("/proc/self/status", encoding="ascii") as status:
+        kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["EXAUDIT_TEST_HWM_FILE"], "w", encoding="ascii") as out:
+        out.write(kib)
+atexit.register(_report)
+sys.argv = ["exaudit", *sys.argv[1:]]
+runpy.run_module("audit", run_name="__main__", alter_sys=True)
+"""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one case's `exaudit run` child did."""
@@ -321,8 +337,9 @@ def play(case: Case, lab: LabAccess, out_dir: Path) -> Outcome:
         else:
             port, auth = lab.port, "ntlm"
             ews_url = f"{hostile.url}/EWS/Exchange.asmx"
+        hwm_file = out_dir / "peak-rss-kib"
         argv = [
-            sys.executable, "-m", "audit", "run", str(POLICY),
+            sys.executable, "-c", _TRAMPOLINE, "run", str(POLICY),
             "--server", "127.0.0.1", "--port", str(port), "--scheme", "http", "--auth", auth,
             "--audit-user", lab.auditor, "--service-user", lab.service, "--ews-url", ews_url,
             "--timeout", f"{TIMEOUT:g}", "--deadline", f"{DEADLINE:g}",
@@ -334,13 +351,14 @@ def play(case: Case, lab: LabAccess, out_dir: Path) -> Outcome:
                 "EXAUDIT_AUDIT_PASSWORD": lab.auditor_password,
                 "EXAUDIT_SERVICE_PASSWORD": lab.service_password,
                 "PYTHONPATH": str(REPO),
+                "EXAUDIT_TEST_HWM_FILE": str(hwm_file),
             }
         )
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.monotonic()
             child = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=REPO)
-            _pid, status, usage = os.wait4(child.pid, 0)
+            _pid, status, _usage = os.wait4(child.pid, 0)
             seconds = time.monotonic() - start
             child.returncode = os.waitstatus_to_exitcode(status)
             out.seek(0)
@@ -348,4 +366,9 @@ def play(case: Case, lab: LabAccess, out_dir: Path) -> Outcome:
             stdout = out.read().decode("utf-8", "replace")
             stderr = err.read().decode("utf-8", "replace")
         message = case.message.format(other_port=hostile.other_port)
-    return Outcome(child.returncode, seconds, usage.ru_maxrss / 1024.0, stderr, stdout, out_dir, message)
+    try:
+        peak = int(hwm_file.read_text(encoding="ascii")) / 1024.0
+        hwm_file.unlink()
+    except (OSError, ValueError):
+        peak = float("inf")  # the child did not report: never a pass
+    return Outcome(child.returncode, seconds, peak, stderr, stdout, out_dir, message)
