@@ -1,7 +1,7 @@
 """Tenant files as plain documents: YAML with file:line kept, ``extends`` resolved, sections merged by name.
 
 A scenario file may start with ``extends: <other file>`` and then only name what differs (lists are merged by
-name; an entry with ``remove: true`` deletes). ``audit.lab.tenant.build_tenant`` turns the document into a Tenant.
+name; an entry with ``remove: true`` deletes). ``audit.lab.build.build_tenant`` turns the document into a Tenant.
 """
 
 from __future__ import annotations

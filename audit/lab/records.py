@@ -415,3 +415,19 @@ class CalendarStore:
 
 
 DirectoryObject = Recipient | Group | RoleGroup
+
+
+def escape_rdn(value: str) -> str:
+    """Escape a value for use in an LDAP RDN (RFC 4514)."""
+    out = []
+    for i, ch in enumerate(value):
+        if ch in ',+"\\<>;=' or (ch == "#" and i == 0) or (ch == " " and i in (0, len(value) - 1)):
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def stable_guid(kind: str, name: str) -> str:
+    """Return a GUID that stays the same for the same object kind and name."""
+    return str(uuid.uuid5(_NS, f"{kind}:{name.lower()}"))
