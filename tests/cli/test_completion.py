@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import shutil
 import subprocess
@@ -11,7 +12,15 @@ import pytest
 
 from audit.cli import build_parser, main
 
-SUBCOMMANDS = {"validate", "export", "schema", "evaluate", "plan", "collect", "run", "demo", "lab", "completion"}
+
+def _subcommands() -> set[str]:
+    """Every subcommand the parser knows: the completion must offer each one, whatever is added later."""
+    actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(actions[0].choices)
+
+
+SUBCOMMANDS = _subcommands()
+assert {"validate", "run", "demo", "lab", "completion"} <= SUBCOMMANDS
 
 
 def _script(shell: str) -> str:
@@ -71,7 +80,8 @@ def test_every_option_of_the_parser_is_offered(bash_script: Path) -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, command in sub.choices.items():  # type: ignore[union-attr]
-        flags = {f for a in command._actions for f in a.option_strings}
+        # Hidden options (help=SUPPRESS: --client-secret exists only to be refused) are never offered.
+        flags = {f for a in command._actions if a.help != argparse.SUPPRESS for f in a.option_strings}
         offered = set(_bash_complete(bash_script, name, "-"))
         assert flags <= offered, (name, flags - offered)
 

@@ -121,11 +121,21 @@ class _Sources:
         self.extra: set[tuple[str, str]] = set()
 
     def forms(self, item: pytest.Item) -> dict[bytes, str]:
-        labs = [*self.labs, *(v for v in getattr(item, "funcargs", {}).values() if isinstance(v, LabServer))]
+        # funcargs is None once pytest has torn the item down (a session-scoped finalizer can run then).
+        funcargs = getattr(item, "funcargs", None) or {}
+        labs = [*self.labs, *(v for v in funcargs.values() if isinstance(v, LabServer))]
         creds: set[tuple[str, str]] = set(self.extra)
         for server in labs:
-            c = server.credentials
-            creds |= {(c.auditor_username, c.auditor_password), (c.service_username, c.service_password)}
+            if server.exo is None:
+                c = server.credentials
+                creds |= {(c.auditor_username, c.auditor_password), (c.service_username, c.service_password)}
+            else:  # Exchange Online: no accounts; the apps' client secrets are the passwords (lab may be stopped)
+                x = server.exo.credentials
+                creds |= {
+                    (x.auditor_client_id, x.auditor_client_secret),
+                    (x.integration_client_id, x.integration_client_secret),
+                    (x.admin_client_id, x.admin_client_secret),
+                }
         return secret_forms(creds)
 
 
