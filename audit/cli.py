@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from audit import __version__
 from audit.errors import (
@@ -49,7 +49,9 @@ environment defaults (flags win):
 secrets (never on the command line):
   EXAUDIT_AUDIT_PASSWORD or --audit-password-file   the auditing account (PowerShell remoting)
   EXAUDIT_SERVICE_PASSWORD or --service-password-file the integration's service account (EWS probes)
-  with --auth kerberos no password is needed (a ticket from kinit is used)
+  with --auth kerberos the auditing account needs no password: a ticket from kinit, or its keytab in
+  KRB5_CLIENT_KTNAME; the EWS probes always log on as the service account with its own keytab
+  (EXAUDIT_SERVICE_KEYTAB) or password (EXAUDIT_SERVICE_PASSWORD), never with the runner's ticket
 """
 
 REPORT_FLAGS = ("html", "junit", "json", "sarif", "markdown")
@@ -57,6 +59,24 @@ REPORT_FLAGS = ("html", "junit", "json", "sarif", "markdown")
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without abbreviations and without echoing what it did not recognize.
+
+    A mistyped ``--password hunter2`` would otherwise be printed back (``unrecognized arguments: --password
+    hunter2``), and ``--service-password hunter2`` would be taken as an abbreviation of --service-password-file
+    and named in a "cannot read" message.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        from audit.preflight import redact_unrecognized
+
+        super().error(redact_unrecognized(message))
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -96,6 +116,11 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--audit-password-file", type=Path, help="file holding the auditing account's password")
     g.add_argument("--service-user", default=_env("SERVICE_USER"), help="the integration's service account")
     g.add_argument("--service-password-file", type=Path, help="file holding the service account's password")
+    g.add_argument(
+        "--spn-host",
+        default=_env("SPN_HOST"),
+        help="Kerberos: the host of the HTTP/<host> SPN when --server is an alias or a load balancer",
+    )
     g.add_argument("--timeout", type=float, default=60.0, help="per cmdlet call timeout in seconds (default 60)")
     g.add_argument("--concurrency", type=int, default=int(_env("CONCURRENCY", "8") or 8), help="EWS probes in flight")
     g.add_argument(
@@ -112,7 +137,7 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="exaudit",
         description="Prove that an integration's Exchange mailbox access is scoped exactly as intended.",
         epilog=EXIT_CODES_HELP,
@@ -341,6 +366,11 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         raise UsageError("--audit-user (or EXAUDIT_AUDIT_USER) is required with this --auth")
     if args.auth == "certificate" and (args.client_cert is None or args.client_key is None or args.scheme != "https"):
         raise UsageError("--auth certificate needs --scheme https, --client-cert and --client-key (PEM files)")
+    if args.auth == "basic" and args.scheme == "http":
+        raise UsageError(
+            "--auth basic over plain http would send the passwords in clear text (Basic over http is never "
+            "allowed): use --scheme https, or --auth kerberos/ntlm, which encrypt the session over http"
+        )
     port = args.port or (443 if args.scheme == "https" else 80)
     return TargetOptions(
         server=args.server,
@@ -362,7 +392,48 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         sample_seed=args.sample_seed,
         client_cert=args.client_cert,
         client_key=args.client_key,
+        spn_host=args.spn_host,
+        service_keytab=os.environ.get("EXAUDIT_SERVICE_KEYTAB") or None,
     )
+
+
+def _preflight(target: Any, *, probes: bool) -> None:
+    """Everything the run needs, checked before its first connection (see audit.preflight)."""
+    from audit.preflight import refuse_unexpanded, resolve_hosts, url_host
+
+    refuse_unexpanded(
+        [
+            ("--server (EXAUDIT_SERVER)", target.server),
+            ("--ews-url (EXAUDIT_EWS_URL)", target.ews_url),
+            ("--audit-user (EXAUDIT_AUDIT_USER)", target.audit_username),
+            ("--service-user (EXAUDIT_SERVICE_USER)", target.service_username),
+            ("--spn-host (EXAUDIT_SPN_HOST)", target.spn_host),
+            ("the auditing account's password (EXAUDIT_AUDIT_PASSWORD or its file)", target.audit_password),
+            ("the service account's password (EXAUDIT_SERVICE_PASSWORD or its file)", target.service_password),
+            ("EXAUDIT_SERVICE_KEYTAB", target.service_keytab),
+            ("KRB5_CLIENT_KTNAME", os.environ.get("KRB5_CLIENT_KTNAME")),
+        ]
+    )
+    if target.auth == "kerberos":
+        from audit import kerberos
+
+        kerberos.require_extra()
+        kerberos.check_auditor(target.audit_password is not None)
+        if probes:
+            if target.service_keytab:
+                kerberos.check_keytab("EXAUDIT_SERVICE_KEYTAB", target.service_keytab)
+            elif target.service_password is None:
+                raise UsageError(
+                    "the EWS probes log on as the service account with its own credentials, never the runner's "
+                    "ticket: set EXAUDIT_SERVICE_KEYTAB (its keytab) or EXAUDIT_SERVICE_PASSWORD "
+                    "(or --service-password-file)"
+                )
+    elif probes and target.service_password is None:
+        raise UsageError(
+            "the EWS probes need the service account's password: set EXAUDIT_SERVICE_PASSWORD "
+            "or pass --service-password-file (never on the command line)"
+        )
+    resolve_hosts([("--server", target.server), ("--ews-url", url_host(target.ews_url))])
 
 
 def _probe_operation(flag: str | None) -> str | None:
@@ -432,9 +503,9 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
     else:
         from audit import run as live
 
-        snapshot = live.read_only_snapshot(
-            args.service_account, _target_options(args, stderr), progress=_progress(args, stderr)
-        )
+        target = _target_options(args, stderr)
+        _preflight(target, probes=False)
+        snapshot = live.read_only_snapshot(args.service_account, target, progress=_progress(args, stderr))
     failed = [c for c in snapshot.calls if not c.ok]
     if failed:
         # A policy written from partial state would encode a guess as the intended state.
@@ -452,6 +523,7 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
 
     policies = _load_policies(args.policies)
     target = _target_options(args, stderr)
+    _preflight(target, probes=True)
     snapshot = live.collect(policies, target, progress=_progress(args, stderr))
     sha = _write_snapshot(snapshot, args.out)
     _collection_problems(snapshot, stderr)
@@ -473,6 +545,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     now = datetime.now(UTC)
     policies = _load_policies(args.policies)
     target = _target_options(args, stderr)
+    _preflight(target, probes=True)
     snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
     sha = (
         _write_snapshot(snapshot, args.snapshot_out)

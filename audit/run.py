@@ -71,6 +71,8 @@ class TargetOptions:
     sample_seed: int | None = None
     client_cert: Path | None = None  # --auth certificate
     client_key: Path | None = None
+    spn_host: str | None = None  # Kerberos: HTTP/<spn_host> instead of HTTP/<server> (alias, load balancer)
+    service_keytab: str | None = None  # Kerberos: the service account's keytab (EXAUDIT_SERVICE_KEYTAB)
 
     @property
     def psrp_url(self) -> str:
@@ -248,6 +250,7 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
             connection_timeout=min(30.0, target.timeout_seconds),
             certificate_pem=str(target.client_cert) if target.client_cert else None,
             certificate_key_pem=str(target.client_key) if target.client_key else None,
+            spn_host=target.spn_host,
         )
     )
     if progress is not None:
@@ -380,7 +383,7 @@ def _probe(
     username = target.service_username or (principals[0] if principals else "")
     if not username:
         return not_run("no service account to probe with: give --service-user")
-    if target.service_password is None and target.auth != "kerberos":
+    if target.service_password is None and not (target.auth == "kerberos" and target.service_keytab):
         return not_run("no service account password: set EXAUDIT_SERVICE_PASSWORD or --service-password-file")
     try:
         build = state.server_version() or FALLBACK_BUILD
@@ -393,6 +396,8 @@ def _probe(
         auth="ntlm" if target.auth in ("negotiate", "certificate") else target.auth,
         server_build=build,
         cert_validation=target.cert_validation,
+        keytab=target.service_keytab if target.auth == "kerberos" else None,
+        spn_host=target.spn_host,
     )
     settings = ProbeSettings(
         concurrency=concurrency,

@@ -25,6 +25,7 @@ from audit.lab.ews import EwsHandler
 from audit.lab.faults import FaultPlan
 from audit.lab.generate import generate
 from audit.lab.http import LabHTTPServer, LabRequest, LabResponse, Route
+from audit.lab.kerberos import KerberosAcceptor, default_schemes, describe, keytab_from_environment
 from audit.lab.tenant import Tenant, load_tenant
 from audit.lab.wsman import WSManEndpoint
 
@@ -86,6 +87,8 @@ class LabServer:
         tls: serve HTTPS with a certificate from a CA generated at start (``ca_cert_path``).
         auth_schemes: authentication schemes offered on /PowerShell and /EWS.
         port: TCP port (0: ephemeral).
+        kerberos_keytab: the keytab of HTTP/<host> (default: $EXAUDIT_LAB_KEYTAB); with it /PowerShell accepts
+            Kerberos only, as a default Exchange does (audit.lab.kerberos).
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class LabServer:
         auth_schemes: Sequence[str] = DEFAULT_AUTH_SCHEMES,
         ews_auth_schemes: Sequence[str] | None = None,
         port: int = 0,
+        kerberos_keytab: Path | str | None = None,
     ) -> None:
         if tenant is None:
             path = Path(tenant_path) if tenant_path is not None else scenario_path(scenario or DEFAULT_SCENARIO)
@@ -124,6 +128,11 @@ class LabServer:
         self._cmdlet_lock = threading.Lock()
         self._tls = tls
         self._port = port
+        keytab = kerberos_keytab if kerberos_keytab is not None else keytab_from_environment()
+        self.kerberos = KerberosAcceptor(keytab) if keytab is not None else None
+        if self.kerberos is not None and auth_schemes is DEFAULT_AUTH_SCHEMES:
+            auth_schemes, default_ews = default_schemes(kerberos=True)
+            ews_auth_schemes = default_ews if ews_auth_schemes is None else ews_auth_schemes
         self._auth_schemes = tuple(auth_schemes)
         self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ("Basic", "NTLM")
         self.control_token = secrets.token_urlsafe(16)
@@ -140,7 +149,7 @@ class LabServer:
         self.powershell = WSManEndpoint(self.tenant, on_cmdlet=self._count_cmdlet)
         routes: dict[str, Route] = {
             "/EWS": Route(self.ews, self._ews_auth_schemes),
-            "/PowerShell": Route(self.powershell, self._auth_schemes),
+            "/PowerShell": Route(self.powershell, self._auth_schemes, require_encryption=True),
             "/lab/control": Route(self._control, ()),
         }
         org = self.tenant.organization
@@ -151,6 +160,7 @@ class LabServer:
             port=self._port,
             tls=self._tls,
             domains=(org.netbios, org.domain),
+            kerberos=self.kerberos,
         ).start()
         return self
 
@@ -219,6 +229,14 @@ class LabServer:
     def control_url(self) -> str:
         """The control endpoint URL (send the X-Lab-Token header)."""
         return f"{self.base_url}/lab/control"
+
+    @property
+    def auth_description(self) -> str:
+        """One line: what /PowerShell and /EWS accept (and why, when no realm is configured)."""
+        text = f"PowerShell accepts {describe(self._auth_schemes)}; EWS accepts {describe(self._ews_auth_schemes)}"
+        if self.kerberos is None:
+            text += " (no Kerberos realm configured: set EXAUDIT_LAB_KEYTAB for Kerberos as Exchange defaults to)"
+        return text
 
     @property
     def ca_cert_path(self) -> Path | None:

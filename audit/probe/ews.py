@@ -17,12 +17,12 @@ Protocol traps this module is built around (shared domain notes, wire-notes.md B
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 import os
 import queue
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +70,8 @@ class EwsEndpoint:
     auth: str = "ntlm"  # basic | ntlm | negotiate | kerberos
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
     cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
+    keytab: str | None = None  # Kerberos: the service account's keytab (else a ticket from its password)
+    spn_host: str | None = None  # Kerberos: the host in HTTP/<host> when the URL names an alias
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +140,13 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
     """exchangelib's Protocol with a per-run TLS verification setting and environment read once per session."""
 
     verify: bool | str = True
+    gss_credential: Any = None  # Kerberos: the service account's own credential (never the runner's ticket)
+    spn_host: str | None = None
 
     def create_session(self) -> Any:
         session = super().create_session()
+        if self.gss_credential is not None:
+            session.auth = _service_spnego(self.gss_credential, self.service_endpoint, self.spn_host)
         # requests re-reads proxy and CA settings from the environment on every request (about 1 ms per probe
         # here); read them once, for this endpoint, when the session is made.
         session.trust_env = False
@@ -189,6 +195,22 @@ class _FindItem(_WholeBodyParsing, FindItem):  # type: ignore[misc]
     pass
 
 
+def _service_spnego(credential: Any, url: str, spn_host: str | None) -> Any:
+    """requests-gssapi auth bound to the service account's credential and the server's HTTP/<host> SPN.
+
+    exchangelib's own GSSAPI auth is ``HTTPSPNEGOAuth()`` with no credential: it would log on with whatever ticket
+    the runner holds (the auditor's) and so probe the wrong identity.
+    """
+    import requests_gssapi  # type: ignore[import-untyped]  # noqa: PLC0415  (the kerberos extra, checked first)
+
+    from audit.kerberos import service_name  # noqa: PLC0415
+
+    host = spn_host or (urllib.parse.urlsplit(url).hostname or "")
+    # Mutual authentication stays required (the server proves it holds the SPN's key); one logon per connection,
+    # which the server keeps (IIS binds Negotiate to the connection), so the service ticket is fetched once.
+    return requests_gssapi.HTTPSPNEGOAuth(creds=credential, target_name=service_name(host))
+
+
 def _exc_text(exc: BaseException, password: str | None) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     if password:
@@ -207,8 +229,18 @@ class Prober:
         auth_type = _AUTH_TYPES.get(endpoint.auth)
         if auth_type is None:
             raise ProbeError(f"EWS probes cannot log in with {endpoint.auth!r}; use basic, ntlm, negotiate or kerberos")
-        if auth_type == GSSAPI and importlib.util.find_spec("requests_gssapi") is None:
-            raise ProbeError("EWS probes with Kerberos need the requests-gssapi package: pip install requests-gssapi")
+        gss_credential = None
+        if auth_type == GSSAPI:
+            from audit.kerberos import missing_modules, service_credential  # noqa: PLC0415
+
+            if missing_modules():
+                raise ProbeError("EWS probes with Kerberos need the Kerberos extra: pip install 'exaudit[kerberos]'")
+            if not endpoint.keytab and endpoint.password is None:
+                raise ProbeError(
+                    "EWS probes with Kerberos log on as the service account with its own credentials: set "
+                    "EXAUDIT_SERVICE_KEYTAB or EXAUDIT_SERVICE_PASSWORD (never the runner's ticket)"
+                )
+            gss_credential = service_credential(endpoint.username, endpoint.password, endpoint.keytab)
         self.endpoint = endpoint
         self.settings = settings
         self.after_create = after_create
@@ -228,6 +260,8 @@ class Prober:
             stale[0].close()
         protocol = _AuditProtocol(config=self.config)
         protocol.verify = endpoint.cert_validation
+        protocol.gss_credential = gss_credential
+        protocol.spn_host = endpoint.spn_host
         protocol.TIMEOUT = settings.request_timeout  # per HTTP request (connect and each read)
         if not isinstance(protocol, _AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
             raise ProbeError("exchangelib returned a cached connection pool; cannot honour the probe concurrency")
@@ -240,6 +274,13 @@ class Prober:
         self._pending_lock = threading.Lock()
         self._pending: set[str] = set()  # mailboxes where a write-probe item may exist
         self._deadline = 0.0
+        # One wrong password must cost one failed logon, not one per mailbox (200 with sampling would lock the
+        # integration's account out): probes wait until one got past authentication, and the first refusal stops
+        # every probe not yet started.
+        self._logon_ok = threading.Event()
+        self._logon_lock = threading.RLock()
+        self._refused: str | None = None
+        self._skipped = 0
 
     def close(self) -> None:
         """Close the HTTP sessions and forget the cached Protocol."""
@@ -505,6 +546,11 @@ class Prober:
                 elapsed_ms=0.0,
                 attempts=0,
             )
+        if self._skipped and error is None:
+            error = (
+                f"the service account's logon was refused ({self._refused}); the other {self._skipped} probes were "
+                "not attempted, so that a wrong password costs one failed logon and cannot lock the account out"
+            )
         if missing and error is None:
             error = f"deadline of {self.settings.deadline_seconds:g} s reached with {len(missing)} probes not done"
         run = ProbeRun(
@@ -523,7 +569,44 @@ class Prober:
                 i, target = work.get_nowait()
             except queue.Empty:
                 return
-            done.put((i, self.probe_one(target)))
+            done.put((i, self._probe_guarded(target)))
+
+    def _probe_guarded(self, target: ProbeTarget) -> Probe:
+        """probe_one, except after the service account's logon was refused; the first logon runs alone."""
+        if not self._logon_ok.is_set():
+            with self._logon_lock:
+                if self._refused is None and not self._logon_ok.is_set():
+                    probe = self.probe_one(target)
+                    self._note_logon(probe)
+                    return probe
+        if self._refused is not None:
+            return self._not_attempted(target)
+        probe = self.probe_one(target)
+        self._note_logon(probe)
+        return probe
+
+    def _note_logon(self, probe: Probe) -> None:
+        if probe.outcome == ProbeOutcome.AUTH_FAILED:
+            with self._logon_lock:
+                if self._refused is None:
+                    self._refused = probe.detail or probe.response_code
+        elif probe.outcome != ProbeOutcome.ERROR or probe.response_code not in ("", "TransportError"):
+            self._logon_ok.set()
+
+    def _not_attempted(self, target: ProbeTarget) -> Probe:
+        with self._logon_lock:
+            self._skipped += 1
+        return Probe(
+            mailbox=target.mailbox,
+            expect=target.expect,
+            source=target.source,
+            operation=self.operation(target),
+            outcome=ProbeOutcome.ERROR,
+            response_code="",
+            detail="not attempted: the service account's logon was refused on an earlier probe",
+            elapsed_ms=0.0,
+            attempts=0,
+        )
 
     def _find_marked(self, account: Any, calendar: Any) -> list[Any]:
         """FindItem in the calendar for items whose subject contains this run's marker (checked again by caller)."""
