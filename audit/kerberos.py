@@ -114,42 +114,61 @@ def check_auditor(has_password: bool) -> None:
 def service_credential(user: str, password: str | None, keytab: str | None) -> Any:
     """The service account's own GSSAPI credential, in a private memory cache: one AS exchange with the KDC.
 
+    From a password the ticket is requested with MIT's step-by-step API (``krb5_init_creds_*``), not
+    ``gss_acquire_cred_with_password``: the latter goes through ``krb5_get_init_creds_password``, which after a
+    refused password asks the "primary" KDC again (two failed logons for one wrong password, measured against
+    the test KDC's log).
+
     Raises:
         ProbeError: the KDC refused or could not be reached; the message says which (no probe is made then).
     """
     import gssapi  # noqa: PLC0415
     import gssapi.raw  # noqa: PLC0415
     import gssapi.raw.misc  # noqa: PLC0415
+    import krb5  # noqa: PLC0415
 
     name = gssapi.Name(principal(user), gssapi.NameType.kerberos_principal)
     krb5_mech = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2")
     # requests-gssapi negotiates with the SPNEGO mechanism; MIT ignores a krb5-only credential there and falls
     # back to the default cache (the runner's ticket), so the credential must name SPNEGO too.
     spnego_mech = gssapi.OID.from_int_seq("1.3.6.1.5.5.2")
+    store: dict[bytes | str, bytes | str]
     try:
         if keytab:
             # A new memory cache filled from the keytab: the runner's default cache is never read or written.
-            cache = f"MEMORY:exaudit-service-{os.getpid()}-{id(name)}"
-            raw = gssapi.raw.acquire_cred_from(
-                {b"client_keytab": keytab.encode(), b"ccache": cache.encode()},
-                name=name,
-                mechs=[krb5_mech, spnego_mech],
-                usage="initiate",
-            ).creds
             # MIT gets the TGT from a client keytab lazily, at the first probe's logon; the prober lets one probe
             # go first, so a refused key costs one attempt too.
-            credential = gssapi.Credentials(base=raw, usage="initiate")
+            cache = f"MEMORY:exaudit-service-{os.getpid()}-{id(name)}"
+            store = {b"client_keytab": keytab.encode(), b"ccache": cache.encode()}
         else:
-            raw = gssapi.raw.acquire_cred_with_password(
-                name, (password or "").encode("utf-8"), mechs=[krb5_mech, spnego_mech], usage="initiate"
-            ).creds
-            credential = gssapi.Credentials(base=raw, usage="initiate")
-    except gssapi.raw.misc.GSSError as exc:
+            store = {b"ccache": _ticket_from_password(krb5, principal(user), password or "")}
+        raw = gssapi.raw.acquire_cred_from(store, name=name, mechs=[krb5_mech, spnego_mech], usage="initiate").creds
+    except (gssapi.raw.misc.GSSError, krb5.Krb5Error) as exc:
         raise ProbeError(
             f"the KDC did not give the service account {principal(user)} a ticket: {explain(exc, None)}; "
             "no EWS probe was made (one attempt only, so the account is not locked out)"
         ) from None
-    return credential
+    return gssapi.Credentials(base=raw, usage="initiate")
+
+
+_CACHES: list[Any] = []  # memory caches stay alive (and private to this process) for the run
+
+
+def _ticket_from_password(krb5: Any, name: str, password: str) -> bytes:
+    """One AS exchange for ``name`` with ``password``; the TGT goes into a new MEMORY cache, whose name is returned."""
+    context = krb5.init_context()
+    client = krb5.parse_name_flags(context, name.encode("utf-8"))
+    options = krb5.get_init_creds_opt_alloc(context)
+    krb5.get_init_creds_opt_set_canonicalize(options, True)
+    request = krb5.init_creds_init(context, client, options)
+    krb5.init_creds_set_password(context, request, password.encode("utf-8"))
+    krb5.init_creds_get(context, request)
+    creds = krb5.init_creds_get_creds(context, request)
+    cache = krb5.cc_new_unique(context, b"MEMORY")
+    krb5.cc_initialize(context, cache, creds.client)
+    krb5.cc_store_cred(context, cache, creds)
+    _CACHES.append((context, cache))
+    return b"MEMORY:" + bytes(cache.name or b"")
 
 
 def explain(exc: BaseException, spn_host: str | None) -> str:

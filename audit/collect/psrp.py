@@ -275,6 +275,30 @@ _STATE_NAMES = {
 }
 
 
+def _close_refused_responses(wsman: WSMan) -> None:
+    """Close the 401 reply when pypsrp cannot build a logon token from it (no KDC, no ticket, unknown SPN).
+
+    pypsrp raises from inside the response hook and leaves that reply, and so its connection, open. The session
+    is built now (pypsrp 0.9 would build the same one on the first request) so that its auth can be wrapped.
+    """
+    transport = wsman.transport
+    session = transport._build_session()
+    transport.session = session
+    auth: Any = session.auth
+    original = getattr(auth, "handle_401", None)
+    if original is None:
+        return
+
+    def handle_401(response: Any, **kwargs: Any) -> Any:
+        try:
+            return original(response, **kwargs)
+        except Exception:
+            response.close()
+            raise
+
+    auth.handle_401 = handle_401
+
+
 class PsrpRunner:
     """Runs read-only cmdlets over one pypsrp runspace pool, opened on first use and reused for every call."""
 
@@ -336,6 +360,8 @@ class PsrpRunner:
             read_timeout=seconds + 5,
             **extra,
         )
+        if ep.auth in ("kerberos", "negotiate", "ntlm"):
+            _close_refused_responses(wsman)
         pool = RunspacePool(wsman, configuration_name=EXCHANGE_CONFIGURATION)
         # pypsrp 0.9 (pinned <1) keeps its serializer in these two attributes; the subclass only adds a fast path
         # for pipeline output and hands everything else to pypsrp.

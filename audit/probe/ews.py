@@ -58,6 +58,9 @@ _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSA
 # exchangelib logs failed requests at ERROR with request details; with no handler configured Python would print
 # them on stderr. The prober reports every failure itself, as an outcome.
 logging.getLogger("exchangelib").addHandler(logging.NullHandler())
+# requests-gssapi logs a failed Kerberos step at ERROR with its traceback; the probe reports it itself.
+logging.getLogger("requests_gssapi").addHandler(logging.NullHandler())
+logging.getLogger("requests_gssapi").propagate = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,14 +204,22 @@ def _service_spnego(credential: Any, url: str, spn_host: str | None) -> Any:
     exchangelib's own GSSAPI auth is ``HTTPSPNEGOAuth()`` with no credential: it would log on with whatever ticket
     the runner holds (the auditor's) and so probe the wrong identity.
     """
-    import requests_gssapi  # type: ignore[import-untyped]  # noqa: PLC0415  (the kerberos extra, checked first)
+    import requests_gssapi  # noqa: PLC0415  (the kerberos extra, checked before any network call)
 
     from audit.kerberos import service_name  # noqa: PLC0415
+
+    class _ServiceAuth(requests_gssapi.HTTPSPNEGOAuth):  # type: ignore[misc]
+        def handle_401(self, response: Any, **kwargs: Any) -> Any:
+            try:
+                return super().handle_401(response, **kwargs)
+            except Exception:
+                response.close()  # a refused or impossible logon must not leave its connection open
+                raise
 
     host = spn_host or (urllib.parse.urlsplit(url).hostname or "")
     # Mutual authentication stays required (the server proves it holds the SPN's key); one logon per connection,
     # which the server keeps (IIS binds Negotiate to the connection), so the service ticket is fetched once.
-    return requests_gssapi.HTTPSPNEGOAuth(creds=credential, target_name=service_name(host))
+    return _ServiceAuth(creds=credential, target_name=service_name(host))
 
 
 def _exc_text(exc: BaseException, password: str | None) -> str:
