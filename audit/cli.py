@@ -567,6 +567,10 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     _check_scenario(args.scenario)
     if not args.quiet:
         stderr.write(f"exaudit demo: starting the embedded Exchange lab (scenario {args.scenario}) on 127.0.0.1\n")
+        stderr.write(
+            "exaudit demo: no Kerberos realm, so the lab accepts NTLM with WinRM message encryption (as an Exchange "
+            "server with NTLM enabled on its virtual directories; a default one accepts only Kerberos on /PowerShell)\n"
+        )
     demo = live.demo(args.scenario, mailboxes=args.mailboxes, progress=_progress(args, stderr))
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -455,7 +455,8 @@ def demo(
     from audit.policy import load_policy  # noqa: PLC0415
 
     policy = load_policy(policy_path or default_policy_path())
-    with LabServer(scenario=scenario, mailboxes=mailboxes) as lab:
+    # The demo logs on with the lab's generated passwords (NTLM); a realm configured for `lab serve` is not used.
+    with LabServer(scenario=scenario, mailboxes=mailboxes, kerberos_keytab="") as lab:
         target = lab_target(lab)
         snapshot, findings = run([policy], target, now or dt.datetime.now(dt.UTC), progress=progress)
         description = f"embedded lab, scenario {scenario} ({lab.base_url})"

@@ -32,7 +32,6 @@ from audit.lab.wsman import WSManEndpoint
 log = logging.getLogger(__name__)
 
 DEFAULT_SCENARIO = "compliant"
-DEFAULT_AUTH_SCHEMES = ("Basic", "NTLM", "Negotiate")
 CONTROL_TOKEN_HEADER = "X-Lab-Token"  # noqa: S105 - a header name, not a secret
 
 
@@ -85,10 +84,12 @@ class LabServer:
         group_members: how many of the generated mailboxes join the scope group.
         latency_ms: latency added to every EWS and PowerShell request.
         tls: serve HTTPS with a certificate from a CA generated at start (``ca_cert_path``).
-        auth_schemes: authentication schemes offered on /PowerShell and /EWS.
+        auth_schemes: authentication schemes offered on /PowerShell (default: as Exchange, see
+            audit.lab.kerberos.default_schemes); ``ews_auth_schemes`` the same for /EWS.
+        basic: also offer Basic (default: the scenario's ``auth: {basic: true}``; off, as on Exchange).
         port: TCP port (0: ephemeral).
-        kerberos_keytab: the keytab of HTTP/<host> (default: $EXAUDIT_LAB_KEYTAB); with it /PowerShell accepts
-            Kerberos only, as a default Exchange does (audit.lab.kerberos).
+        kerberos_keytab: the keytab of HTTP/<host> (default: $EXAUDIT_LAB_KEYTAB; "" for none); with it
+            /PowerShell accepts Kerberos only, as a default Exchange does (audit.lab.kerberos).
     """
 
     def __init__(
@@ -101,8 +102,9 @@ class LabServer:
         group_members: int = 0,
         latency_ms: int = 0,
         tls: bool = False,
-        auth_schemes: Sequence[str] = DEFAULT_AUTH_SCHEMES,
+        auth_schemes: Sequence[str] | None = None,
         ews_auth_schemes: Sequence[str] | None = None,
+        basic: bool | None = None,
         port: int = 0,
         kerberos_keytab: Path | str | None = None,
     ) -> None:
@@ -129,12 +131,13 @@ class LabServer:
         self._tls = tls
         self._port = port
         keytab = kerberos_keytab if kerberos_keytab is not None else keytab_from_environment()
-        self.kerberos = KerberosAcceptor(keytab) if keytab is not None else None
-        if self.kerberos is not None and auth_schemes is DEFAULT_AUTH_SCHEMES:
-            auth_schemes, default_ews = default_schemes(kerberos=True)
-            ews_auth_schemes = default_ews if ews_auth_schemes is None else ews_auth_schemes
-        self._auth_schemes = tuple(auth_schemes)
-        self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ("Basic", "NTLM")
+        self.kerberos = KerberosAcceptor(keytab) if keytab else None  # "" : no realm, whatever the environment
+        if basic is None:
+            auth = self.tenant.meta.get("auth")
+            basic = bool(auth.get("basic", False)) if isinstance(auth, dict) else False
+        powershell, ews = default_schemes(kerberos=self.kerberos is not None, basic=basic)
+        self._auth_schemes = tuple(auth_schemes) if auth_schemes is not None else powershell
+        self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ews
         self.control_token = secrets.token_urlsafe(16)
         self._stale_passwords = {
             a.username: secrets.token_urlsafe(18) for a in self.tenant.accounts.values() if a.stale_credentials
@@ -235,7 +238,10 @@ class LabServer:
         """One line: what /PowerShell and /EWS accept (and why, when no realm is configured)."""
         text = f"PowerShell accepts {describe(self._auth_schemes)}; EWS accepts {describe(self._ews_auth_schemes)}"
         if self.kerberos is None:
-            text += " (no Kerberos realm configured: set EXAUDIT_LAB_KEYTAB for Kerberos as Exchange defaults to)"
+            text += (
+                " (no Kerberos realm configured: NTLM with WinRM message encryption, as on an Exchange server whose "
+                "virtual directories have NTLM enabled; EXAUDIT_LAB_KEYTAB gives the lab Kerberos)"
+            )
         return text
 
     @property
@@ -345,6 +351,7 @@ def serve(
             f"exaudit lab: scenario {lab.scenario!r}, {lab.stats()['mailboxes']} mailboxes, on 127.0.0.1 only",
             f"  PowerShell : {lab.psrp_url}  (configuration Microsoft.Exchange)",
             f"  EWS        : {lab.ews_url}",
+            f"  auth       : {lab.auth_description}",
             f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
             f"  auditor    : {creds.auditor_username}  password: {creds.auditor_password}",
             f"  service    : {creds.service_username}  password: {creds.service_password}",

@@ -843,7 +843,9 @@ _SECTION_KEYS: dict[str, frozenset[str]] = {
     "roles": _keys("name role_type parent remove"),
 }
 _ORG_KEYS = frozenset({f.name for f in dataclasses.fields(Organization)})
-_TOP_KEYS = frozenset({"extends", "organization", "description", "expect", "faults", "generate", *_SECTION_KEYS})
+_TOP_KEYS = frozenset(
+    {"extends", "organization", "description", "expect", "faults", "generate", "auth", *_SECTION_KEYS}
+)
 _LOC = "__loc__"
 
 
@@ -1191,7 +1193,7 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
     if "administrator" not in accounts:
         accounts["administrator"] = Account("Administrator")
 
-    meta = {k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate")}
+    meta = {k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate", "auth")}
     return Tenant(
         organization=org,
         recipients=tuple(recipients),

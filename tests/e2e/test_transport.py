@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def tls_lab() -> Iterator[LabServer]:
-    with LabServer("compliant", tls=True) as server:
+    with LabServer("compliant", tls=True, basic=True) as server:
         yield server
 
 
