@@ -114,10 +114,10 @@ def check_auditor(has_password: bool) -> None:
 def service_credential(user: str, password: str | None, keytab: str | None) -> Any:
     """The service account's own GSSAPI credential, in a private memory cache: one AS exchange with the KDC.
 
-    From a password the ticket is requested with MIT's step-by-step API (``krb5_init_creds_*``), not
-    ``gss_acquire_cred_with_password``: the latter goes through ``krb5_get_init_creds_password``, which after a
-    refused password asks the "primary" KDC again (two failed logons for one wrong password, measured against
-    the test KDC's log).
+    From a password the ticket is requested once with MIT's step-by-step API (``krb5_init_creds_*``) into a memory
+    cache, and the credential is then taken from that cache. ``gss_acquire_cred_with_password`` for the two
+    mechanisms the credential needs (Kerberos, and SPNEGO for requests-gssapi) runs one AS exchange per mechanism:
+    two failed logons for one wrong password (measured in the test KDC's log).
 
     Raises:
         ProbeError: the KDC refused or could not be reached; the message says which (no probe is made then).
