@@ -437,7 +437,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             and body
             and not encrypted
             and lab.tls_material is None
-            and (scheme or "").lower() in _CONNECTION_SCHEMES
+            and (scheme or "").partition(":")[0].lower() in _CONNECTION_SCHEMES
         ):
             # WinRM's default AllowUnencrypted=false: after a logon that can seal messages, a plain-text payload
             # over http is refused (the client sees 401, as pywinrm users with message encryption off do).
@@ -537,7 +537,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         scheme = scheme_raw.lower()
         if not header:
             if self._conn.user is not None and self._conn.scheme in allowed:
-                return self._conn.user, allowed[self._conn.scheme], None, False
+                return self._conn.user, allowed[self._conn.scheme].partition(":")[0], None, False
             self._unauthorized(route)
             return None
         if scheme not in allowed:

@@ -168,3 +168,27 @@ def test_kerberos_only_powershell_refuses_ntlm(realm: Realm, krb_env: dict[str, 
     assert refused
     assert {e.reason for e in refused} == {"Kerberos only"}
     assert {e.mechanism for e in refused} == {"ntlm"}
+
+
+def test_unencrypted_winrm_payload_after_kerberos_logon_is_refused(
+    realm: Realm, krb_env: dict[str, str], tmp_path: Path
+) -> None:
+    realm.kdc.kinit(realm.auditor, tmp_path / "a.ccache")
+    with (
+        environment({"KRB5CCNAME": f"FILE:{tmp_path / 'a.ccache'}"}),
+        LabServer("compliant", kerberos_keytab=realm.http_keytab) as lab,
+    ):
+        wsman = WSMan(
+            "localhost",
+            port=lab.port,
+            path="PowerShell",
+            ssl=False,
+            auth="kerberos",
+            encryption="never",
+            negotiate_service="HTTP",
+        )
+        with pytest.raises(AuthenticationError), RunspacePool(wsman, configuration_name="Microsoft.Exchange"):
+            pass
+        wsman.close()
+        logons = lab.http.logons.successes(realm.auditor.full)
+    assert logons  # the logon itself succeeded: it is the plain-text payload that was refused
