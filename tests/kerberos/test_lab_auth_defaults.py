@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.cli import main
 from audit.lab.server import LabServer, serve
 from tests.kerberos.conftest import Realm
 
@@ -63,3 +64,14 @@ def test_lab_serve_says_what_it_accepts_in_one_line(monkeypatch: pytest.MonkeyPa
     assert len(lines) == 1
     assert "NTLM" in lines[0]
     assert "no Kerberos realm configured" in lines[0]
+
+
+def test_demo_works_without_a_kdc_and_says_so_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A realm configured for `lab serve` (here: a keytab that does not even exist) is not used by the demo.
+    monkeypatch.setenv("EXAUDIT_LAB_KEYTAB", str(tmp_path / "absent.keytab"))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["demo", "--out", str(tmp_path / "demo")], out, err)
+    assert code == 0, err.getvalue()
+    lines = [line for line in err.getvalue().splitlines() if "Kerberos realm" in line]
+    assert len(lines) == 1
+    assert "NTLM with WinRM message encryption" in lines[0]
