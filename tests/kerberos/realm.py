@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -211,12 +211,17 @@ class MitRealm:
         argv = ["/usr/sbin/krb5kdc", "-n", "-r", REALM]
         env = {**os.environ, **self.env()}
         if self.faketime:
-            faketime = shutil.which("faketime")
-            if faketime is None:
-                raise RuntimeError("faketime is not installed (Debian package faketime)")
-            argv = [faketime, "-f", self.faketime, *argv]
+            # libfaketime preloaded into krb5kdc itself (the `faketime` wrapper would fork it as a child that
+            # outlives the wrapper when it is stopped).
+            libraries = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+            if not libraries:
+                raise RuntimeError("libfaketime is not installed (Debian package faketime)")
+            env.update({"LD_PRELOAD": str(libraries[0]), "FAKETIME": self.faketime, "FAKETIME_DONT_RESET": "1"})
         with (self.dir / "krb5kdc.err").open("wb") as err:
-            self._process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            # Its own process group, so that stop() ends it and anything it started.
+            self._process = subprocess.Popen(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+            )
         self._wait_ready()
         return self
 
@@ -236,11 +241,13 @@ class MitRealm:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
 
     @property
