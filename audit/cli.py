@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from audit import __version__
 from audit.errors import (
@@ -55,7 +55,9 @@ secrets (never on the command line):
   EXAUDIT_PROBE_CLIENT_SECRET or --probe-client-secret-file  the integration's app (Exchange Online probes)
   EXAUDIT_AUDIT_PASSWORD or --audit-password-file   the auditing account (PowerShell remoting)
   EXAUDIT_SERVICE_PASSWORD or --service-password-file the integration's service account (EWS probes)
-  with --auth kerberos no password is needed (a ticket from kinit is used)
+  with --auth kerberos the auditing account needs no password: a ticket from kinit, or its keytab in
+  KRB5_CLIENT_KTNAME; the EWS probes always log on as the service account with its own keytab
+  (EXAUDIT_SERVICE_KEYTAB) or password (EXAUDIT_SERVICE_PASSWORD), never with the runner's ticket
 """
 
 REPORT_FLAGS = ("html", "junit", "json", "sarif", "markdown")
@@ -63,6 +65,24 @@ REPORT_FLAGS = ("html", "junit", "json", "sarif", "markdown")
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without abbreviations and without echoing what it did not recognize.
+
+    A mistyped ``--password hunter2`` would otherwise be printed back (``unrecognized arguments: --password
+    hunter2``), and ``--service-password hunter2`` would be taken as an abbreviation of --service-password-file
+    and named in a "cannot read" message.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        from audit.preflight import redact_unrecognized
+
+        super().error(redact_unrecognized(message))
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -138,6 +158,11 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--audit-password-file", type=Path, help="file holding the auditing account's password")
     g.add_argument("--service-user", default=_env("SERVICE_USER"), help="the integration's service account")
     g.add_argument("--service-password-file", type=Path, help="file holding the service account's password")
+    g.add_argument(
+        "--spn-host",
+        default=_env("SPN_HOST"),
+        help="Kerberos: the host of the HTTP/<host> SPN when --server is an alias or a load balancer",
+    )
     g.add_argument("--timeout", type=_TIMEOUT, default=60.0, help="per cmdlet call timeout in seconds (default 60)")
     # String defaults go through `type` too (argparse converts them), so a bad EXAUDIT_* value is a usage error.
     g.add_argument("--concurrency", type=_CONCURRENCY, default=_env("CONCURRENCY", "8"), help="EWS probes in flight")
@@ -213,7 +238,7 @@ def _add_exo_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="exaudit",
         description="Prove that an integration's Exchange mailbox access is scoped exactly as intended.",
         epilog=EXIT_CODES_HELP,
@@ -493,6 +518,11 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         raise UsageError("--audit-user (or EXAUDIT_AUDIT_USER) is required with this --auth")
     if args.auth == "certificate" and (args.client_cert is None or args.client_key is None or args.scheme != "https"):
         raise UsageError("--auth certificate needs --scheme https, --client-cert and --client-key (PEM files)")
+    if args.auth == "basic" and args.scheme == "http":
+        raise UsageError(
+            "--auth basic over plain http would send the passwords in clear text (Basic over http is never "
+            "allowed): use --scheme https, or --auth kerberos/ntlm, which encrypt the session over http"
+        )
     port = args.port or (443 if args.scheme == "https" else 80)
     return TargetOptions(
         server=args.server,
@@ -516,7 +546,15 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         client_key=args.client_key,
         max_reply_mib=args.max_reply_mib,
         max_ews_reply_mib=args.max_ews_reply_mib,
+        spn_host=args.spn_host,
+        service_keytab=os.environ.get("EXAUDIT_SERVICE_KEYTAB") or None,
     )
+
+
+def _is_exchange_online(target: object) -> bool:
+    from audit.target.exo import ExchangeOnline
+
+    return isinstance(target, ExchangeOnline)
 
 
 def _target(args: argparse.Namespace, policies: Sequence[LoadedPolicy], stderr: TextIO) -> Any:
@@ -609,6 +647,45 @@ def _exo_target(args: argparse.Namespace, stderr: TextIO) -> Any:
     )
     target.validate()
     return target
+
+
+def _preflight(target: Any, *, probes: bool) -> None:
+    """Everything the run needs, checked before its first connection (see audit.preflight)."""
+    from audit.preflight import refuse_unexpanded, resolve_hosts, url_host
+
+    refuse_unexpanded(
+        [
+            ("--server (EXAUDIT_SERVER)", target.server),
+            ("--ews-url (EXAUDIT_EWS_URL)", target.ews_url),
+            ("--audit-user (EXAUDIT_AUDIT_USER)", target.audit_username),
+            ("--service-user (EXAUDIT_SERVICE_USER)", target.service_username),
+            ("--spn-host (EXAUDIT_SPN_HOST)", target.spn_host),
+            ("the auditing account's password (EXAUDIT_AUDIT_PASSWORD or its file)", target.audit_password),
+            ("the service account's password (EXAUDIT_SERVICE_PASSWORD or its file)", target.service_password),
+            ("EXAUDIT_SERVICE_KEYTAB", target.service_keytab),
+            ("KRB5_CLIENT_KTNAME", os.environ.get("KRB5_CLIENT_KTNAME")),
+        ]
+    )
+    if target.auth == "kerberos":
+        from audit import kerberos
+
+        kerberos.require_extra()
+        kerberos.check_auditor(target.audit_password is not None)
+        if probes:
+            if target.service_keytab:
+                kerberos.check_keytab("EXAUDIT_SERVICE_KEYTAB", target.service_keytab)
+            elif target.service_password is None:
+                raise UsageError(
+                    "the EWS probes log on as the service account with its own credentials, never the runner's "
+                    "ticket: set EXAUDIT_SERVICE_KEYTAB (its keytab) or EXAUDIT_SERVICE_PASSWORD "
+                    "(or --service-password-file)"
+                )
+    elif probes and target.service_password is None:
+        raise UsageError(
+            "the EWS probes need the service account's password: set EXAUDIT_SERVICE_PASSWORD "
+            "or pass --service-password-file (never on the command line)"
+        )
+    resolve_hosts([("--server", target.server), ("--ews-url", url_host(target.ews_url))])
 
 
 def _probe_operation(flag: str | None) -> str | None:
@@ -711,7 +788,11 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
     else:
         from audit import run as live
 
-        export_target = _exo_target(args, stderr) if args.tenant else _target_options(args, stderr)
+        if args.tenant:
+            export_target = _exo_target(args, stderr)
+        else:
+            export_target = _target_options(args, stderr)
+            _preflight(export_target, probes=False)
         snapshot = live.read_only_snapshot(args.service_account, export_target, progress=_progress(args, stderr))
     failed = [c for c in snapshot.calls if not c.ok]
     if failed:
@@ -732,6 +813,8 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
 
     policies = _load_policies(args.policies)
     target = _target(args, policies, stderr)
+    if not _is_exchange_online(target):
+        _preflight(target, probes=True)
     snapshot = live.collect(policies, target, progress=_progress(args, stderr))
     sha = _write_snapshot(snapshot, args.out, _file_mode(args))
     _collection_problems(snapshot, stderr)
@@ -749,6 +832,8 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     now = datetime.now(UTC)
     policies = _load_policies(args.policies)
     target = _target(args, policies, stderr)
+    if not _is_exchange_online(target):
+        _preflight(target, probes=True)
     snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
     sha = (
         _write_snapshot(snapshot, args.snapshot_out, _file_mode(args))
@@ -771,6 +856,12 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     if not args.quiet:
         scenario = _safe(args.scenario)
         stderr.write(f"exaudit demo: starting the embedded Exchange lab (scenario {scenario}) on 127.0.0.1\n")
+        if not live.is_exchange_online_scenario(args.scenario):
+            stderr.write(
+                "exaudit demo: no Kerberos realm, so the lab accepts NTLM with WinRM message encryption (as an "
+                "Exchange server with NTLM enabled on its virtual directories; a default one accepts only Kerberos "
+                "on /PowerShell)\n"
+            )
     demo = live.demo(args.scenario, mailboxes=args.mailboxes, progress=_progress(args, stderr))
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -73,7 +73,8 @@ def demo(
 
     exo = is_exchange_online_scenario(scenario)
     policy = load_policy(policy_path or default_policy_path(EXCHANGE_ONLINE_POLICY if exo else ON_PREMISES_POLICY))
-    with LabServer(scenario=scenario, mailboxes=mailboxes) as lab:
+    # The demo logs on with the lab's generated passwords (NTLM); a realm configured for `lab serve` is not used.
+    with LabServer(scenario=scenario, mailboxes=mailboxes, kerberos_keytab="") as lab:
         target: TargetOptions | ExchangeOnline = exo_lab_target(lab) if exo else lab_target(lab)
         snapshot, findings = run([policy], target, now or dt.datetime.now(dt.UTC), progress=progress)
         description = f"embedded lab, scenario {scenario} ({lab.base_url})"

@@ -236,6 +236,7 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
             certificate_pem=str(target.client_cert) if target.client_cert else None,
             certificate_key_pem=str(target.client_key) if target.client_key else None,
             max_reply_bytes=int(target.max_reply_mib * MIB),
+            spn_host=target.spn_host,
         )
     )
     if progress is not None:
@@ -363,7 +364,7 @@ def _probe(
     username = target.service_username or (principals[0] if principals else "")
     if not username:
         return not_run("no service account to probe with: give --service-user")
-    if target.service_password is None and target.auth != "kerberos":
+    if target.service_password is None and not (target.auth == "kerberos" and target.service_keytab):
         return not_run("no service account password: set EXAUDIT_SERVICE_PASSWORD or --service-password-file")
     try:
         build = state.server_version() or FALLBACK_BUILD
@@ -377,6 +378,8 @@ def _probe(
         server_build=build,
         cert_validation=target.cert_validation,
         max_reply_bytes=int(target.max_ews_reply_mib * MIB),
+        keytab=target.service_keytab if target.auth == "kerberos" else None,
+        spn_host=target.spn_host,
     )
     settings = ProbeSettings(
         concurrency=concurrency,

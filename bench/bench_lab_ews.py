@@ -26,7 +26,7 @@ S = "http://schemas.xmlsoap.org/soap/envelope/"
 def _serve(conn: Any, mailboxes: int, latency_ms: int) -> None:
     from audit.lab.server import LabServer
 
-    with LabServer("compliant", mailboxes=mailboxes, group_members=mailboxes, latency_ms=latency_ms) as lab:
+    with LabServer("compliant", mailboxes=mailboxes, group_members=mailboxes, latency_ms=latency_ms, basic=True) as lab:
         creds = lab.credentials
         conn.send((lab.port, creds.service_username, creds.service_password))
         conn.recv()  # wait for "stop"

@@ -34,7 +34,7 @@ AUTH = "basic"
 
 def _lab_process(conn: Connection, mailboxes: int) -> None:
     """Run the lab in its own process (its own GIL, as a real server would be) and obey commands from the pipe."""
-    with LabServer(scenario="compliant", mailboxes=mailboxes, group_members=mailboxes) as lab:
+    with LabServer(scenario="compliant", mailboxes=mailboxes, group_members=mailboxes, basic=True) as lab:
         creds = lab.credentials
         conn.send(
             {

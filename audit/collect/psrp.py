@@ -71,6 +71,7 @@ class PsrpEndpoint:
     certificate_pem: str | None = None
     certificate_key_pem: str | None = None
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES  # per HTTP reply, counted while reading
+    spn_host: str | None = None  # Kerberos: the host in HTTP/<host> when --server is an alias or a load balancer
 
     @property
     def url(self) -> str:
@@ -279,6 +280,30 @@ _STATE_NAMES = {
 }
 
 
+def _close_refused_responses(wsman: WSMan) -> None:
+    """Close the 401 reply when pypsrp cannot build a logon token from it (no KDC, no ticket, unknown SPN).
+
+    pypsrp raises from inside the response hook and leaves that reply, and so its connection, open. The session
+    is built now (pypsrp 0.9 would build the same one on the first request) so that its auth can be wrapped.
+    """
+    transport = wsman.transport
+    session = transport._build_session()
+    transport.session = session
+    auth: Any = session.auth
+    original = getattr(auth, "handle_401", None)
+    if original is None:
+        return
+
+    def handle_401(response: Any, **kwargs: Any) -> Any:
+        try:
+            return original(response, **kwargs)
+        except Exception:
+            response.close()
+            raise
+
+    auth.handle_401 = handle_401
+
+
 class PsrpRunner:
     """Runs read-only cmdlets over one pypsrp runspace pool, opened on first use and reused for every call."""
 
@@ -304,6 +329,20 @@ class PsrpRunner:
         extra: dict[str, Any] = {}
         if ep.auth == "certificate":
             extra = {"certificate_pem": ep.certificate_pem, "certificate_key_pem": ep.certificate_key_pem}
+        username, password = ep.username, ep.password
+        if ep.auth in ("kerberos", "negotiate"):
+            # /PowerShell is an IIS virtual directory: its SPN is HTTP/<host>, as Windows PowerShell's WinRM client
+            # asks for (pypsrp's default service is WSMAN). The host is the one connected to unless --spn-host.
+            extra["negotiate_service"] = "HTTP"
+            if ep.spn_host:
+                extra["negotiate_hostname_override"] = ep.spn_host
+        if ep.auth == "kerberos":
+            from audit.kerberos import principal  # noqa: PLC0415
+
+            # Without a password the ticket cache (or MIT's KRB5_CLIENT_KTNAME keytab) decides the principal;
+            # with one, pyspnego gets a ticket into a memory cache for the UPN, realm upper-cased.
+            username = principal(ep.username) if (ep.username and ep.password) else None
+            password = ep.password if username else None
         if ep.cert_validation is False:
             import urllib3  # noqa: PLC0415  (only when the user asked for --insecure)
 
@@ -315,8 +354,8 @@ class PsrpRunner:
             path=ep.path.strip("/"),
             ssl=ep.ssl,
             auth=ep.auth,
-            username=ep.username,
-            password=ep.password,
+            username=username,
+            password=password,
             encryption=encryption,
             # pypsrp types this as bool, but hands it to requests' Session.verify, which takes a CA bundle path.
             cert_validation=cast(bool, ep.cert_validation),
@@ -331,6 +370,8 @@ class PsrpRunner:
         transport.session = guard_session(
             transport._build_session(), ReplyLimits(ep.max_reply_bytes, seconds + 5.0), "PowerShell remoting"
         )
+        if ep.auth in ("kerberos", "negotiate", "ntlm"):
+            _close_refused_responses(wsman)
         pool = RunspacePool(wsman, configuration_name=EXCHANGE_CONFIGURATION)
         # pypsrp 0.9 (pinned <1) keeps its serializer in these two attributes; the subclass only adds a fast path
         # for pipeline output and hands everything else to pypsrp.
@@ -397,10 +438,16 @@ class PsrpRunner:
         if isinstance(exc, AuthenticationError) or (
             isinstance(exc, WinRMTransportError) and getattr(exc, "code", None) == 401
         ):
+            kerberos_hint = (
+                "; with Kerberos the server could not accept the ticket: its keytab may hold an old key version "
+                "(export it again after a password change) or the SPN points at another account"
+                if ep.auth == "kerberos"
+                else ""
+            )
             return TransportFailure(
                 f"authentication to {ep.url} failed for {ep.username or 'the current Kerberos ticket'} ({ep.auth}): "
                 "check the auditing account's user name and password, and that the PowerShell virtual directory "
-                f"accepts {ep.auth} authentication",
+                f"accepts {ep.auth} authentication{kerberos_hint}",
                 ErrorKind.AUTH,
                 fatal=True,
             )
@@ -443,6 +490,14 @@ class PsrpRunner:
                 fatal=False,
             )
         if type(exc).__module__.startswith("spnego"):
+            if ep.auth in ("kerberos", "negotiate"):
+                from audit.kerberos import explain  # noqa: PLC0415
+
+                return TransportFailure(
+                    f"{ep.auth} authentication to {ep.url} failed: {self._scrub(explain(exc, ep.spn_host))}",
+                    ErrorKind.AUTH,
+                    fatal=True,
+                )
             return TransportFailure(
                 f"{ep.auth} authentication to {ep.url} failed ({type(exc).__name__}): check the auditing account's "
                 "credentials and the server's authentication settings",

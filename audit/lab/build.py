@@ -487,7 +487,9 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
     if "administrator" not in accounts:
         accounts["administrator"] = Account("Administrator")
 
-    meta = {k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate", "exchange_online")}
+    meta = {
+        k: v for k, v in doc.items() if k in ("description", "expect", "faults", "generate", "exchange_online", "auth")
+    }
     meta = _strip_loc(meta)
     meta["platform"] = platform
     if isinstance(doc.get("exchange_online"), dict):

@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from audit.lab.kerberos import KERBEROS_ONLY, KerberosAcceptor, LogonLog, token_user
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -109,10 +111,16 @@ Handler = Callable[[LabRequest], LabResponse]
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A handler with the authentication schemes its path accepts (IIS-style names: Basic, Negotiate, NTLM)."""
+    """A handler with the authentication schemes its path accepts.
+
+    IIS-style names: Basic, NTLM, Negotiate (Kerberos or NTLM) and ``Negotiate:Kerberos`` (the Negotiate header,
+    Kerberos only: Exchange's /PowerShell default). ``require_encryption``: over http, a request body after a
+    Negotiate/NTLM logon must be WinRM-encrypted (WinRM's AllowUnencrypted=false, its default).
+    """
 
     handler: Handler
     auth_schemes: tuple[str, ...] = ("Basic",)
+    require_encryption: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +435,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # pypsrp's empty POST that only builds the security context: WinRM answers 200 with no body.
             self._send(200, b"", "text/plain", extra_headers)
             return
+        if (
+            route.require_encryption
+            and body
+            and not encrypted
+            and lab.tls_material is None
+            and (scheme or "").partition(":")[0].lower() in _CONNECTION_SCHEMES
+        ):
+            # WinRM's default AllowUnencrypted=false: after a logon that can seal messages, a plain-text payload
+            # over http is refused (the client sees 401, as pywinrm users with message encryption off do).
+            log.info("refused an unencrypted WinRM payload over http on connection %s", self._conn.connection_id)
+            self._send(401, b"", "text/plain", extra_headers)
+            return
 
         request = LabRequest(
             method=self.command,
@@ -512,7 +532,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _authenticate(self, route: Route, body: bytes) -> tuple[str | None, str | None, bytes | None, bool] | None:
         """Return (user, scheme, final server token, handshake completed now) or None when a reply was sent."""
         lab = self.server.lab
-        allowed = {s.lower(): s for s in route.auth_schemes}
+        allowed = {s.partition(":")[0].lower(): s for s in route.auth_schemes}
         if not allowed:
             return None, None, None, False
         header = self.headers.get("Authorization", "")
@@ -520,7 +540,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         scheme = scheme_raw.lower()
         if not header:
             if self._conn.user is not None and self._conn.scheme in allowed:
-                return self._conn.user, allowed[self._conn.scheme], None, False
+                return self._conn.user, allowed[self._conn.scheme].partition(":")[0], None, False
             self._unauthorized(route)
             return None
         if scheme not in allowed:
@@ -528,6 +548,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return None
         if scheme == "basic":
             user = lab.check_basic(credentials.strip())
+            lab.logons.record(
+                self._path(), "Basic", "basic", _basic_name(credentials), user, ok=user is not None, reason="password"
+            )
             if user is None:
                 self._unauthorized(route)
                 return None
@@ -537,8 +560,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._unauthorized(route)
         return None
 
-    def _step_spnego(self, route: Route, scheme: str, credentials: str) -> tuple[str, str, bytes | None, bool] | None:
+    def _path(self) -> str:
+        return urllib.parse.unquote(urllib.parse.urlsplit(self.path).path) or "/"
+
+    def _step_spnego(self, route: Route, config: str, credentials: str) -> tuple[str, str, bytes | None, bool] | None:
         lab = self.server.lab
+        scheme = config.partition(":")[0]  # the header's scheme name: Negotiate or NTLM
         try:
             token = base64.b64decode(credentials, validate=True)
         except (binascii.Error, ValueError):
@@ -548,16 +575,30 @@ class _RequestHandler(BaseHTTPRequestHandler):
         conn = self._conn
         if conn.context is None or conn.context.complete or conn.scheme != scheme.lower():
             lab.refresh_ntlm()
-            conn.context = spnego.server(
-                protocol=scheme.lower(),
-                channel_bindings=lab.channel_bindings(),
-            )
+            try:
+                conn.context = lab.acceptor(config)
+            except Exception as exc:  # no realm for a Kerberos-only route, or an unusable keytab
+                log.warning("cannot accept %s: %s", config, exc)
+                self._reset_context()
+                self._unauthorized(route)
+                return None
             conn.scheme = scheme.lower()
             conn.user = None
+        mechanism = "ntlm" if token.startswith(b"NTLMSSP\x00") or scheme.lower() == "ntlm" else "negotiate"
         try:
             out_token = lab.ntlm_step(conn.context, token)
         except Exception as exc:  # SpnegoError and any parsing failure of a hostile token
-            log.info("%s authentication failed on connection %s: %s", scheme, conn.connection_id, type(exc).__name__)
+            mechanism = _mechanism(conn.context, mechanism)
+            refused_ntlm = config == KERBEROS_ONLY and (mechanism == "ntlm" or b"NTLMSSP" in token)
+            lab.logons.record(
+                self._path(),
+                scheme,
+                "ntlm" if refused_ntlm else mechanism,
+                token_user(token),
+                None,
+                ok=False,
+                reason="Kerberos only" if refused_ntlm else type(exc).__name__,
+            )
             self._reset_context()
             self._unauthorized(route)
             return None
@@ -565,7 +606,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
             header = f"{scheme} {base64.b64encode(out_token).decode()}" if out_token else scheme
             self._send(401, b"", "text/plain", [("WWW-Authenticate", header)])
             return None
-        user = lab.account_for_principal(conn.context.client_principal or "")
+        principal = conn.context.client_principal or ""
+        mechanism = _mechanism(conn.context, mechanism)
+        if config == KERBEROS_ONLY and mechanism != "kerberos":
+            # IIS with only the Kerberos provider: an NTLM logon is refused.
+            lab.logons.record(self._path(), scheme, mechanism, principal, None, ok=False, reason="Kerberos only")
+            self._reset_context()
+            self._unauthorized(route)
+            return None
+        user = lab.account_for_principal(principal)
+        lab.logons.record(
+            self._path(), scheme, mechanism, principal, user, ok=user is not None, reason="" if user else "no account"
+        )
         if user is None:
             self._reset_context()
             self._unauthorized(route)
@@ -579,9 +631,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._conn.user = None
 
     def _unauthorized(self, route: Route) -> None:
-        headers = [
-            ("WWW-Authenticate", s if s.lower() != "basic" else 'Basic realm="127.0.0.1"') for s in route.auth_schemes
-        ]
+        offered = dict.fromkeys(s.partition(":")[0] for s in route.auth_schemes)
+        headers = [("WWW-Authenticate", s if s.lower() != "basic" else 'Basic realm="127.0.0.1"') for s in offered]
         self._send(401, b"", "text/plain", headers)
 
     def _hang(self) -> None:
@@ -696,6 +747,7 @@ class LabHTTPServer:
         port: int = 0,
         tls: bool = False,
         domains: Sequence[str] = ("CONTOSO", "contoso.com"),
+        kerberos: KerberosAcceptor | None = None,
     ) -> None:
         if host != "127.0.0.1":
             raise ValueError("the lab binds 127.0.0.1 only")
@@ -718,6 +770,8 @@ class LabHTTPServer:
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self.tls_material: _TLSMaterial | None = None
         self._id = next(_SERVER_IDS)
+        self.kerberos = kerberos
+        self.logons = LogonLog()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -884,6 +938,17 @@ class LabHTTPServer:
         found = self._lookup(principal)
         return found[0] if found else None
 
+    def acceptor(self, config: str) -> Any:
+        """A new acceptor context for a route's scheme: NTLM, Negotiate, or Negotiate:Kerberos (needs a keytab)."""
+        if config.lower() == "ntlm":
+            return spnego.server(protocol="ntlm", channel_bindings=self.channel_bindings())
+        if self.kerberos is not None:
+            protocol = "kerberos" if config == KERBEROS_ONLY else "negotiate"
+            return self.kerberos.context(protocol, self.channel_bindings())
+        if config == KERBEROS_ONLY:
+            raise RuntimeError("a Kerberos-only route needs the lab's keytab")
+        return spnego.server(protocol="negotiate", channel_bindings=self.channel_bindings())
+
     def ntlm_step(self, context: Any, token: bytes) -> bytes | None:
         """One NTLM/Negotiate acceptor step, authenticated against this server's accounts only."""
         return _NTLM_STORE.step(self._id, context, token)
@@ -904,6 +969,23 @@ class LabHTTPServer:
                 if "." in domain:
                     lines.append(f":{user}@{domain}:{password}")
         return lines
+
+
+def _basic_name(credentials: str) -> str | None:
+    """The user name of a Basic credential (for the logon log; the password is never kept)."""
+    try:
+        return base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")[0] or None
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _mechanism(context: Any, fallback: str) -> str:
+    """The mechanism a Negotiate context settled on (kerberos or ntlm)."""
+    try:
+        protocol = str(context.negotiated_protocol or "")
+    except Exception:
+        return fallback
+    return protocol if protocol in ("kerberos", "ntlm") else fallback
 
 
 def _internal_fault() -> bytes:

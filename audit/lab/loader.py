@@ -44,7 +44,7 @@ _SECTION_KEYS: dict[str, frozenset[str]] = {
 }
 _ORG_KEYS = frozenset({f.name for f in dataclasses.fields(Organization)})
 _TOP_KEYS = frozenset(
-    {"extends", "organization", "description", "expect", "faults", "generate", "platform", "exchange_online"}
+    {"extends", "organization", "description", "expect", "faults", "generate", "platform", "exchange_online", "auth"}
     | set(_SECTION_KEYS)
 )
 PLATFORMS = ("on-premises", "exchange-online")

@@ -30,13 +30,13 @@ from audit.lab.exo_server import ExoCredentials, ExoServer
 from audit.lab.faults import FaultPlan
 from audit.lab.generate import generate
 from audit.lab.http import LabHTTPServer, LabRequest, LabResponse, Route
+from audit.lab.kerberos import KerberosAcceptor, default_schemes, describe, keytab_from_environment
 from audit.lab.tenant import Tenant, load_tenant
 from audit.lab.wsman import WSManEndpoint
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SCENARIO = "compliant"
-DEFAULT_AUTH_SCHEMES = ("Basic", "NTLM", "Negotiate")
 CONTROL_TOKEN_HEADER = "X-Lab-Token"  # noqa: S105 - a header name, not a secret
 
 
@@ -97,8 +97,12 @@ class LabServer:
         group_members: how many of the generated mailboxes join the scope group.
         latency_ms: latency added to every EWS and PowerShell request.
         tls: serve HTTPS with a certificate from a CA generated at start (``ca_cert_path``).
-        auth_schemes: authentication schemes offered on /PowerShell and /EWS.
+        auth_schemes: authentication schemes offered on /PowerShell (default: as Exchange, see
+            audit.lab.kerberos.default_schemes); ``ews_auth_schemes`` the same for /EWS.
+        basic: also offer Basic (default: the scenario's ``auth: {basic: true}``; off, as on Exchange).
         port: TCP port (0: ephemeral).
+        kerberos_keytab: the keytab of HTTP/<host> (default: $EXAUDIT_LAB_KEYTAB; "" for none); with it
+            /PowerShell accepts Kerberos only, as a default Exchange does (audit.lab.kerberos).
     """
 
     def __init__(
@@ -111,9 +115,11 @@ class LabServer:
         group_members: int = 0,
         latency_ms: int = 0,
         tls: bool = False,
-        auth_schemes: Sequence[str] = DEFAULT_AUTH_SCHEMES,
+        auth_schemes: Sequence[str] | None = None,
         ews_auth_schemes: Sequence[str] | None = None,
+        basic: bool | None = None,
         port: int = 0,
+        kerberos_keytab: Path | str | None = None,
     ) -> None:
         if tenant is None:
             path = Path(tenant_path) if tenant_path is not None else scenario_path(scenario or DEFAULT_SCENARIO)
@@ -137,8 +143,14 @@ class LabServer:
         self._cmdlet_lock = threading.Lock()
         self._tls = tls
         self._port = port
-        self._auth_schemes = tuple(auth_schemes)
-        self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ("Basic", "NTLM")
+        keytab = kerberos_keytab if kerberos_keytab is not None else keytab_from_environment()
+        self.kerberos = KerberosAcceptor(keytab) if keytab else None  # "" : no realm, whatever the environment
+        if basic is None:
+            auth = self.tenant.meta.get("auth")
+            basic = bool(auth.get("basic", False)) if isinstance(auth, dict) else False
+        powershell, ews = default_schemes(kerberos=self.kerberos is not None, basic=basic)
+        self._auth_schemes = tuple(auth_schemes) if auth_schemes is not None else powershell
+        self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ews
         self.control_token = secrets.token_urlsafe(16)
         # Exchange Online: the token service, InvokeCommand and Graph over the same tenant; TLS is required.
         self.exo: ExoServer | None = None
@@ -158,7 +170,7 @@ class LabServer:
         self.powershell = WSManEndpoint(self.tenant, on_cmdlet=self._count_cmdlet)
         routes: dict[str, Route] = {
             "/EWS": Route(self.ews, self._ews_auth_schemes),
-            "/PowerShell": Route(self.powershell, self._auth_schemes),
+            "/PowerShell": Route(self.powershell, self._auth_schemes, require_encryption=True),
             "/lab/control": Route(self._control, ()),
         }
         if self.exo is not None:
@@ -171,6 +183,7 @@ class LabServer:
             port=self._port,
             tls=self._tls,
             domains=(org.netbios, org.domain),
+            kerberos=self.kerberos,
         ).start()
         return self
 
@@ -241,6 +254,17 @@ class LabServer:
     def control_url(self) -> str:
         """The control endpoint URL (send the X-Lab-Token header)."""
         return f"{self.base_url}/lab/control"
+
+    @property
+    def auth_description(self) -> str:
+        """One line: what /PowerShell and /EWS accept (and why, when no realm is configured)."""
+        text = f"PowerShell accepts {describe(self._auth_schemes)}; EWS accepts {describe(self._ews_auth_schemes)}"
+        if self.kerberos is None:
+            text += (
+                " (no Kerberos realm configured: NTLM with WinRM message encryption, as on an Exchange server whose "
+                "virtual directories have NTLM enabled; EXAUDIT_LAB_KEYTAB gives the lab Kerberos)"
+            )
+        return text
 
     @property
     def ca_cert_path(self) -> Path | None:
@@ -393,6 +417,7 @@ def serve(
             f"exaudit lab: scenario {lab.scenario!r}, {lab.stats()['mailboxes']} mailboxes, on 127.0.0.1 only",
             f"  PowerShell : {lab.psrp_url}  (configuration Microsoft.Exchange)",
             f"  EWS        : {lab.ews_url}",
+            f"  auth       : {lab.auth_description}",
             f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
             f"  auditor    : {creds.auditor_username}  password: {creds.auditor_password}",
             f"  service    : {creds.service_username}  password: {creds.service_password}",

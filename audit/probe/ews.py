@@ -17,13 +17,13 @@ Protocol traps this module is built around (shared domain notes, wire-notes.md B
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 import os
 import queue
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +73,9 @@ _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSA
 # exchangelib logs failed requests at ERROR with request details; with no handler configured Python would print
 # them on stderr. The prober reports every failure itself, as an outcome.
 logging.getLogger("exchangelib").addHandler(logging.NullHandler())
+# requests-gssapi logs a failed Kerberos step at ERROR with its traceback; the probe reports it itself.
+logging.getLogger("requests_gssapi").addHandler(logging.NullHandler())
+logging.getLogger("requests_gssapi").propagate = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class EwsEndpoint:
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
     cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
     max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES  # per HTTP reply, counted while reading
+    keytab: str | None = None  # Kerberos: the service account's keytab (else a ticket from its password)
+    spn_host: str | None = None  # Kerberos: the host in HTTP/<host> when the URL names an alias
 
 
 AfterCreate = Callable[[str], None]
@@ -120,9 +125,13 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
 
     verify: bool | str = True
     max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES
+    gss_credential: Any = None  # Kerberos: the service account's own credential (never the runner's ticket)
+    spn_host: str | None = None
 
     def create_session(self) -> Any:
         session = super().create_session()
+        if self.gss_credential is not None:
+            session.auth = _service_spnego(self.gss_credential, self.service_endpoint, self.spn_host)
         # requests re-reads proxy and CA settings from the environment on every request (about 1 ms per probe
         # here); read them once, for this endpoint, when the session is made.
         session.trust_env = False
@@ -136,6 +145,30 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
         # Every reply read under a size bound and a wall-clock deadline (TIMEOUT is otherwise per socket read, which a
         # server dripping a byte a second never trips), and no redirect to another origin.
         return guard_session(session, ReplyLimits(self.max_reply_bytes, float(self.TIMEOUT)), "EWS")
+
+
+def _service_spnego(credential: Any, url: str, spn_host: str | None) -> Any:
+    """requests-gssapi auth bound to the service account's credential and the server's HTTP/<host> SPN.
+
+    exchangelib's own GSSAPI auth is ``HTTPSPNEGOAuth()`` with no credential: it would log on with whatever ticket
+    the runner holds (the auditor's) and so probe the wrong identity.
+    """
+    import requests_gssapi  # noqa: PLC0415  (the kerberos extra, checked before any network call)
+
+    from audit.kerberos import service_name  # noqa: PLC0415
+
+    class _ServiceAuth(requests_gssapi.HTTPSPNEGOAuth):  # type: ignore[misc]
+        def handle_401(self, response: Any, **kwargs: Any) -> Any:
+            try:
+                return super().handle_401(response, **kwargs)
+            except Exception:
+                response.close()  # a refused or impossible logon must not leave its connection open
+                raise
+
+    host = spn_host or (urllib.parse.urlsplit(url).hostname or "")
+    # Mutual authentication stays required (the server proves it holds the SPN's key); one logon per connection,
+    # which the server keeps (IIS binds Negotiate to the connection), so the service ticket is fetched once.
+    return _ServiceAuth(creds=credential, target_name=service_name(host))
 
 
 def _exc_text(exc: BaseException, endpoint: EwsEndpoint | None) -> str:
@@ -156,8 +189,18 @@ class Prober:
         auth_type = _AUTH_TYPES.get(endpoint.auth)
         if auth_type is None:
             raise ProbeError(f"EWS probes cannot log in with {endpoint.auth!r}; use basic, ntlm, negotiate or kerberos")
-        if auth_type == GSSAPI and importlib.util.find_spec("requests_gssapi") is None:
-            raise ProbeError("EWS probes with Kerberos need the requests-gssapi package: pip install requests-gssapi")
+        gss_credential = None
+        if auth_type == GSSAPI:
+            from audit.kerberos import missing_modules, service_credential  # noqa: PLC0415
+
+            if missing_modules():
+                raise ProbeError("EWS probes with Kerberos need the Kerberos extra: pip install 'exaudit[kerberos]'")
+            if not endpoint.keytab and endpoint.password is None:
+                raise ProbeError(
+                    "EWS probes with Kerberos log on as the service account with its own credentials: set "
+                    "EXAUDIT_SERVICE_KEYTAB or EXAUDIT_SERVICE_PASSWORD (never the runner's ticket)"
+                )
+            gss_credential = service_credential(endpoint.username, endpoint.password, endpoint.keytab)
         self.endpoint = endpoint
         self.settings = settings
         self.after_create = after_create
@@ -178,6 +221,8 @@ class Prober:
         protocol = _AuditProtocol(config=self.config)
         protocol.verify = endpoint.cert_validation
         protocol.max_reply_bytes = endpoint.max_reply_bytes
+        protocol.gss_credential = gss_credential
+        protocol.spn_host = endpoint.spn_host
         protocol.TIMEOUT = settings.request_timeout  # per HTTP request (connect and each read)
         if not isinstance(protocol, _AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
             raise ProbeError("exchangelib returned a cached connection pool; cannot honour the probe concurrency")
@@ -192,6 +237,13 @@ class Prober:
         self._deadline = 0.0
         # mailbox -> (marked items of earlier runs found, removed, why the search failed or "")
         self._leftovers: dict[str, tuple[int, int, str]] = {}
+        # One wrong password must cost one failed logon, not one per mailbox (200 with sampling would lock the
+        # integration's account out): probes wait until one got past authentication, and the first refusal stops
+        # every probe not yet started.
+        self._logon_ok = threading.Event()
+        self._logon_lock = threading.RLock()
+        self._refused: str | None = None
+        self._skipped = 0
 
     def close(self) -> None:
         """Close the HTTP sessions and forget the cached Protocol."""
@@ -469,6 +521,11 @@ class Prober:
                 elapsed_ms=0.0,
                 attempts=0,
             )
+        if self._skipped and error is None:
+            error = (
+                f"the service account's logon was refused ({self._refused}); the other {self._skipped} probes were "
+                "not attempted, so that a wrong password costs one failed logon and cannot lock the account out"
+            )
         if missing and error is None:
             error = f"deadline of {self.settings.deadline_seconds:g} s reached with {len(missing)} probes not done"
         leftovers_found, leftovers_removed, leftovers = self.leftover_summary()
@@ -491,7 +548,44 @@ class Prober:
                 i, target = work.get_nowait()
             except queue.Empty:
                 return
-            done.put((i, self.probe_one(target)))
+            done.put((i, self._probe_guarded(target)))
+
+    def _probe_guarded(self, target: ProbeTarget) -> Probe:
+        """probe_one, except after the service account's logon was refused; the first logon runs alone."""
+        if not self._logon_ok.is_set():
+            with self._logon_lock:
+                if self._refused is None and not self._logon_ok.is_set():
+                    probe = self.probe_one(target)
+                    self._note_logon(probe)
+                    return probe
+        if self._refused is not None:
+            return self._not_attempted(target)
+        probe = self.probe_one(target)
+        self._note_logon(probe)
+        return probe
+
+    def _note_logon(self, probe: Probe) -> None:
+        if probe.outcome == ProbeOutcome.AUTH_FAILED:
+            with self._logon_lock:
+                if self._refused is None:
+                    self._refused = probe.detail or probe.response_code
+        elif probe.outcome != ProbeOutcome.ERROR or probe.response_code not in ("", "TransportError"):
+            self._logon_ok.set()
+
+    def _not_attempted(self, target: ProbeTarget) -> Probe:
+        with self._logon_lock:
+            self._skipped += 1
+        return Probe(
+            mailbox=target.mailbox,
+            expect=target.expect,
+            source=target.source,
+            operation=self.operation(target),
+            outcome=ProbeOutcome.ERROR,
+            response_code="",
+            detail="not attempted: the service account's logon was refused on an earlier probe",
+            elapsed_ms=0.0,
+            attempts=0,
+        )
 
     def _find_marked(self, account: Any, calendar: Any, text: str | None = None) -> list[Any]:
         """FindItem in the calendar for items whose subject contains ``text`` (this run's marker by default).

@@ -41,6 +41,8 @@ class TargetOptions:
     client_key: Path | None = None
     max_reply_mib: float = 64.0  # per PowerShell remoting reply (--max-reply-mib)
     max_ews_reply_mib: float = 8.0  # per EWS reply (--max-ews-reply-mib)
+    spn_host: str | None = None  # Kerberos: HTTP/<spn_host> instead of HTTP/<server> (alias, load balancer)
+    service_keytab: str | None = None  # Kerberos: the service account's keytab (EXAUDIT_SERVICE_KEYTAB)
 
     @property
     def psrp_url(self) -> str:

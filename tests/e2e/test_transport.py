@@ -1,4 +1,4 @@
-"""Transports end to end: Basic over http, NTLM with message encryption, HTTPS verified with a CA bundle."""
+"""Transports end to end: Basic over http refused, NTLM with message encryption, HTTPS verified with a CA bundle."""
 
 from __future__ import annotations
 
@@ -16,15 +16,18 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def tls_lab() -> Iterator[LabServer]:
-    with LabServer("compliant", tls=True) as server:
+    with LabServer("compliant", tls=True, basic=True) as server:
         yield server
 
 
-def test_basic_over_http(tmp_path: Path) -> None:
+def test_basic_over_http_is_refused_before_any_connection(tmp_path: Path) -> None:
+    # Basic over plain http would put both passwords on the wire in clear text: a usage error, nothing sent.
     with LabServer("compliant") as lab:
         run = run_cli(lab, tmp_path, auth="basic")
-    assert run.code == 0, run.stderr
-    assert run.not_passing() == set()
+        events = lab.http.logons.events()
+    assert run.code == 2, run.stderr
+    assert "--scheme https" in run.stderr
+    assert events == []
 
 
 def test_ntlm_with_message_encryption(tmp_path: Path) -> None:
@@ -62,7 +65,7 @@ def test_probes_send_x_anchor_mailbox_and_stay_within_the_budget(tmp_path: Path)
             return original(caller, header, request)  # type: ignore[arg-type]
 
         lab.ews._context = spy  # type: ignore[method-assign]  # observe what reached the lab, change nothing
-        run = run_cli(lab, tmp_path, auth="basic")
+        run = run_cli(lab, tmp_path, auth="ntlm")
         stats = lab.stats()["ews"]
     assert run.code == 0, run.stderr
     # One GetFolder per probe, and one FindItem per in-scope calendar looking for earlier runs' write-probe items.

@@ -25,11 +25,11 @@ def _clean_exchangelib() -> Iterator[None]:
 
 @pytest.fixture
 def compliant_lab() -> Iterator[LabServer]:
-    with LabServer("compliant") as lab:
+    with LabServer("compliant", basic=True) as lab:
         yield lab
 
 
 @pytest.fixture
 def samples_lab() -> Iterator[LabServer]:
-    with LabServer(tenant_path=DATA / "tenant.yaml") as lab:
+    with LabServer(tenant_path=DATA / "tenant.yaml", basic=True) as lab:
         yield lab

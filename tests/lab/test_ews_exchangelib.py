@@ -91,7 +91,7 @@ def test_wrong_password_is_401(compliant_lab: LabServer) -> None:
 
 
 def test_password_changed_scenario_gives_the_integration_a_stale_password() -> None:
-    with LabServer("password-changed") as lab:
+    with LabServer("password-changed", basic=True) as lab:
         with pytest.raises(UnauthorizedError):
             _calendar(_config(lab), "ad.viseur@contoso.com")
         account = lab.tenant.account("svcServiceAccount")
@@ -146,7 +146,7 @@ def test_resolve_names_hides_hidden_recipients(compliant_lab: LabServer) -> None
 
 def test_server_busy_over_ews_max_concurrency() -> None:
     # EWSMaxConcurrency 2 for the service account; 6 requests held in flight at once by latency.
-    with LabServer("throttling", latency_ms=300) as lab:
+    with LabServer("throttling", latency_ms=300, basic=True) as lab:
         lab.faults.set_throttling(next_requests=0, backoff_ms=750)
         config = _config(lab, max_connections=6, retry_policy=FailFast())
         barrier = threading.Barrier(6)
@@ -183,7 +183,7 @@ def test_server_busy_over_ews_max_concurrency() -> None:
 
 
 def test_forced_busy_is_retried_by_fault_tolerance() -> None:
-    with LabServer("throttling") as lab:  # the scenario forces ErrorServerBusy for the next 4 requests
+    with LabServer("throttling", basic=True) as lab:  # the scenario forces ErrorServerBusy for the next 4 requests
         lab.faults.set_throttling(next_requests=2, backoff_ms=100)
         config = _config(lab, retry_policy=FaultTolerance(max_wait=30))
         assert _calendar(config, "ad.viseur@contoso.com").name == "Calendar"
@@ -191,7 +191,7 @@ def test_forced_busy_is_retried_by_fault_tolerance() -> None:
 
 
 def test_generated_tenant_scope() -> None:
-    with LabServer("compliant", mailboxes=500, group_members=10) as lab:
+    with LabServer("compliant", mailboxes=500, group_members=10, basic=True) as lab:
         config = _config(lab)
         assert _calendar(config, "user000009@contoso.com").name == "Calendar"
         with pytest.raises(ErrorImpersonateUserDenied):
@@ -218,7 +218,7 @@ def test_finditem_restriction_as_the_write_probe_sweep_sends_it(compliant_lab: L
 
 
 def test_disabled_account_cannot_log_in() -> None:
-    with LabServer("account-disabled") as lab:
+    with LabServer("account-disabled", basic=True) as lab:
         config = _config(lab, retry_policy=FailFast())
         with pytest.raises(UnauthorizedError):
             _calendar(config, "ad.viseur@contoso.com")

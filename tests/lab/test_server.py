@@ -29,13 +29,13 @@ def test_endpoints_and_credentials(compliant_lab: LabServer) -> None:
 
 
 def test_passwords_are_generated_per_run() -> None:
-    with LabServer("compliant") as one, LabServer("compliant") as two:
+    with LabServer("compliant", basic=True) as one, LabServer("compliant", basic=True) as two:
         assert one.credentials.service_password != two.credentials.service_password
         assert one.port != two.port
 
 
 def test_tls_with_generated_ca() -> None:
-    with LabServer("compliant", tls=True) as lab:
+    with LabServer("compliant", tls=True, basic=True) as lab:
         assert lab.ews_url.startswith("https://127.0.0.1:")
         assert lab.ca_cert_path is not None
         context = ssl.create_default_context(cafile=str(lab.ca_cert_path))
