@@ -31,10 +31,16 @@ def main() -> int:
     args = parser.parse_args()
     broken = 0
     print(f"{'case':44} {'exit':>4} {'time s':>7} {'limit s':>7} {'peak MiB':>8} {'limit':>6}  ok")
-    with LabServer("compliant") as lab, tempfile.TemporaryDirectory() as tmp:
+    with LabServer("compliant", tls=True, basic=True) as lab, tempfile.TemporaryDirectory() as tmp:
         creds = lab.credentials
+        assert lab.ca_cert_path is not None
         access = LabAccess(
-            lab.port, creds.auditor_username, creds.auditor_password, creds.service_username, creds.service_password
+            lab.port,
+            creds.auditor_username,
+            creds.auditor_password,
+            creds.service_username,
+            creds.service_password,
+            lab.ca_cert_path,
         )
         for n, case in enumerate(c for c in CASES if args.only in c.name):
             worst_time, worst_rss, codes = 0.0, 0.0, set()

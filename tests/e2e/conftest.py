@@ -85,6 +85,8 @@ def run_cli(
         argv += ["--report-dir", str(tmp / "reports"), "--snapshot-out", str(tmp / "snapshot.json")]
     else:
         argv += ["--out", str(tmp / "snapshot.json")]
+    if lab.ca_cert_path is not None and "--ca-bundle" not in extra:
+        argv += ["--ca-bundle", str(lab.ca_cert_path)]
     argv += list(extra)
     saved = dict(os.environ)
     os.environ["EXAUDIT_AUDIT_PASSWORD"] = audit_password or creds.auditor_password

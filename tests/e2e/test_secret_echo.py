@@ -141,7 +141,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 def _run_echoing(tmp_path: Path, auth: str, route: str, status: int, body: Body) -> tuple[CliRun, list[str]]:
-    lab = LabServer("compliant")
+    # Basic is offered only over TLS (exaudit refuses Basic over http, as it should), so the Basic cases run on https.
+    lab = LabServer("compliant", tls=auth == "basic", basic=auth == "basic")
     lab.faults.hook = _echo(lab, route, status, body)  # type: ignore[method-assign]  # before start: the server binds it
     with lab:
         run = run_cli(lab, tmp_path, auth=auth)

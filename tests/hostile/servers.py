@@ -90,8 +90,9 @@ class Behaviour:
 class HostileServer:
     """Answers every request on 127.0.0.1 with one hostile behaviour, until stopped."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, tls_dir: Path | None = None) -> None:
         self.behaviour = behaviour
+        self.ca_path: Path | None = None
         self.requests = 0
         server = self
 
@@ -116,6 +117,13 @@ class HostileServer:
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
+        if tls_dir is not None:
+            # HTTPS like a real Exchange front end (and Basic is only ever sent over TLS): the lab's throw-away CA.
+            from audit.lab.http import _TLSMaterial
+
+            material = _TLSMaterial(tls_dir)
+            self.ca_path = material.ca_path
+            self._http.socket = material.context.wrap_socket(self._http.socket, server_side=True)
         self.port = self._http.server_address[1]
         # The redirect target: a port that is not this server's (another origin).
         self._other = socket.socket()
@@ -135,7 +143,8 @@ class HostileServer:
     @property
     def url(self) -> str:
         """The base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ca_path is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def _answer(self, h: BaseHTTPRequestHandler) -> None:
         b = self.behaviour
@@ -326,21 +335,29 @@ class LabAccess:
     auditor_password: str
     service: str
     service_password: str
+    ca_path: Path  # the lab's CA (it serves HTTPS)
 
 
 def play(case: Case, lab: LabAccess, out_dir: Path) -> Outcome:
     """Run `exaudit run` in a child process with one protocol pointed at a hostile server; measure it."""
-    with HostileServer(case.behaviour) as hostile:
+    tls_dir = out_dir / "tls"
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    with HostileServer(case.behaviour, tls_dir) as hostile:
+        # Both servers speak HTTPS (Basic is refused over http, as it must be): one bundle holds both CAs.
+        bundle = tls_dir / "bundle.pem"
+        assert hostile.ca_path is not None
+        bundle.write_bytes(lab.ca_path.read_bytes() + hostile.ca_path.read_bytes())
         if case.protocol == "psrp":
             port, auth = hostile.port, "basic"
-            ews_url = f"http://127.0.0.1:{lab.port}/EWS/Exchange.asmx"
+            ews_url = f"https://127.0.0.1:{lab.port}/EWS/Exchange.asmx"
         else:
             port, auth = lab.port, "ntlm"
             ews_url = f"{hostile.url}/EWS/Exchange.asmx"
         hwm_file = out_dir / "peak-rss-kib"
         argv = [
             sys.executable, "-c", _TRAMPOLINE, "run", str(POLICY),
-            "--server", "127.0.0.1", "--port", str(port), "--scheme", "http", "--auth", auth,
+            "--server", "127.0.0.1", "--port", str(port), "--scheme", "https", "--auth", auth,
+            "--ca-bundle", str(bundle),
             "--audit-user", lab.auditor, "--service-user", lab.service, "--ews-url", ews_url,
             "--timeout", f"{TIMEOUT:g}", "--deadline", f"{DEADLINE:g}",
             "--report-dir", str(out_dir / "reports"), "--snapshot-out", str(out_dir / "snapshot.json"),

@@ -22,10 +22,16 @@ pytestmark = [pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabAccess]:
-    with LabServer("compliant") as server:
+    with LabServer("compliant", tls=True, basic=True) as server:
         creds = server.credentials
+        assert server.ca_cert_path is not None
         yield LabAccess(
-            server.port, creds.auditor_username, creds.auditor_password, creds.service_username, creds.service_password
+            server.port,
+            creds.auditor_username,
+            creds.auditor_password,
+            creds.service_username,
+            creds.service_password,
+            server.ca_cert_path,
         )
 
 
@@ -37,6 +43,10 @@ def test_hostile_server_case(lab: LabAccess, case: Case, tmp_path: Path) -> None
     assert outcome.seconds < RUN_BOUND, f"{outcome.seconds:.1f} s"
     assert outcome.peak_rss_mib < MEMORY_LIMIT_MIB, f"{outcome.peak_rss_mib:.0f} MiB"
     assert "Traceback" not in outcome.stderr
+    # Server words reach the terminal escaped: no ESC or BEL from a fault text can drive the runner's terminal.
+    for control in ("\x1b", "\x07", "\x9b"):
+        assert control not in outcome.stderr
+        assert control not in outcome.stdout
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     for text in case.never:
         assert text not in outcome.stderr

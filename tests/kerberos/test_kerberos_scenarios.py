@@ -12,7 +12,7 @@ from tests.kerberos.conftest import SERVICE, Realm, logged_in, run_kerberos, ser
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("scenario", list_scenarios())
+@pytest.mark.parametrize("scenario", list_scenarios("on-premises"))
 def test_scenario_verdict_over_kerberos(scenario: str, realm: Realm, krb_env: dict[str, str], tmp_path: Path) -> None:
     expected = scenario_expectations(scenario)
     with LabServer(scenario, kerberos_keytab=realm.http_keytab) as lab:

@@ -81,7 +81,7 @@ def test_waiver_for_a_check_that_does_not_exist(tmp_path: Path) -> None:
     line = _line_of(path, "check: EXA099")
     assert err.splitlines() == [
         f"exaudit: {path}:{line}:5: error: waiver for EXA099, which is not a check "
-        "(EXA000-EXA060, see docs/checks.md): it would waive nothing [unknown-check]"
+        "(EXA000-EXA078, see docs/checks.md): it would waive nothing [unknown-check]"
     ]
 
 
