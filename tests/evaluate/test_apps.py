@@ -432,6 +432,7 @@ def test_the_union_trap(policy: LoadedPolicy, online: Snapshot) -> None:
     assert found["EXA051"].severity is Severity.CRITICAL
     assert found["EXA051"].message.startswith("The app CAN reach 2 mailbox(es)")
     assert "(EXA074)" in found["EXA051"].message
+    assert found["EXA051"].remediation.startswith("# Remove the app's Entra application permission first (EXA074)")
     for check_id in ("EXA012", "EXA040", "EXA072", "EXA076"):
         assert found[check_id].status is Status.PASS, check_id  # Exchange alone looks perfect
 
