@@ -778,3 +778,23 @@ def test_exa076_not_run_for_a_member_is_error(policy: LoadedPolicy, online: Snap
     exa076 = run(policy, dataclasses.replace(online, authorizations=rows))["EXA076"]
     assert exa076.status is Status.ERROR
     assert "'Not Run'" in exa076.message
+
+
+def test_plan_for_an_app_removes_the_entra_grant_before_anything_else(policy: LoadedPolicy, online: Snapshot) -> None:
+    from audit.evaluate import remediation_plan
+    from audit.evaluate.plan import PLAN_ORDER
+
+    assert set(CHECKS) <= set(PLAN_ORDER), "every check has its place in the plan"
+    wide = app_assignment(custom_resource_scope=None, recipient_write_scope="Organization")
+    snap = dataclasses.replace(
+        online,
+        app_role_grants=(grant("Calendars.ReadWrite"),),
+        application_access_policies=(aap("All Staff"),),
+        role_assignments=(*(a for a in online.role_assignments if a.role != ROLE), wide),
+    )
+    plan = remediation_plan(policy, snap, NOW)
+    assert "Microsoft Graph PowerShell" in plan
+    removal = plan.index("Remove-MgServicePrincipalAppRoleAssignment")
+    scoping = plan.index("Set-ManagementRoleAssignment")
+    policy_removal = plan.index("Remove-ApplicationAccessPolicy")
+    assert removal < scoping < policy_removal
