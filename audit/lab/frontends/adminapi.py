@@ -108,7 +108,8 @@ class InvokeCommand:
             payload = read_json(request.body)
             cmdlet_input = payload["CmdletInput"]
             name = cmdlet_input["CmdletName"]
-            parameters = cmdlet_input.get("Parameters") or {}
+            parameters = cmdlet_input.get("Parameters")
+            parameters = {} if parameters is None else parameters
             if not isinstance(name, str) or not isinstance(parameters, dict):
                 raise TypeError("CmdletName must be a string and Parameters an object")
             for value in parameters.values():
