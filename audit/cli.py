@@ -27,7 +27,7 @@ from audit.errors import (
     SnapshotError,
     UsageError,
 )
-from audit.findings import AuditResult, ExitCode, Finding, RunInfo
+from audit.findings import AuditResult, ExitCode, Finding, RunInfo, collection_incomplete, decide_exit_code
 
 if TYPE_CHECKING:
     from audit.policy import LoadedPolicy
@@ -112,7 +112,29 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         help="probe operation (default: the policy's; calendar-write creates and deletes a test item)",
     )
     g.add_argument("--sample-seed", type=int, default=None, help="seed for the random out-of-scope sample")
+    g.add_argument(
+        "--max-reply-mib",
+        type=_positive_mib,
+        default=64.0,
+        help="largest PowerShell remoting reply accepted, MiB (default 64); a larger one is an error",
+    )
+    g.add_argument(
+        "--max-ews-reply-mib",
+        type=_positive_mib,
+        default=8.0,
+        help="largest EWS reply accepted, MiB (default 8); a larger one is an error",
+    )
     _add_exo_options(p)
+
+
+def _positive_mib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of MiB") from None
+    if not 0 < value <= 4096:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most 4096 MiB")
+    return value
 
 
 def _add_exo_options(p: argparse.ArgumentParser) -> None:
@@ -296,7 +318,13 @@ def _result(
         collected_at=snapshot.collected_at if snapshot is not None else "",
         server_version=server,
     )
-    return AuditResult(info=info, findings=tuple(findings))
+    incomplete = snapshot is not None and _incomplete(snapshot)
+    return AuditResult(info=info, findings=tuple(findings), incomplete=incomplete)
+
+
+def _incomplete(snapshot: Snapshot) -> bool:
+    """Whether the snapshot's collection left anything unknown (the same test for run, collect and evaluate)."""
+    return collection_incomplete(snapshot.calls, snapshot.probe_run, snapshot.probes)
 
 
 def _summary(result: AuditResult, args: argparse.Namespace, stderr: TextIO) -> None:
@@ -327,6 +355,9 @@ def _undecided_probes(snapshot: Snapshot) -> list[Probe]:
 
 def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> None:
     """Say once, plainly, why data is missing: the findings only say which checks could not tell."""
+    run = snapshot.probe_run
+    if run is not None and run.concurrency_note:
+        stderr.write(f"exaudit: {run.concurrency_note}\n")
     problems: dict[str, list[str]] = {}
     for call in snapshot.calls:
         if not call.ok:
@@ -400,6 +431,8 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         sample_seed=args.sample_seed,
         client_cert=args.client_cert,
         client_key=args.client_key,
+        max_reply_mib=args.max_reply_mib,
+        max_ews_reply_mib=args.max_ews_reply_mib,
     )
 
 
@@ -560,6 +593,7 @@ def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
     write_reports(result, args, stdout)
     _summary(result, args, stderr)
+    _collection_problems(snapshot, stderr)
     return result.exit_code
 
 
@@ -608,13 +642,9 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
     _collection_problems(snapshot, stderr)
     if not args.quiet:
         stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
-    failed = [c for c in snapshot.calls if not c.ok]
-    incomplete = snapshot.probe_run is not None and not snapshot.probe_run.completed
     # A probe that observed nothing (every probe refused with 401, say) leaves EXA050/EXA051 undecided just like a
     # failed cmdlet leaves its checks: collection did not succeed, even though the probe run itself completed.
-    if failed or incomplete or _undecided_probes(snapshot):
-        return ExitCode.UNKNOWN_STATE
-    return ExitCode.COMPLIANT
+    return decide_exit_code(None, incomplete=_incomplete(snapshot))
 
 
 def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:

@@ -6,6 +6,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 class Status(enum.StrEnum):
@@ -50,6 +51,60 @@ class ExitCode(enum.IntEnum):
             if code in present:
                 return code
         return cls.COMPLIANT
+
+
+class _Call(Protocol):
+    """A collection call as the snapshot records it (audit.snapshot.CallRecord)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+
+class _ProbeRun(Protocol):
+    @property
+    def completed(self) -> bool: ...
+
+
+class _Probe(Protocol):
+    @property
+    def outcome(self) -> str: ...
+
+
+# Probe outcomes that observed nothing (audit.snapshot.ProbeOutcome ERROR and AUTH_FAILED: a timeout, a 5xx, a
+# refused login): the mailbox's access is unknown. Compared by value so that this layer imports no snapshot code.
+_UNDECIDED_OUTCOMES = frozenset({"error", "auth_failed"})
+
+
+def collection_incomplete(calls: Iterable[_Call], probe_run: _ProbeRun | None, probes: Iterable[_Probe]) -> bool:
+    """Whether a collection left state unknown: a failed cmdlet call, a cut probe run, or a probe that saw nothing."""
+    if any(not c.ok for c in calls):
+        return True
+    if probe_run is not None and not probe_run.completed:
+        return True
+    return any(str(p.outcome) in _UNDECIDED_OUTCOMES for p in probes)
+
+
+def decide_exit_code(findings: Iterable[Finding] | None, *, incomplete: bool) -> ExitCode:
+    """The exit code of `run`, `collect` and `evaluate`: the one place that decides it.
+
+    ``findings`` is None for `collect` (nothing evaluated by design: its verdict is the collection's). A collection
+    that left anything unknown is exit 3 whatever the findings say: a check that found nothing to contradict it
+    (every check PASS after a failed Get-ExchangeServer) has not observed compliance (fail closed).
+    """
+    codes: list[ExitCode] = [ExitCode.UNKNOWN_STATE] if incomplete else []
+    if findings is None:
+        codes.append(ExitCode.COMPLIANT)
+    else:
+        counts = Counter(f.status for f in findings)
+        if counts[Status.ERROR]:
+            codes.append(ExitCode.UNKNOWN_STATE)
+        elif counts[Status.FAIL]:
+            codes.append(ExitCode.NON_COMPLIANT)
+        elif not counts[Status.PASS]:
+            codes.append(ExitCode.NOTHING_EVALUATED)
+        else:
+            codes.append(ExitCode.COMPLIANT)
+    return ExitCode.worst(codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +155,7 @@ class AuditResult:
 
     info: RunInfo
     findings: tuple[Finding, ...]
+    incomplete: bool = False  # the collection behind the findings left state unknown (see collection_incomplete)
     counts: dict[Status, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -108,14 +164,8 @@ class AuditResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 compliant, 1 a check failed, 3 a check could not tell, 4 nothing was evaluated."""
-        if self.counts[Status.ERROR]:
-            return ExitCode.UNKNOWN_STATE
-        if self.counts[Status.FAIL]:
-            return ExitCode.NON_COMPLIANT
-        if not self.counts[Status.PASS]:
-            return ExitCode.NOTHING_EVALUATED
-        return ExitCode.COMPLIANT
+        """0 compliant, 1 a check failed, 3 a check or the collection could not tell, 4 nothing was evaluated."""
+        return decide_exit_code(self.findings, incomplete=self.incomplete)
 
     @property
     def verdict(self) -> str:

@@ -7,6 +7,7 @@ only in :class:`TargetOptions` (hidden from repr) and in the client libraries' s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from audit.errors import ProbeError, UsageError
 from audit.findings import Finding
 from audit.policy import LoadedPolicy
 from audit.probe import CALENDAR_READ, CALENDAR_WRITE, EwsEndpoint, Prober, ProbeSettings, ProbeTarget
+from audit.replies import MIB
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun, Snapshot, Target, ThrottlingPolicy
 from audit.target.exo import ExchangeOnline
 from audit.target.onprem import DEFAULT_CONCURRENCY, TargetOptions
@@ -152,10 +154,51 @@ def probing_identity(login: str, state: CollectedState, principals: Sequence[str
     return login
 
 
+# When exaudit could not read the EWSMaxConcurrency that applies to the service account, it assumes a budget no
+# tenant is plausibly below: the documented defaults are 10 (Exchange 2010) and 27 (2013 and later), Microsoft's
+# own advice is "no more than ten open requests", but an admin may set any lower value on the account's own policy
+# (a tenant allowing 2 was seen). Exceeding it is answered with ErrorExceededConnectionCount/ErrorServerBusy for
+# every probe over the limit. Source: /work/shared/domain/exchange-rbac.md section 9 (ODX
+# ews-throttling-in-exchange.md).
+UNKNOWN_POLICY_CONCURRENCY = 2
+
+
 def probe_concurrency(requested: int, policy: ThrottlingPolicy | None) -> int:
-    """The number of parallel probes: as requested, capped by the account's EWSMaxConcurrency budget."""
-    limit = policy.ews_max_concurrency if policy is not None else None
+    """The number of parallel probes: as requested, capped by the account's EWSMaxConcurrency budget.
+
+    With no known policy (None) the cap is :data:`UNKNOWN_POLICY_CONCURRENCY`, never the request.
+    """
+    if policy is None:
+        return max(1, min(requested, UNKNOWN_POLICY_CONCURRENCY))
+    limit = policy.ews_max_concurrency
     return max(1, min(requested, limit) if limit else requested)
+
+
+def probe_budget(requested: int, state: CollectedState, principals: Sequence[str]) -> tuple[int, str]:
+    """Probes in flight for this run, and why it is fewer than requested when the applicable budget is unknown.
+
+    Never more than the tightest limit exaudit could not rule out: with Get-ThrottlingPolicy failed, or no policy
+    that applies, the conservative default; with Get-Mailbox failed (which policy is the account's own is unknown),
+    the tightest of every policy read.
+    """
+    failed = {c.cmdlet.casefold() for c in state.calls if not c.ok}
+    n: int
+    if "get-throttlingpolicy" in failed:
+        n = probe_concurrency(requested, None)
+        why = "Get-ThrottlingPolicy failed, so the service account's EWSMaxConcurrency is unknown"
+    elif "get-mailbox" in failed:
+        limits = [t.ews_max_concurrency for t in state.throttling_policies if t.ews_max_concurrency]
+        n = max(1, min([requested, UNKNOWN_POLICY_CONCURRENCY, *limits]))
+        why = "Get-Mailbox failed, so which throttling policy applies to the service account is unknown"
+    else:
+        policy = applicable_throttling_policy(state, principals)
+        n = probe_concurrency(requested, policy)
+        if policy is not None:
+            return n, ""
+        why = "no throttling policy applies to the service account (none read was its own, Organization or Global)"
+    if n >= requested:
+        return n, ""
+    return n, f"{why}: probing at most {n} mailboxes at a time instead of {requested}"
 
 
 def _probe_operation(policies: Sequence[LoadedPolicy], override: str | None) -> str:
@@ -192,6 +235,7 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
             connection_timeout=min(30.0, target.timeout_seconds),
             certificate_pem=str(target.client_cert) if target.client_cert else None,
             certificate_key_pem=str(target.client_key) if target.client_key else None,
+            max_reply_bytes=int(target.max_reply_mib * MIB),
         )
     )
     if progress is not None:
@@ -307,11 +351,13 @@ def _probe(
         return (), None
     operation = _probe_operation(policies, target.probe_operation)
     principals = _principals(policies)
-    concurrency = probe_concurrency(target.concurrency, applicable_throttling_policy(state, principals))
+    concurrency, note = probe_budget(target.concurrency, state, principals)
     started = _now()
 
     def not_run(reason: str) -> tuple[tuple[Probe, ...], ProbeRun]:
-        run = ProbeRun(started, _now(), concurrency, target.deadline_seconds, completed=False, error=reason)
+        run = ProbeRun(
+            started, _now(), concurrency, target.deadline_seconds, completed=False, error=reason, concurrency_note=note
+        )
         return _not_probed(targets, operation, reason), run
 
     username = target.service_username or (principals[0] if principals else "")
@@ -330,6 +376,7 @@ def _probe(
         auth="ntlm" if target.auth in ("negotiate", "certificate") else target.auth,
         server_build=build,
         cert_validation=target.cert_validation,
+        max_reply_bytes=int(target.max_ews_reply_mib * MIB),
     )
     settings = ProbeSettings(
         concurrency=concurrency,
@@ -342,9 +389,10 @@ def _probe(
     except ProbeError as exc:
         return not_run(str(exc))
     try:
-        return prober.run(targets, progress)
+        probes, probe_run = prober.run(targets, progress)
     finally:
         prober.close()
+    return probes, dataclasses.replace(probe_run, concurrency_note=note)
 
 
 def run(

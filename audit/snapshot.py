@@ -343,6 +343,12 @@ class ProbeRun:
     deadline_seconds: float
     completed: bool  # False: the deadline or an abort cut the run short; missing probes are ERROR
     error: str | None = None
+    concurrency_note: str = ""  # why fewer probes ran at once than asked (e.g. the throttling policy is unknown)
+    # Write-probe items left by earlier runs (killed between create and delete), searched for by their marker in
+    # every calendar probed for access: None when no search was made.
+    leftovers_found: int | None = None
+    leftovers_removed: int = 0
+    leftovers: tuple[str, ...] = ()  # one line per mailbox with leftovers or a failed search (evidence)
 
 
 @dataclass(frozen=True, slots=True)

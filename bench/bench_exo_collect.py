@@ -71,6 +71,7 @@ def _audit(conn: Connection, info: dict[str, Any]) -> None:
     tokens = target.auditor_tokens()
     runner, graph = target.runner(tokens), target.graph(tokens)
     start = time.perf_counter()
+    cpu = time.process_time()
     state = collect_exo_state(
         runner, graph, apps_of([policy]), resources=lambda s: [t.mailbox for t in probe_targets([policy], s, 1)]
     )
@@ -85,6 +86,7 @@ def _audit(conn: Connection, info: dict[str, Any]) -> None:
             "extra_pages": extra_pages,
             "recipients": len(state.recipients),
             "elapsed": elapsed,
+            "cpu": time.process_time() - cpu,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
     )
@@ -116,11 +118,11 @@ def main() -> None:
     large = measure(args.mailboxes)
     print("Exchange Online collection over InvokeCommand (paged, 1,000 per page) and Graph; lab in a child process")
     header = f"{'tenant':>10}{'recipients':>12}{'calls':>8}{'POSTs':>8}{'extra pages':>13}{'elapsed s':>11}"
-    print(f"{header}{'peak RSS MiB':>14}")
+    print(f"{header}{'auditor CPU s':>15}{'peak RSS MiB':>14}")
     for name, r in (("20", small), (str(args.mailboxes), large)):
         print(
             f"{name:>10}{r['recipients']:>12}{r['calls']:>8}{r['posts']:>8}{r['extra_pages']:>13}"
-            f"{r['elapsed']:>11.1f}{r['rss_mib']:>14.0f}"
+            f"{r['elapsed']:>11.1f}{r['cpu']:>15.1f}{r['rss_mib']:>14.0f}"
         )
     print(f"failed calls: small {small['failed'] or 'none'}, large {large['failed'] or 'none'}")
     expected = small["posts"] + large["extra_pages"] - small["extra_pages"]

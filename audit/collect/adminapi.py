@@ -219,6 +219,7 @@ class AdminApiRunner:
 
     def _failed(self, cmdlet: str, reply: https.Reply, token: str, objects: list[dict[str, Any]]) -> CmdletResult:
         code, message = https.error_message(reply.body, reply.text)
+        code, message = https.scrub(code, token)[:100], https.scrub(message, token)
         if reply.status == 401:
             roles = token_roles(token)
             if roles is not None and MANAGE_AS_APP not in roles:

@@ -111,6 +111,7 @@ class GraphReader:
             if reply.status == 200 and isinstance(reply.body, dict):
                 return reply.body
             code, message = https.error_message(reply.body, reply.text)
+            code, message = https.scrub(code, token)[:100], https.scrub(message, token)
             if reply.status in (401, 403):
                 raise GraphFailure(
                     f"Microsoft Graph refused {what} (HTTP {reply.status} {code}): the auditing app needs the "

@@ -159,3 +159,11 @@ def error_message(body: Any, text: str = "") -> tuple[str, str]:
         if isinstance(internal, dict) and internal.get("message"):
             return code, str(internal["message"])[:500]
     return code, str(error.get("message") or "")[:500]
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """``text`` without any of ``secrets`` (a hostile server may echo the bearer token back in an error)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text

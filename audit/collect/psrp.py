@@ -26,6 +26,7 @@ from pypsrp.wsman import WSMan
 
 from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, require_read_only
 from audit.errors import CmdletUnavailableError
+from audit.replies import MIB, ReplyLimits, ReplyRefused, ReplyTooSlow, call_deadline, guard_session
 
 T = TypeVar("T")
 
@@ -34,6 +35,9 @@ T = TypeVar("T")
 logging.getLogger("pypsrp").addHandler(logging.NullHandler())
 
 EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
+# A WSMan reply is bounded by the shell's MaxEnvelopeSize (pypsrp asks for 150 KiB envelopes), so a receive of
+# tens of MiB is no PowerShell reply; the bound is generous and configurable (--max-reply-mib).
+DEFAULT_MAX_REPLY_BYTES = 64 * MIB
 AUTH_METHODS = ("kerberos", "negotiate", "ntlm", "basic", "certificate")
 
 # Reading RBAC objects takes the View-Only Configuration role; recipients take View-Only Recipients; both are held
@@ -66,6 +70,7 @@ class PsrpEndpoint:
     connection_timeout: float = 30.0
     certificate_pem: str | None = None
     certificate_key_pem: str | None = None
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES  # per HTTP reply, counted while reading
 
     @property
     def url(self) -> str:
@@ -321,6 +326,12 @@ class PsrpRunner:
             read_timeout=seconds + 5,
             **extra,
         )
+        # Every reply is read under a size bound and a deadline, and no redirect leads to another origin; the call's
+        # own deadline (call_deadline in _bounded) ends a cmdlet whose receives keep coming.
+        transport = wsman.transport
+        transport.session = guard_session(
+            transport._build_session(), ReplyLimits(ep.max_reply_bytes, seconds + 5.0), "PowerShell remoting"
+        )
         pool = RunspacePool(wsman, configuration_name=EXCHANGE_CONFIGURATION)
         # pypsrp 0.9 (pinned <1) keeps its serializer in these two attributes; the subclass only adds a fast path
         # for pipeline output and hands everything else to pypsrp.
@@ -348,7 +359,10 @@ class PsrpRunner:
 
         def target() -> None:
             try:
-                box["value"] = fn()
+                # Every HTTP exchange of this call ends by the call's deadline, so a worker given up on below stops
+                # reading too instead of growing an endless reply in the background.
+                with call_deadline(timeout):
+                    box["value"] = fn()
             except BaseException as exc:
                 box["error"] = exc
 
@@ -363,6 +377,16 @@ class PsrpRunner:
 
     def _translate(self, exc: BaseException, what: str) -> TransportFailure:
         ep = self.endpoint
+        if isinstance(exc, ReplyTooSlow):
+            return self._translate(TimeoutError(f"{what}: {exc}"), what)
+        if isinstance(exc, ReplyRefused):
+            # A server that sends more than any PowerShell reply holds, or sends us elsewhere, is not talked to again.
+            self._discard()
+            return TransportFailure(
+                f"{ep.url} answered {what} with a refused reply: {exc}",
+                ErrorKind.TRANSPORT,
+                fatal=True,
+            )
         if isinstance(exc, TimeoutError):
             self._timeouts += 1
             self._discard()  # the pipeline may still be running; never reuse that pool

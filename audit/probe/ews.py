@@ -42,7 +42,7 @@ from exchangelib.protocol import CachingProtocol, FailFast, Protocol
 from exchangelib.restriction import Q, Restriction
 from exchangelib.services import CreateItem, DeleteItem, FindItem, GetFolder
 from exchangelib.transport import BASIC, GSSAPI, NTLM
-from exchangelib.util import SOAPNS, ParseError, to_xml
+from exchangelib.util import ENS, MNS, SOAPNS, ParseError, to_xml
 from exchangelib.version import Build, Version
 
 from audit.errors import ProbeError
@@ -54,9 +54,13 @@ from audit.probe.interface import (  # the shared seam (probe/interface.py); re-
     ProbeSettings,
     ProbeTarget,
 )
+from audit.replies import MIB, ReplyLimits, ReplyRefused, guard_session
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
 DEFAULT_BACKOFF_SECONDS = 1.0  # ErrorServerBusy without BackOffMilliseconds (e.g. a closed connection)
+# A GetFolder, CreateItem, DeleteItem or FindItem reply for one calendar is a few KiB; FindItem returns at most
+# EWSFindCountLimit (1000) items (exchange-rbac.md section 9). 8 MiB is far above any of them (--max-ews-reply-mib).
+DEFAULT_MAX_EWS_REPLY_BYTES = 8 * MIB
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSAPI}
 
 # exchangelib logs failed requests at ERROR with request details; with no handler configured Python would print
@@ -74,6 +78,7 @@ class EwsEndpoint:
     auth: str = "ntlm"  # basic | ntlm | negotiate | kerberos
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)
     cert_validation: bool | str = True  # a CA bundle path, True (system store) or False (--insecure)
+    max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES  # per HTTP reply, counted while reading
 
 
 AfterCreate = Callable[[str], None]
@@ -107,6 +112,7 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
     """exchangelib's Protocol with a per-run TLS verification setting and environment read once per session."""
 
     verify: bool | str = True
+    max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES
 
     def create_session(self) -> Any:
         session = super().create_session()
@@ -120,15 +126,66 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
         # Same pool shape as exchangelib's own adapter: one connection per session, no urllib3 retries.
         adapter = _VerifyingAdapter(verify, pool_block=True, pool_connections=1, pool_maxsize=1, max_retries=0)
         session.mount(self.service_endpoint, adapter)
-        return session
+        # Every reply read under a size bound and a wall-clock deadline (TIMEOUT is otherwise per socket read, which a
+        # server dripping a byte a second never trips), and no redirect to another origin.
+        return guard_session(session, ReplyLimits(self.max_reply_bytes, float(self.TIMEOUT)), "EWS")
+
+
+class ContradictoryReply(ProbeError):
+    """An EWS reply that says two things at once; it proves neither access nor refusal."""
+
+
+_FAULT = f"{{{SOAPNS}}}Fault"
+_RESPONSE_CODE = f"{{{MNS}}}ResponseCode"
+_RESPONSE_CLASSES = frozenset({"Success", "Warning", "Error"})
+
+
+def check_consistent(status: int, body: Any) -> None:
+    """Refuse a SOAP body that contradicts itself or its HTTP status (raises :class:`ContradictoryReply`).
+
+    EWS answers a request with HTTP 200 and one ``*ResponseMessage`` per item asked for, each with one ResponseCode
+    and a ResponseClass of Success exactly when that code is NoError, or with HTTP 500 and a single SOAP Fault
+    (https://learn.microsoft.com/exchange/client-developer/web-service-reference/responsecode, exchange-rbac.md
+    section 8). Anything else (a Success that carries an error code, an Error that says NoError, two codes in one
+    message, a Fault beside a response, a Fault under HTTP 200 or 403) could be read either way: reading it as
+    "denied" would report a canary as out of reach on no evidence, so it is an ERROR.
+    """
+    parts = list(body)
+    faults = [p for p in parts if p.tag == _FAULT]
+    if len(parts) != 1:
+        raise ContradictoryReply(f"EWS reply with {len(parts)} elements in its SOAP Body ({len(faults)} Fault)")
+    if faults:
+        if status != 500:
+            raise ContradictoryReply(f"EWS reply with a SOAP Fault under HTTP {status} (EWS sends faults with 500)")
+        codes = faults[0].findall(f".//{{{ENS}}}ResponseCode")
+        if len(codes) > 1:
+            raise ContradictoryReply(f"EWS SOAP Fault with {len(codes)} ResponseCodes")
+        return
+    if status != 200:
+        raise ContradictoryReply(f"EWS reply with a SOAP response under HTTP {status}")
+    for message in parts[0].iter():
+        tag = message.tag if isinstance(message.tag, str) else ""
+        if not (tag.startswith(f"{{{MNS}}}") and tag.endswith("ResponseMessage")):
+            continue
+        codes = message.findall(_RESPONSE_CODE)
+        if len(codes) != 1:
+            raise ContradictoryReply(f"EWS response message with {len(codes)} ResponseCodes")
+        code = (codes[0].text or "").strip()
+        response_class = message.get("ResponseClass")
+        if response_class not in _RESPONSE_CLASSES or (response_class == "Success") != (code == "NoError"):
+            raise ContradictoryReply(
+                f"EWS response message with ResponseClass {response_class} and ResponseCode {code}"
+            )
 
 
 class _WholeBodyParsing:
-    """Parse a (non-streamed) SOAP reply from its bytes.
+    """Parse a (non-streamed) SOAP reply from its bytes, refusing one that contradicts itself.
 
     exchangelib parses every reply through ``response.iter_content()``, whose default chunk size is one byte:
     a GetFolder reply costs a thousand Python iterations, a quarter of the prober's CPU time per probe.
     """
+
+    expected_messages = 1  # response messages one request of this service must carry (one folder, one item)
 
     @classmethod
     def _get_soap_parts(cls, response: Any) -> tuple[Any, Any]:
@@ -139,7 +196,16 @@ class _WholeBodyParsing:
         body = root.find(f"{{{SOAPNS}}}Body")
         if body is None:
             raise ews_errors.MalformedResponseError("No Body element in SOAP response")
+        check_consistent(response.status_code, body)
         return root.find(f"{{{SOAPNS}}}Header"), body
+
+    def _get_soap_messages(self, body: Any) -> Any:
+        messages = super()._get_soap_messages(body)  # type: ignore[misc]  # the exchangelib service's
+        if len(messages) != self.expected_messages:
+            raise ContradictoryReply(
+                f"EWS reply with {len(messages)} response messages for {self.expected_messages} requested"
+            )
+        return messages
 
 
 class _GetFolder(_WholeBodyParsing, GetFolder):  # type: ignore[misc]  # exchangelib is untyped
@@ -197,6 +263,7 @@ class Prober:
             stale[0].close()
         protocol = _AuditProtocol(config=self.config)
         protocol.verify = endpoint.cert_validation
+        protocol.max_reply_bytes = endpoint.max_reply_bytes
         protocol.TIMEOUT = settings.request_timeout  # per HTTP request (connect and each read)
         if not isinstance(protocol, _AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
             raise ProbeError("exchangelib returned a cached connection pool; cannot honour the probe concurrency")
@@ -280,7 +347,9 @@ class Prober:
                     self._pending.discard(mailbox)
 
     def _delete(self, account: Any, ids: Sequence[Any]) -> None:
-        for res in _DeleteItem(account=account).call(
+        service = _DeleteItem(account=account, chunk_size=max(1, len(ids)))
+        service.expected_messages = len(ids)
+        for res in service.call(
             items=list(ids),
             delete_type=HARD_DELETE,
             send_meeting_cancellations=SEND_TO_NONE,
@@ -327,6 +396,12 @@ class Prober:
                 if self.operation(target) == CALENDAR_WRITE:
                     self._write(account, calendar)
                 return self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
+            except ContradictoryReply as exc:
+                return self._outcome(target, ProbeOutcome.ERROR, "ContradictoryReply", str(exc), start, attempts)
+            except ReplyRefused as exc:
+                return self._outcome(
+                    target, ProbeOutcome.ERROR, type(exc).__name__, _exc_text(exc, None), start, attempts
+                )
             except ews_errors.ErrorServerBusy as exc:
                 wait = exc.back_off if exc.back_off else DEFAULT_BACKOFF_SECONDS * attempts
                 if time.monotonic() + wait >= self._deadline:

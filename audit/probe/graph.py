@@ -243,6 +243,8 @@ class GraphProber:
             done(p.index, self._probe(p, ProbeOutcome.ERROR, "429" if throttled else "", detail))
 
     def _probe(self, p: _Pending, outcome: ProbeOutcome, code: str, detail: str) -> Probe:
+        # The raw body is evidence, but a hostile server could echo the bearer token into it.
+        code, detail = https.scrub(code, self._token), https.scrub(detail, self._token)
         return Probe(
             mailbox=p.target.mailbox,
             expect=p.target.expect,

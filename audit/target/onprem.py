@@ -39,6 +39,8 @@ class TargetOptions:
     sample_seed: int | None = None
     client_cert: Path | None = None  # --auth certificate
     client_key: Path | None = None
+    max_reply_mib: float = 64.0  # per PowerShell remoting reply (--max-reply-mib)
+    max_ews_reply_mib: float = 8.0  # per EWS reply (--max-ews-reply-mib)
 
     @property
     def psrp_url(self) -> str:

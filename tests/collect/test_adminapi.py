@@ -161,3 +161,14 @@ def test_server_errors_and_refused_connections_are_transport_failures() -> None:
         runner(url).run("Get-Recipient", {}, 5)
     assert info.value.fatal
     assert info.value.kind == ErrorKind.CONNECTION
+
+
+def test_a_token_echoed_back_in_an_error_is_scrubbed() -> None:
+    def echo(seen: Seen) -> tuple[int, dict[str, str], Any]:
+        return 400, {}, {"error": {"code": "Bad", "message": f"you sent {seen.headers['authorization']}"}}
+
+    with serve(echo) as server:
+        result = runner(server.url).run("Get-User", {"Identity": "x"}, 5)
+    assert result.errors
+    assert TOKEN not in result.errors[0]
+    assert "********" in result.errors[0]

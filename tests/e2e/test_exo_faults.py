@@ -4,6 +4,7 @@ fail closed, and no secret or token anywhere."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -227,3 +228,17 @@ def test_a_canary_without_a_mailbox_is_error_not_pass(tmp_path: Path) -> None:
     assert ceo["response_code"].startswith("404")
     assert run.statuses()["EXA051"] == "ERROR"
     assert run.code == 3
+
+
+def test_policies_of_both_platforms_in_one_run_are_refused(tmp_path: Path) -> None:
+    from audit.cli import main
+
+    from .exo_support import EXO_POLICY, REPO
+
+    with LabServer("exo-compliant") as lab:
+        err = io.StringIO()
+        code = main(
+            ["run", str(REPO / "policies" / "callpro.yaml"), str(EXO_POLICY), *exo_argv(lab)], io.StringIO(), err
+        )
+    assert code == 2
+    assert "audit each platform in its own run" in err.getvalue()

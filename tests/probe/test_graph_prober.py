@@ -163,3 +163,13 @@ def test_the_event_is_deleted_even_when_something_fails_after_creating_it() -> N
     assert "DELETE /v1.0/users/u0@contoso.com/events/evt-1" in writes
     assert probes[0].outcome is ProbeOutcome.ERROR  # the worker died: unknown, never a pass
     assert not run.completed
+
+
+def test_a_token_echoed_in_a_refusal_body_is_scrubbed_from_the_evidence() -> None:
+    def answer(box: str, n: int) -> tuple[int, dict[str, str], Any]:
+        return 403, {}, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied for token"}}
+
+    with serve(batch_graph(answer)) as graph:
+        probes, _ = prober(graph.url).run(targets(1, "deny"))
+    assert probes[0].outcome is ProbeOutcome.DENIED
+    assert "token" not in probes[0].detail.replace("********", "")

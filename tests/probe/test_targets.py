@@ -89,7 +89,7 @@ def test_concurrency_is_capped_by_the_service_accounts_throttling_policy() -> No
     assert probe_concurrency(8, own) == 4
     assert probe_concurrency(8, glob) == 8
     assert probe_concurrency(40, glob) == 27
-    assert probe_concurrency(8, None) == 8
+    assert probe_concurrency(8, None) == 2  # no known policy: the conservative budget, never the request
 
 
 def test_target_options_hide_secrets_and_derive_the_ews_url() -> None:
