@@ -8,6 +8,7 @@ mapped to one clear line and an exit code from :class:`audit.findings.ExitCode`;
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
@@ -68,6 +69,36 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _ranged(kind: type[int] | type[float], low: float, high: float, *, low_open: bool = False) -> Any:
+    """An argparse ``type`` that reads a number and refuses it outside [low, high] (or (low, high]): exit code 2."""
+
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if math.isnan(value) or value > high or value < low or (low_open and value == low):
+            shown = f"more than {low:.0f}" if low_open else f"at least {low:.0f}"
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: must be {shown} and at most {high:.0f}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its "invalid ... value" message
+    return convert
+
+
+# Bounds: a probe run wider than 256 only earns throttling (EwsMaxConcurrency is 27 in the default
+# policy, shared/domain exchange-outputs.md: Get-ThrottlingPolicy); a run or call longer
+# than a day is a hang, not a measurement; the lab is a test fixture, not a load generator.
+_CONCURRENCY = _ranged(int, 1, 256)
+_DEADLINE = _ranged(float, 0, 86_400, low_open=True)
+_TIMEOUT = _ranged(float, 0, 86_400, low_open=True)
+_PORT = _ranged(int, 1, 65_535)
+_LAB_PORT = _ranged(int, 0, 65_535)
+_SEED = _ranged(int, 0, 2**32 - 1)
+_MAILBOXES = _ranged(int, 1, 100_000)
+_LATENCY_MS = _ranged(int, 0, 60_000)
+
+
 def _add_report_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reports (a path, or - for stdout)")
     g.add_argument("--report-dir", type=Path, default=_env("REPORT_DIR"), help="write every format into DIR")
@@ -82,7 +113,7 @@ def _add_report_options(p: argparse.ArgumentParser) -> None:
 def _add_target_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("target (secrets come from the environment or a file, never from argv)")
     g.add_argument("--server", default=_env("SERVER"), help="Exchange server host name (PowerShell and EWS)")
-    g.add_argument("--port", type=int, default=int(_env("PORT", "0") or 0) or None, help="port (default 80/443)")
+    g.add_argument("--port", type=_PORT, default=_env("PORT"), help="port (default 80/443)")
     g.add_argument("--path", default="/PowerShell", help="PowerShell remoting path (default /PowerShell)")
     g.add_argument("--scheme", choices=("http", "https"), default=_env("SCHEME", "https"))
     g.add_argument(
@@ -100,18 +131,17 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--audit-password-file", type=Path, help="file holding the auditing account's password")
     g.add_argument("--service-user", default=_env("SERVICE_USER"), help="the integration's service account")
     g.add_argument("--service-password-file", type=Path, help="file holding the service account's password")
-    g.add_argument("--timeout", type=float, default=60.0, help="per cmdlet call timeout in seconds (default 60)")
-    g.add_argument("--concurrency", type=int, default=int(_env("CONCURRENCY", "8") or 8), help="EWS probes in flight")
-    g.add_argument(
-        "--deadline", type=float, default=float(_env("DEADLINE", "600") or 600), help="deadline for all probes, s"
-    )
+    g.add_argument("--timeout", type=_TIMEOUT, default=60.0, help="per cmdlet call timeout in seconds (default 60)")
+    # String defaults go through `type` too (argparse converts them), so a bad EXAUDIT_* value is a usage error.
+    g.add_argument("--concurrency", type=_CONCURRENCY, default=_env("CONCURRENCY", "8"), help="EWS probes in flight")
+    g.add_argument("--deadline", type=_DEADLINE, default=_env("DEADLINE", "600"), help="deadline for all probes, s")
     g.add_argument(
         "--probe",
         choices=("calendar-read", "calendar-write"),
         default=None,
         help="probe operation (default: the policy's; calendar-write creates and deletes a test item)",
     )
-    g.add_argument("--sample-seed", type=int, default=None, help="seed for the random out-of-scope sample")
+    g.add_argument("--sample-seed", type=_SEED, default=None, help="seed for the random out-of-scope sample")
     g.add_argument(
         "--max-reply-mib",
         type=_positive_mib,
@@ -223,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", "start the embedded lab, audit it with the seed policy, write every report")
     p.add_argument("--scenario", default="compliant", help="lab scenario (see `exaudit lab scenarios`)")
-    p.add_argument("--mailboxes", type=int, default=None, help="grow the lab tenant to N mailboxes")
+    p.add_argument("--mailboxes", type=_MAILBOXES, default=None, help="grow the lab tenant to N mailboxes")
     p.add_argument("--out", type=Path, default=Path("exaudit-report"), help="folder for reports and snapshot")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
@@ -231,10 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
     s = lab_sub.add_parser("serve", help="serve a lab tenant until Ctrl-C; prints endpoints and credentials")
     s.add_argument("--scenario", default="compliant")
-    s.add_argument("--mailboxes", type=int, default=None)
-    s.add_argument("--latency-ms", type=int, default=0)
+    s.add_argument("--mailboxes", type=_MAILBOXES, default=None)
+    s.add_argument("--latency-ms", type=_LATENCY_MS, default=0)
     s.add_argument("--tls", action="store_true", help="serve https with a certificate generated at start")
-    s.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    s.add_argument("--port", type=_LAB_PORT, default=0, help="port on 127.0.0.1 (default: any free port)")
     lab_sub.add_parser("scenarios", help="list the lab's scenarios and the checks each must fail")
     return parser
 
@@ -250,6 +280,13 @@ def _now(text: str | None) -> datetime:
     except ValueError as exc:
         raise UsageError(f"--now {text!r} is not an ISO 8601 date or date-time") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _safe(value: object) -> str:
+    """Any outside text (an error from a server, a name, a path) made inert before it reaches a terminal."""
+    from audit.console import terminal_safe
+
+    return terminal_safe(str(value))
 
 
 def _load_policies(paths: Sequence[Path]) -> list[LoadedPolicy]:
@@ -374,7 +411,8 @@ def _collection_problems(snapshot: Snapshot, stderr: TextIO, limit: int = 3) -> 
             stderr.write(f"exaudit: ... and {len(problems) - limit} more collection problem(s); see the reports\n")
             break
         stderr.write(
-            f"exaudit: collection problem ({', '.join(where[:3])}{'...' if len(where) > 3 else ''}): {error}\n"
+            f"exaudit: collection problem ({_safe(', '.join(where[:3]))}{'...' if len(where) > 3 else ''}): "
+            f"{_safe(error)}\n"
         )
 
 
@@ -546,7 +584,7 @@ def _progress(args: argparse.Namespace, stderr: TextIO) -> Any:
 def _cmd_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
     policies = _load_policies(args.policies)
     for p in policies:
-        stdout.write(f"{p.path}: ok ({p.spec.metadata.name})\n")
+        stdout.write(f"{_safe(p.path)}: ok ({_safe(p.spec.metadata.name)})\n")
     return ExitCode.COMPLIANT
 
 
@@ -628,7 +666,9 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
     text = export_policy(snapshot, args.service_account, name=args.name)
     _write(args.out if args.out else "-", text, stdout)
     if args.out and not args.quiet:
-        stderr.write(f"policy written: {args.out} (review the lines marked REVIEW, then `exaudit validate` it)\n")
+        stderr.write(
+            f"policy written: {_safe(args.out)} (review the lines marked REVIEW, then `exaudit validate` it)\n"
+        )
     return ExitCode.COMPLIANT
 
 
@@ -641,7 +681,7 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
     sha = _write_snapshot(snapshot, args.out)
     _collection_problems(snapshot, stderr)
     if not args.quiet:
-        stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
+        stderr.write(f"snapshot written: {_safe(args.out)} (sha256 {sha})\n")
     # A probe that observed nothing (every probe refused with 401, say) leaves EXA050/EXA051 undecided just like a
     # failed cmdlet leaves its checks: collection did not succeed, even though the probe run itself completed.
     return decide_exit_code(None, incomplete=_incomplete(snapshot))
@@ -674,7 +714,8 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     out: Path = args.out
     _check_scenario(args.scenario)
     if not args.quiet:
-        stderr.write(f"exaudit demo: starting the embedded Exchange lab (scenario {args.scenario}) on 127.0.0.1\n")
+        scenario = _safe(args.scenario)
+        stderr.write(f"exaudit demo: starting the embedded Exchange lab (scenario {scenario}) on 127.0.0.1\n")
     demo = live.demo(args.scenario, mailboxes=args.mailboxes, progress=_progress(args, stderr))
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -755,22 +796,22 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     try:
         return int(COMMANDS[args.command](args, out, err))
     except PolicyError as exc:
-        err.write(f"exaudit: invalid policy: {exc}\n")
+        err.write(f"exaudit: invalid policy: {_safe(exc)}\n")
         return int(ExitCode.USAGE)
     except UsageError as exc:
-        err.write(f"exaudit: {exc}\n")
+        err.write(f"exaudit: {_safe(exc)}\n")
         return int(ExitCode.USAGE)
     except SnapshotError as exc:
-        err.write(f"exaudit: unusable snapshot: {exc}\n")
+        err.write(f"exaudit: unusable snapshot: {_safe(exc)}\n")
         return int(ExitCode.UNKNOWN_STATE)
     except (CollectionError, ProbeError) as exc:
-        err.write(f"exaudit: could not collect: {exc}\n")
+        err.write(f"exaudit: could not collect: {_safe(exc)}\n")
         return int(ExitCode.UNKNOWN_STATE)
     except ReportError as exc:
-        err.write(f"exaudit: {exc}\n")
+        err.write(f"exaudit: {_safe(exc)}\n")
         return int(ExitCode.UNKNOWN_STATE)
     except ExauditError as exc:
-        err.write(f"exaudit: {exc}\n")
+        err.write(f"exaudit: {_safe(exc)}\n")
         return int(ExitCode.UNKNOWN_STATE)
     except KeyboardInterrupt:
         err.write("exaudit: interrupted; nothing was evaluated\n")

@@ -1,4 +1,10 @@
-"""Progress on stderr: a rich progress bar on a terminal, plain lines otherwise (CI logs)."""
+r"""What reaches the terminal: progress on stderr (a rich bar on a terminal, plain lines in CI logs), made inert.
+
+Text from outside (server error texts, directory names, policy values, file names) can hold terminal escape
+sequences (``\x1b[2J`` clears the screen, OSC 8 forges links, bidi overrides reorder what a reviewer reads):
+:func:`terminal_safe` writes each such character as a visible escape. The CLI passes every message through it at
+the edge, just before writing to stderr.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,17 @@ import time
 from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+# One class of dangerous characters for the whole program: the one PowerShell quoting escapes (C0, DEL, C1, line and
+# paragraph separators, bidi embeddings, overrides, isolates and marks).
+from audit.evaluate.powershell import escape_control
+
+
+def terminal_safe(text: str) -> str:
+    r"""``text`` as one inert line: every control character (newline included) is shown as ``\x1b`` or ``\u202e``."""
+    return escape_control(text)
 
 
 class RichProgress:
@@ -29,7 +45,7 @@ class RichProgress:
             self._progress.start()
         else:
             self._progress.remove_task(self._task)
-        self._task = self._progress.add_task(label, total=total)
+        self._task = self._progress.add_task(escape(terminal_safe(label)), total=total)
 
     def advance(self, n: int = 1) -> None:
         """Count ``n`` steps done."""
@@ -56,9 +72,9 @@ class PlainProgress:
 
     def start(self, total: int, label: str) -> None:
         """Begin a phase of ``total`` steps."""
-        self._label, self._total, self._done = label, total, 0
+        self._label, self._total, self._done = terminal_safe(label), total, 0
         self._last = time.monotonic()
-        self._stream.write(f"{label}: {total} to do\n")
+        self._stream.write(f"{self._label}: {total} to do\n")
         self._stream.flush()
 
     def advance(self, n: int = 1) -> None:

@@ -23,7 +23,8 @@ STATUS_ORDER: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.SKIP, Stat
 # finding and say how many more there are. JSON keeps them all.
 EVIDENCE_LIMIT = 20
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 (but tab and line breaks), DEL, C1, and the bidi controls that reorder what a reviewer reads (CVE-2021-42574).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class Format(enum.StrEnum):
