@@ -453,6 +453,11 @@ def test_exa074_unresolved_app_role_is_error(policy: LoadedPolicy, online: Snaps
     assert found["EXA074"].status is Status.ERROR
 
 
+def test_exa074_default_access_grants_nothing(policy: LoadedPolicy, online: Snapshot) -> None:
+    default = dataclasses.replace(grant(""), app_role_id="00000000-0000-0000-0000-000000000000")
+    assert run(policy, dataclasses.replace(online, app_role_grants=(default,)))["EXA074"].status is Status.PASS
+
+
 def test_exa074_grants_of_other_apps_are_not_this_apps(policy: LoadedPolicy, online: Snapshot) -> None:
     other = dataclasses.replace(grant("Calendars.ReadWrite"), principal_id="99999999-9999-4999-8999-999999999999")
     assert run(policy, dataclasses.replace(online, app_role_grants=(other,)))["EXA074"].status is Status.PASS
