@@ -574,6 +574,13 @@ def test_exa077_app_that_still_needs_ews(
         assert APP_ID in found["EXA077"].remediation
 
 
+def test_exa077_on_premises_has_no_allow_list(policy: LoadedPolicy, online: Snapshot) -> None:
+    seed, _ = load(DATA / "compliant.snapshot.json")
+    found = run(policy, dataclasses.replace(online, organization=seed.organization, target=seed.target))
+    assert found["EXA077"].status is Status.SKIP
+    assert found["EXA060"].status is Status.FAIL
+
+
 def test_exa077_allow_list_not_read_is_error(policy: LoadedPolicy, online: Snapshot) -> None:
     found = run(policy, dataclasses.replace(online, organization=org(True, None)))
     assert found["EXA077"].status is Status.ERROR
