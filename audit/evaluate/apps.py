@@ -99,10 +99,19 @@ def _sp_ids(ctx: Context) -> set[str]:
     return ids
 
 
+# An app role assignment with the empty GUID is "default access" to the resource: it grants no permission.
+# https://learn.microsoft.com/en-us/graph/api/resources/approleassignment (appRoleId)
+DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"
+
+
 def entra_grants(ctx: Context) -> list[AppRoleGrant]:
-    """The Entra app role assignments held by the app's service principal."""
+    """The Entra app role assignments held by the app's service principal (default access grants nothing)."""
     ids = _sp_ids(ctx)
-    return [g for g in ctx.snapshot.app_role_grants if not g.principal_id or key(g.principal_id) in ids]
+    return [
+        g
+        for g in ctx.snapshot.app_role_grants
+        if (not g.principal_id or key(g.principal_id) in ids) and key(g.app_role_id) != DEFAULT_ACCESS
+    ]
 
 
 def _resource(g: AppRoleGrant) -> str:

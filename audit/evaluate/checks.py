@@ -310,11 +310,13 @@ CHECKS: dict[str, CheckSpec] = {
     ),
     "EXA050": CheckSpec(
         id="EXA050",
-        title="Every in-scope mailbox can be impersonated",
+        title="Every in-scope mailbox can be reached by the integration",
         severity=Severity.HIGH,
         rationale=(
-            "The configuration only matters if EWS honours it: a positive probe per expected mailbox proves the "
-            "integration works for each person, over the real protocol, with the account the vendor uses."
+            "The configuration only matters if Exchange honours it: a positive probe per expected mailbox proves the "
+            "integration works for each person, over the real protocol, with the identity the vendor uses (EWS "
+            "impersonation with the service account; for an Exchange Online app, Microsoft Graph with the app's own "
+            "credentials)."
         ),
         remediation="# Re-run the probes after fixing the findings above: exaudit run {policy_file}",
         doc_url=_IMPERSONATION,
@@ -322,12 +324,13 @@ CHECKS: dict[str, CheckSpec] = {
     ),
     "EXA051": CheckSpec(
         id="EXA051",
-        title="Every canary mailbox is refused with ErrorImpersonateUserDenied",
+        title="Every canary mailbox is refused",
         severity=Severity.CRITICAL,
         rationale=(
             "A canary is a mailbox that must stay out of reach (the CEO, a shared HR mailbox). If the service "
             "account can impersonate it, the scope does not hold: this is the most severe finding. A refusal for "
-            "any other reason than ErrorImpersonateUserDenied proves nothing about the scope."
+            "any other reason than ErrorImpersonateUserDenied proves nothing about the scope; for an Exchange Online "
+            "app only Graph's 403 ErrorAccessDenied counts, and a 404 (no mailbox) proves nothing."
         ),
         remediation="# Restrict the assignment first (EXA012/EXA013), then re-run: exaudit run {policy_file}",
         doc_url=_RESPONSE_CODES,

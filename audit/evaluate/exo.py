@@ -176,6 +176,8 @@ def exa077(ctx: Context) -> Verdict:
     org = ctx.snapshot.organization
     if org is None:
         return Verdict(Status.ERROR, "Organization facts were not collected (Get-OrganizationConfig returned nothing).")
+    if not org.is_exchange_online and key(ctx.snapshot.target.platform) != "exchange-online":
+        return Verdict(Status.SKIP, "On-premises Exchange has no EWS app allow list (see EXA060).")
     app = app_principal(ctx)
     required = ctx.policy.spec.ews is not None and ctx.policy.spec.ews.required
     today = ctx.now.date()

@@ -19,9 +19,15 @@ from audit.policy import LoadedPolicy
 from audit.snapshot import Snapshot
 
 PLAN_ORDER: tuple[str, ...] = (
+    # Exchange Online app: an Entra grant unions with every scope, so it goes first; an Application Access Policy
+    # only confines Entra grants, so it is removed after them (before, its removal would widen).
+    "EXA074",
+    "EXA072",  # scope an unscoped Application role assignment
     "EXA012",  # scope an unscoped or wrongly scoped assignment: narrows at once
     "EXA013",  # cut other impersonation paths
     "EXA015",  # cut other management roles
+    "EXA075",
+    "EXA078",  # the ApplicationImpersonation leftovers grant nothing in Exchange Online: clean them up
     "EXA014",  # role group roles and members
     "EXA032",  # close membership before touching members
     "EXA031",
@@ -29,15 +35,20 @@ PLAN_ORDER: tuple[str, ...] = (
     "EXA035",  # remove members that cannot be synced
     "EXA033",  # remove unexpected members, add missing ones
     "EXA034",  # flatten nested groups
+    "EXA073",  # administrative-unit membership
     "EXA020",  # the scope filter, now that the group is right
     "EXA021",
     "EXA001",
+    "EXA070",  # the service principal pointer grants nothing by itself; assignments need it
     "EXA011",  # grant last: enable or create the assignment
     "EXA010",
+    "EXA071",
     "EXA040",
     "EXA050",
     "EXA051",
+    "EXA076",
     "EXA060",
+    "EXA077",  # the EWS allow list lets the app use EWS: last
     "EXA000",
 )
 
@@ -59,7 +70,10 @@ def remediation_plan(policy: LoadedPolicy, snapshot: Snapshot, now: datetime) ->
         f"# exaudit plan for policy {ps(policy.spec.metadata.name)} ({ps(policy.path.name)})",
         f"# from the snapshot collected at {ps_comment(snapshot.collected_at)} on "
         f"{ps_comment(snapshot.target.psrp_endpoint)}",
-        "# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.",
+        "# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order."
+        if policy.spec.principal.app is None
+        else "# Review every line; exaudit never runs this. Run it in this order: Exchange cmdlets in Exchange Online "
+        "PowerShell, *-Mg* cmdlets in Microsoft Graph PowerShell.",
     ]
     if errors:
         out.append("#")

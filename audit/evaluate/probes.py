@@ -289,8 +289,12 @@ def exa051(ctx: Context) -> Verdict:
             actual=actual,
             evidence=_bounded(evidence),
             severity=Severity.CRITICAL,
-            remediation="# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; "
-            f"then re-run: exaudit run {ps(ctx.policy.path.name)}",
+            remediation=(
+                "# Remove the app's Entra application permission first (EXA074), then re-run: "
+                if ctx.is_app and mailbox_grants(ctx)
+                else "# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; then re-run: "
+            )
+            + f"exaudit run {ps(ctx.policy.path.name)}",
         )
     if undecided:
         return Verdict(

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -27,97 +24,79 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from audit import opath
 from audit.errors import FilterError
 from audit.findings import Severity
+from audit.policy.apps import (
+    MAILBOX_PERMISSION_PREFIXES,
+    AdministrativeUnit,
+    Entra,
+    EntraAppRole,
+    Ews,
+    Legacy,
+    reaches_mailboxes,
+)
+from audit.policy.base import (
+    API_VERSION,
+    APPLICATION_ROLE_PREFIX,
+    CHECK_ID_PATTERN,
+    GUID_PATTERN,
+    KIND,
+    NAME_PATTERN,
+    PATTERN_NAMES,
+    SMTP_PATTERN,
+    SUPPORTED_API_VERSIONS,
+    AddressList,
+    CheckId,
+    Guid,
+    PolicyValueError,
+    Text,
+    _exactly_one,
+    _Model,
+    _one_of,
+)
 
-API_VERSION = "exaudit/v1"
-SUPPORTED_API_VERSIONS: tuple[str, ...] = (API_VERSION,)
-KIND = "MailboxAccessPolicy"
-
-# Human names for the patterns below, used by the loader to say what a value should look like.
-SMTP_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-CHECK_ID_PATTERN = r"^EXA\d{3}$"
-GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$"
-PATTERN_NAMES: dict[str, str] = {
-    SMTP_PATTERN: "an SMTP address such as ad.viseur@contoso.com",
-    CHECK_ID_PATTERN: "a check id such as EXA031 (EXA followed by three digits)",
-    GUID_PATTERN: "a GUID such as 6233fba6-0198-4277-892f-9275bf728bcc",
-    NAME_PATTERN: "lower-case letters, digits, '-', '.' and '_', such as callpro-calendar-access",
-}
-
-# The prefix of the Exchange Online RBAC for Applications roles, e.g. "Application Calendars.ReadWrite".
-# https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
-APPLICATION_ROLE_PREFIX = "Application "
-
-Text = Annotated[str, Field(min_length=1)]
-SmtpAddress = Annotated[str, Field(pattern=SMTP_PATTERN)]
-CheckId = Annotated[str, Field(pattern=CHECK_ID_PATTERN)]
-Guid = Annotated[str, Field(pattern=GUID_PATTERN)]
-
-
-class PolicyValueError(ValueError):
-    """A rule across keys failed; ``path`` leads from the validating model to the key to blame."""
-
-    def __init__(self, message: str, path: Sequence[str | int] = (), *, offset: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = tuple(path)
-        self.offset = offset  # 0-based character position inside the offending text value, when known
-
-
-def _unique_addresses(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Refuse an address listed twice (addresses compare case-insensitively, like Exchange's)."""
-    seen: dict[str, int] = {}
-    for index, value in enumerate(values):
-        key = value.casefold()
-        if key in seen:
-            raise PolicyValueError(f"'{value}' is listed twice (first as item {seen[key] + 1})", (index,))
-        seen[key] = index
-    return values
-
-
-AddressList = Annotated[tuple[SmtpAddress, ...], AfterValidator(_unique_addresses)]
-
-
-def _exactly_one(model: BaseModel, keys: Sequence[str]) -> None:
-    """Raise unless exactly one of the given snake_case attributes is set."""
-    fields = type(model).model_fields
-    aliases = [fields[key].alias or key for key in keys]
-    present = [alias for key, alias in zip(keys, aliases, strict=True) if getattr(model, key) is not None]
-    choices = ", ".join(f"'{alias}'" for alias in aliases)
-    if not present:
-        raise PolicyValueError(f"needs exactly one of {choices}; none is given")
-    if len(present) > 1:
-        raise PolicyValueError(
-            f"needs exactly one of {choices}; both '{present[0]}' and '{present[1]}' are given",
-            (present[1],),
-        )
-
-
-def _one_of(*keys: str) -> dict[str, Any]:
-    """JSON Schema saying exactly one of the keys is given, so that editors flag both or neither."""
-    return {"oneOf": [{"required": [key]} for key in keys]}
-
-
-def _title(name: str, _info: object) -> str:
-    """Editor-facing title of a field: its YAML key in words, e.g. "hidden from address lists"."""
-    words = re.sub(r"(?<!^)(?=[A-Z])", " ", to_camel(name)).lower()
-    return words[:1].upper() + words[1:]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        field_title_generator=_title,
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        str_strip_whitespace=True,
-    )
+# The names the loader, the package face and the checks import from here (split across base.py and apps.py).
+__all__ = [
+    "API_VERSION",
+    "APPLICATION_ROLE_PREFIX",
+    "CHECK_ID_PATTERN",
+    "GUID_PATTERN",
+    "KIND",
+    "MAILBOX_PERMISSION_PREFIXES",
+    "NAME_PATTERN",
+    "PATTERN_NAMES",
+    "SMTP_PATTERN",
+    "SUPPORTED_API_VERSIONS",
+    "AddressList",
+    "AdministrativeUnit",
+    "AppPrincipal",
+    "CheckId",
+    "Deny",
+    "DirectVia",
+    "Entra",
+    "EntraAppRole",
+    "Ews",
+    "Grant",
+    "Group",
+    "Guid",
+    "Legacy",
+    "MailboxAccessPolicy",
+    "Members",
+    "Metadata",
+    "PolicyValueError",
+    "Principal",
+    "Probes",
+    "RecipientFilter",
+    "RoleGroupVia",
+    "Scope",
+    "SecurityGroupVia",
+    "Text",
+    "Via",
+    "Waiver",
+    "reaches_mailboxes",
+]
 
 
 class Metadata(_Model):
@@ -203,16 +182,6 @@ class Via(_Model):
     def _one_path(self) -> Via:
         _exactly_one(self, ("role_group", "direct", "security_group"))
         return self
-
-
-class AdministrativeUnit(_Model):
-    """An Entra administrative unit used as the assignment's -RecipientAdministrativeUnitScope (apps only)."""
-
-    id: Guid = Field(description="Object id of the administrative unit in Entra ID.")
-    display_name: str | None = Field(default=None, description="Display name of the administrative unit.")
-    members: Annotated[AddressList, Field(min_length=1)] = Field(
-        description="The administrative unit must hold exactly these mailboxes (SMTP addresses, case-insensitive)."
-    )
 
 
 class Grant(_Model):
@@ -419,86 +388,6 @@ class Waiver(_Model):
     check: CheckId = Field(description="Check id, e.g. EXA031.")
     reason: Text = Field(description="Why the deviation is accepted; shown in every report.")
     expires: dt.date = Field(description="Last day the waiver holds (YYYY-MM-DD); afterwards it is itself a finding.")
-
-
-# Entra app permissions whose value starts with one of these reach mailbox content in every mailbox of the tenant
-# (Microsoft Graph and the Office 365 Exchange Online resource's own legacy roles), and Exchange's scopes cannot
-# narrow them: "the assigned permissions are a union operation on the permissions from Microsoft Entra ID and the
-# permissions assigned in Exchange Online RBAC". https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
-MAILBOX_PERMISSION_PREFIXES: tuple[str, ...] = (
-    "mail.",
-    "mail-advanced.",
-    "calendars.",
-    "contacts.",
-    "mailboxsettings.",
-    "mailboxfolder.",
-    "mailboxitem.",
-    "mailboxconfigitem.",
-    "full_access_as_app",
-    "ews.accessasapp",
-    "smtp.sendasapp",
-)
-
-
-def reaches_mailboxes(permission: str) -> bool:
-    """Whether an Entra app role (its value, e.g. 'Calendars.ReadWrite') reaches mailbox content tenant-wide."""
-    return permission.strip().casefold().startswith(MAILBOX_PERMISSION_PREFIXES)
-
-
-class EntraAppRole(_Model):
-    """One Entra application permission the app may hold (an app role assignment on its service principal)."""
-
-    resource: Text = Field(
-        description="The resource app: its display name (e.g. 'Microsoft Graph') or its application id."
-    )
-    permission: Text = Field(description="The app role's value, e.g. 'User.Read.All'.")
-
-
-class Entra(_Model):
-    """The app's Entra ID side: which application permissions it may hold besides its Exchange roles."""
-
-    allowed_app_roles: tuple[EntraAppRole, ...] = Field(
-        default=(),
-        description=(
-            "Entra app roles the app may hold. None may reach mailboxes (Calendars.*, Mail.*, full_access_as_app): "
-            "an Entra grant is a union with Exchange's scoped role and removes the scope."
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _no_mailbox_roles(self) -> Entra:
-        for index, role in enumerate(self.allowed_app_roles):
-            if reaches_mailboxes(role.permission):
-                raise PolicyValueError(
-                    f"'{role.permission}' reaches every mailbox in the tenant: Entra grants are a union with "
-                    "Exchange's scoped role, so allowing it removes the scope; grant it in Exchange as "
-                    "'Application <permission>' with a scope instead",
-                    ("allowedAppRoles", index, "permission"),
-                )
-        return self
-
-
-class Ews(_Model):
-    """Whether the app still uses EWS (switched off in Exchange Online on 1 April 2027)."""
-
-    required: StrictBool = Field(
-        default=False,
-        description=(
-            "True: the app still calls EWS, so EWSEnabled must be True and the app in EwsAllowedAppIDs "
-            "(from 1 October 2026). False: the app uses Microsoft Graph only."
-        ),
-    )
-
-
-class Legacy(_Model):
-    """What the ApplicationImpersonation how-to left behind and must be gone or disabled after the move."""
-
-    service_account: Text | None = Field(
-        default=None, description="The old service account (UPN or SMTP address); it must be disabled or removed."
-    )
-    role_group: Text | None = Field(
-        default=None, description="The old role group holding ApplicationImpersonation; it must be removed."
-    )
 
 
 class MailboxAccessPolicy(_Model):

@@ -25,7 +25,8 @@ def test_terminal_safe_escapes_each_control_character(char: str) -> None:
     shown = terminal_safe(f"a{char}b")
     _inert(shown)
     assert "\n" not in shown
-    assert shown == f"a\\x{ord(char):02x}b" if ord(char) < 0x100 else f"a\\u{ord(char):04x}b"
+    expected = f"a\\x{ord(char):02x}b" if ord(char) < 0x100 else f"a\\u{ord(char):04x}b"
+    assert shown == expected
 
 
 def test_policy_error_message_is_inert(tmp_path: Path) -> None:

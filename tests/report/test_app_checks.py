@@ -11,17 +11,15 @@ import pytest
 from audit.evaluate import evaluate
 from audit.evaluate.checks import APP_CHECKS
 from audit.findings import AuditResult, Status
-from audit.policy import LoadedPolicy
 from audit.report import Format, render
-from audit.snapshot import Snapshot
-from tests.evaluate.test_apps import NOW, grant, online, policy  # noqa: F401  (fixtures)
+from tests.evaluate.app_snapshot import NOW, exo_policy, grant, online_snapshot
 from tests.report.conftest import sample_info
 
 
 @pytest.fixture
-def union_trap(policy: LoadedPolicy, online: Snapshot) -> AuditResult:  # noqa: F811
-    snapshot = dataclasses.replace(online, app_role_grants=(grant("Calendars.ReadWrite"),))
-    return AuditResult(info=sample_info(), findings=evaluate(policy, snapshot, NOW))
+def union_trap() -> AuditResult:
+    snapshot = dataclasses.replace(online_snapshot(), app_role_grants=(grant("Calendars.ReadWrite"),))
+    return AuditResult(info=sample_info(), findings=evaluate(exo_policy(), snapshot, NOW))
 
 
 @pytest.mark.parametrize("fmt", [f for f in Format if f is not Format.HTML])
