@@ -116,6 +116,12 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sample-seed", type=int, default=None, help="seed for the random out-of-scope sample")
 
 
+def _add_bundle_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("signed evidence bundle (exaudit verify checks it)")
+    g.add_argument("--bundle", type=Path, metavar="DIR", help="write the snapshot, reports and a signed manifest")
+    g.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 private key (PEM); default EXAUDIT_SIGN_KEY")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -157,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("collect", "collect state and probe mailboxes; write a snapshot")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
-    p.add_argument("--out", type=Path, required=True, help="snapshot file to write")
+    p.add_argument("--out", type=Path, help="snapshot file to write (required unless --bundle is given)")
     _add_target_options(p)
+    _add_bundle_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     p = add("run", "collect, probe, evaluate and report: the CI gate")
@@ -166,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-out", type=Path, help="also keep the snapshot (evidence) here")
     _add_target_options(p)
     _add_report_options(p)
+    _add_bundle_options(p)
 
     p = add("demo", "start the embedded lab, audit it with the seed policy, write every report")
     p.add_argument("--scenario", default="compliant", help="lab scenario (see `exaudit lab scenarios`)")
@@ -182,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tls", action="store_true", help="serve https with a certificate generated at start")
     s.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     lab_sub.add_parser("scenarios", help="list the lab's scenarios and the checks each must fail")
+
+    p = add("keygen", "write an Ed25519 key pair for signed bundles: PREFIX.key (0600, secret) and PREFIX.pub")
+    p.add_argument("--out", type=Path, required=True, metavar="PREFIX", help="path prefix of the two key files")
+
+    p = add("verify", "verify a signed evidence bundle: exit 0 when signed with KEY and unchanged, else 3")
+    p.add_argument("bundle", type=Path, metavar="BUNDLE", help="the folder `--bundle` wrote")
+    p.add_argument("--public-key", type=Path, required=True, metavar="KEY", help="PEM public key (PREFIX.pub)")
 
     p = add("completion", "print a shell completion script (bash: source <(exaudit completion bash))")
     p.add_argument("shell", choices=("bash", "zsh", "fish"))
@@ -476,13 +491,19 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
 def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
     from audit import run as live
 
+    if args.out is None and args.bundle is None:
+        raise UsageError("give --out FILE (the snapshot) or --bundle DIR (a signed evidence bundle)")
     policies = _load_policies(args.policies)
     target = _target_options(args, stderr)
+    sign_key = _bundle_key(args)
     snapshot = live.collect(policies, target, progress=_progress(args, stderr))
-    sha = _write_snapshot(snapshot, args.out)
+    for out in (args.out, args.bundle / "snapshot.json" if args.bundle else None):
+        if out is not None:
+            sha = _write_snapshot(snapshot, out)
+            if not args.quiet:
+                stderr.write(f"snapshot written: {out} (checksummed, sha256 {sha})\n")
+    _sign_bundle(args, sign_key, stderr)
     _collection_problems(snapshot, stderr)
-    if not args.quiet:
-        stderr.write(f"snapshot written: {args.out} (sha256 {sha})\n")
     failed = [c for c in snapshot.calls if not c.ok]
     incomplete = snapshot.probe_run is not None and not snapshot.probe_run.completed
     # A probe that observed nothing (every probe refused with 401, say) leaves EXA050/EXA051 undecided just like a
@@ -499,14 +520,24 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     now = datetime.now(UTC)
     policies = _load_policies(args.policies)
     target = _target_options(args, stderr)
+    sign_key = _bundle_key(args)
+    if args.bundle is not None:
+        args.snapshot_out = args.snapshot_out or args.bundle / "snapshot.json"
     snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
     sha = (
         _write_snapshot(snapshot, args.snapshot_out)
         if args.snapshot_out
-        else str(snap.to_document(snapshot)["sha256"])  # sealed once; the same hash `collect` would write
+        else str(snap.to_document(snapshot)["sha256"])  # checksummed once; the same hash `collect` would write
     )
     result = _result(findings, policies, f"{args.scheme}://{args.server}{args.path}", snapshot, sha, now)
     write_reports(result, args, stdout)
+    if args.bundle is not None:
+        bundle_args = argparse.Namespace(**{**vars(args), "report_dir": args.bundle, **dict.fromkeys(REPORT_FLAGS)})
+        bundle_args.html_jenkins = None
+        write_reports(result, bundle_args, stdout)
+        if args.snapshot_out != args.bundle / "snapshot.json":
+            _write_snapshot(snapshot, args.bundle / "snapshot.json")
+        _sign_bundle(args, sign_key, stderr)
     _summary(result, args, stderr)
     _collection_problems(snapshot, stderr)
     return result.exit_code
@@ -535,6 +566,47 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     for w in written:
         stdout.write(f"{w.fmt}: {w.path}\n")
     return result.exit_code
+
+
+def _bundle_key(args: argparse.Namespace) -> Any:
+    """The signing key for --bundle, loaded (and the folder checked) before anything is collected."""
+    if args.bundle is None:
+        if args.sign_key is not None:
+            raise UsageError("--sign-key signs a bundle: give --bundle DIR as well")
+        return None
+    from audit import bundle
+
+    bundle.check_empty(args.bundle)
+    return bundle.load_private_key(args.sign_key)
+
+
+def _sign_bundle(args: argparse.Namespace, key: Any, stderr: TextIO) -> None:
+    if args.bundle is None:
+        return
+    from audit import bundle
+
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    count = bundle.sign(args.bundle, key, tool_version=__version__, created_at=created)
+    if not getattr(args, "quiet", False):
+        stderr.write(f"bundle signed: {args.bundle} ({count} file(s); check with `exaudit verify`)\n")
+
+
+def _cmd_keygen(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import bundle
+
+    private, public = bundle.keygen(args.out)
+    stdout.write(f"private key: {private} (mode 0600; keep it secret, or put it in EXAUDIT_SIGN_KEY)\n")
+    stdout.write(f"public key: {public} (give it to whoever verifies your bundles)\n")
+    return ExitCode.COMPLIANT
+
+
+def _cmd_verify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import bundle
+
+    result = bundle.verify(args.bundle, bundle.load_public_key(args.public_key))
+    for line in result.lines():
+        (stdout if result.ok else stderr).write(f"{line}\n" if result.ok else f"exaudit: {line}\n")
+    return ExitCode.COMPLIANT if result.ok else ExitCode.UNKNOWN_STATE
 
 
 def _check_scenario(name: str) -> None:
@@ -592,6 +664,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = 
     "demo": _cmd_demo,
     "lab": _cmd_lab,
     "completion": _cmd_completion,
+    "keygen": _cmd_keygen,
+    "verify": _cmd_verify,
 }
 
 

@@ -11,7 +11,20 @@ import pytest
 
 from audit.cli import build_parser, main
 
-SUBCOMMANDS = {"validate", "export", "schema", "evaluate", "plan", "collect", "run", "demo", "lab", "completion"}
+SUBCOMMANDS = {
+    "validate",
+    "export",
+    "schema",
+    "evaluate",
+    "plan",
+    "collect",
+    "run",
+    "demo",
+    "lab",
+    "completion",
+    "keygen",
+    "verify",
+}
 
 
 def _script(shell: str) -> str:
