@@ -116,6 +116,17 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sample-seed", type=int, default=None, help="seed for the random out-of-scope sample")
 
 
+def _add_baseline_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("drift since an earlier run")
+    g.add_argument("--baseline", type=Path, metavar="FILE", help="an earlier report.json or snapshot to compare with")
+    g.add_argument(
+        "--fail-on",
+        choices=("any", "new"),
+        default="any",
+        help="exit 1 on any failing check (default), or only on checks failing since --baseline (ERROR still exits 3)",
+    )
+
+
 def _add_bundle_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("signed evidence bundle (exaudit verify checks it)")
     g.add_argument("--bundle", type=Path, metavar="DIR", help="write the snapshot, reports and a signed manifest")
@@ -156,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", type=Path, required=True, help="snapshot written by `exaudit collect`")
     p.add_argument("--now", help="evaluate as of this ISO date/time (default: now); waivers expire against it")
     _add_report_options(p)
+    _add_baseline_options(p)
 
     p = add("plan", "print the PowerShell that would bring Exchange to the policy (never run)")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
@@ -173,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-out", type=Path, help="also keep the snapshot (evidence) here")
     _add_target_options(p)
     _add_report_options(p)
+    _add_baseline_options(p)
     _add_bundle_options(p)
 
     p = add("demo", "start the embedded lab, audit it with the seed policy, write every report")
@@ -190,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tls", action="store_true", help="serve https with a certificate generated at start")
     s.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     lab_sub.add_parser("scenarios", help="list the lab's scenarios and the checks each must fail")
+
+    p = add("diff", "what changed between two runs: two report.json files, or two snapshots (exit 1 on drift)")
+    p.add_argument("old", type=Path, metavar="OLD", help="the earlier report.json or snapshot")
+    p.add_argument("new", type=Path, metavar="NEW", help="the later one, of the same kind")
+    p.add_argument("--policy", type=Path, action="append", default=[], help="evaluate snapshots with this policy")
+    p.add_argument("--now", help="evaluate snapshots as of this ISO date/time (default: now)")
+    p.add_argument(
+        "--fail-on", choices=("any", "new"), default="any", help="exit 1 on any drift, or only on new failures"
+    )
 
     p = add("keygen", "write an Ed25519 key pair for signed bundles: PREFIX.key (0600, secret) and PREFIX.pub")
     p.add_argument("--out", type=Path, required=True, metavar="PREFIX", help="path prefix of the two key files")
@@ -442,14 +464,16 @@ def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     from audit import snapshot as snap
     from audit.evaluate import evaluate_all
 
+    _check_fail_on(args)
     now = _now(args.now)
     policies = _load_policies(args.policies)
     snapshot, sha = snap.load(args.snapshot)
     findings = evaluate_all(policies, snapshot, now)
     result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
+    result = _with_drift(result, args, policies, snapshot, now, stderr)
     write_reports(result, args, stdout)
     _summary(result, args, stderr)
-    return result.exit_code
+    return _gate(result, args)
 
 
 def _cmd_plan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
@@ -520,6 +544,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     now = datetime.now(UTC)
     policies = _load_policies(args.policies)
     target = _target_options(args, stderr)
+    _check_fail_on(args)
     sign_key = _bundle_key(args)
     if args.bundle is not None:
         args.snapshot_out = args.snapshot_out or args.bundle / "snapshot.json"
@@ -530,6 +555,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
         else str(snap.to_document(snapshot)["sha256"])  # checksummed once; the same hash `collect` would write
     )
     result = _result(findings, policies, f"{args.scheme}://{args.server}{args.path}", snapshot, sha, now)
+    result = _with_drift(result, args, policies, snapshot, now, stderr)
     write_reports(result, args, stdout)
     if args.bundle is not None:
         bundle_args = argparse.Namespace(**{**vars(args), "report_dir": args.bundle, **dict.fromkeys(REPORT_FLAGS)})
@@ -540,7 +566,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
         _sign_bundle(args, sign_key, stderr)
     _summary(result, args, stderr)
     _collection_problems(snapshot, stderr)
-    return result.exit_code
+    return _gate(result, args)
 
 
 def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
@@ -566,6 +592,52 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     for w in written:
         stdout.write(f"{w.fmt}: {w.path}\n")
     return result.exit_code
+
+
+def _with_drift(
+    result: AuditResult,
+    args: argparse.Namespace,
+    policies: Sequence[LoadedPolicy],
+    snapshot: Snapshot,
+    now: datetime,
+    stderr: TextIO,
+) -> AuditResult:
+    """The result with its drift since ``--baseline`` (said in one line on stderr), or unchanged without one."""
+    if args.baseline is None:
+        return result
+    from dataclasses import replace
+
+    from audit.baseline import drift_against
+
+    drift = drift_against(args.baseline, result.findings, snapshot, policies, now)
+    if not getattr(args, "quiet", False):
+        from audit.report.interface import strip_control
+
+        stderr.write(strip_control(drift.summary()) + "\n")
+    return replace(result, drift=drift)
+
+
+def _check_fail_on(args: argparse.Namespace) -> None:
+    if args.fail_on == "new" and args.baseline is None:
+        raise UsageError("--fail-on new needs --baseline FILE (an earlier report.json or snapshot)")
+
+
+def _gate(result: AuditResult, args: argparse.Namespace) -> ExitCode:
+    from audit.drift import FailOn, gate
+
+    return gate(result.exit_code, result.drift, FailOn(args.fail_on))
+
+
+def _cmd_diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.baseline import diff, render_text
+
+    policies = _load_policies(args.policy) if args.policy else []
+    drift = diff(args.old, args.new, policies, _now(args.now))
+    with_findings = bool(drift.changes) or bool(policies) or not drift.evidence
+    stdout.write(render_text(drift, with_findings))
+    if args.fail_on == "new":
+        return ExitCode.NON_COMPLIANT if drift.new else ExitCode.COMPLIANT
+    return ExitCode.NON_COMPLIANT if drift.any else ExitCode.COMPLIANT
 
 
 def _bundle_key(args: argparse.Namespace) -> Any:
@@ -665,6 +737,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = 
     "lab": _cmd_lab,
     "completion": _cmd_completion,
     "keygen": _cmd_keygen,
+    "diff": _cmd_diff,
     "verify": _cmd_verify,
 }
 

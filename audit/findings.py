@@ -6,6 +6,10 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from audit.drift import Drift
 
 
 class Status(enum.StrEnum):
@@ -100,6 +104,7 @@ class AuditResult:
 
     info: RunInfo
     findings: tuple[Finding, ...]
+    drift: Drift | None = None  # what changed since the baseline (--baseline), when one was given
     counts: dict[Status, int] = field(init=False)
 
     def __post_init__(self) -> None:

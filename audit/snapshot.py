@@ -452,7 +452,9 @@ def _fast_load(data: bytes, source: str) -> tuple[Snapshot, str] | None:
     match = _SEALED_PREFIX.match(data)
     if match is None:
         return None
-    end = len(data.rstrip(b" \t\r\n"))
+    end = len(data)  # without trailing whitespace; bytes.rstrip would copy the whole snapshot to find it
+    while end and data[end - 1] in b" \t\r\n":
+        end -= 1
     digest = hashlib.sha256(b"{")
     digest.update(memoryview(data)[match.end() : end])
     claimed = match.group(1).decode("ascii")

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from audit.errors import ReportError
 from audit.findings import AuditResult, Finding, Severity, Status
 from audit.report.interface import STATUS_ORDER, ordered, shown_evidence
+from audit.report.since import SinceView, since_view
 
 TEMPLATE = "report.html.j2"
 STYLESHEET = "report.css"
@@ -104,6 +105,7 @@ class ReportView:
     groups: tuple[GroupView, ...]
     generated_at: str
     tool_version: str
+    since: SinceView | None = None  # the drift since --baseline
 
 
 def _safe_url(url: str) -> str:
@@ -185,6 +187,7 @@ def view_model(result: AuditResult) -> ReportView:
         groups=groups,
         generated_at=info.generated_at,
         tool_version=info.tool_version,
+        since=since_view(result.drift) if result.drift is not None else None,
     )
 
 

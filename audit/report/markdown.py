@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from audit.findings import AuditResult, Finding, Status
 from audit.report.interface import one_line, ordered, shown_evidence, strip_control
+from audit.report.since import since_view
 
 EMOJI: dict[Status, str] = {
     Status.FAIL: "\u274c",  # cross mark
@@ -97,6 +98,33 @@ def _details(finding: Finding) -> list[str]:
     return lines
 
 
+def _since(result: AuditResult) -> list[str]:
+    assert result.drift is not None
+    view = since_view(result.drift)
+    lines = ["### Since last run", "", escape(view.summary, line_start=True), ""]
+    if view.rows:
+        lines += ["| Change | Check | Status | Severity | Policy | Message |", "|:--|:--|:--|:--|:--|:--|"]
+        for row in view.rows:
+            status = f"{row.before} \u2192 {row.status}" if row.before and row.before != row.status else row.status
+            lines.append(
+                f"| {escape(row.label)} | {escape(row.check_id)} | {escape(status)} | {escape(row.severity)} "
+                f"| {escape(row.policy)} | {escape(row.message)} |"
+            )
+        lines.append("")
+        for row in view.rows:
+            if row.changes:
+                lines += [
+                    f"**{escape(row.check_id)}** evidence changed:",
+                    "",
+                    fenced("\n".join(row.changes), "diff"),
+                    "",
+                ]
+    if view.evidence:
+        more = [f"\u2026 and {view.evidence_more:,} more"] if view.evidence_more else []
+        lines += ["**Changes in Exchange:**", "", fenced("\n".join([*view.evidence, *more]), "text"), ""]
+    return lines
+
+
 def render(result: AuditResult) -> str:
     """Render the Markdown report."""
     info = result.info
@@ -123,6 +151,8 @@ def render(result: AuditResult) -> str:
     ]
     lines += [f"- **{label}:** {escape(value)}" for label, value in facts if value]
     lines.append("")
+    if result.drift is not None:
+        lines += _since(result)
     attention = [f for f in ordered(result.findings) if f.status is not Status.PASS]
     if not attention:
         lines += ["Every check passed." if result.findings else "Nothing was evaluated.", ""]

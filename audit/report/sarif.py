@@ -157,6 +157,29 @@ def _result(finding: Finding, rule_index: int, fallback_policy: str | None) -> d
     return result
 
 
+def baseline_states(
+    results: list[dict[str, Any]], result: AuditResult, rules: dict[str, dict[str, Any]], fallback: str | None
+) -> list[dict[str, Any]]:
+    """Mark each result new/unchanged/updated against the baseline and add the fixed ones as ``absent``.
+
+    SARIF 2.1.0 section 3.27.24: ``absent`` is a result of the baseline no longer present in this run; code
+    scanning closes the alert. A waived (SKIP) result that failed before is reported as it is, not as absent.
+    """
+    drift = result.drift
+    assert drift is not None
+    for item in results:
+        state = drift.states.get((item["properties"]["policy"], item["ruleId"]))
+        item["baselineState"] = state.value if state is not None else "unchanged"
+    for change in drift.fixed:
+        f = change.finding
+        rules.setdefault(f.check_id, _rule(f))
+        absent = _result(f, list(rules).index(f.check_id), fallback)
+        absent.update({"kind": "pass", "level": "none", "baselineState": "absent"})
+        absent["message"] = {"text": f"Fixed since the baseline: {_message(f)}"}
+        results.append(absent)
+    return results
+
+
 def document(result: AuditResult) -> dict[str, Any]:
     """The whole report as a SARIF 2.1.0 log (a JSON-ready dict)."""
     findings = ordered(result.findings)
@@ -170,6 +193,8 @@ def document(result: AuditResult) -> dict[str, Any]:
         for f in findings
         if f.status in (Status.FAIL, Status.ERROR) or (f.status is Status.SKIP and f.waived_by)
     ]
+    if result.drift is not None:
+        results = baseline_states(results, result, rules, fallback)
     invocation: dict[str, Any] = {
         # The run completed its evaluation (compliant or not); exit code 3/4 means it could not decide.
         "executionSuccessful": int(result.exit_code) in (0, 1),

@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "completion",
     "keygen",
     "verify",
+    "diff",
 }
 
 
