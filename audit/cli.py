@@ -299,6 +299,8 @@ def _result(
     sha: str,
     now: datetime,
 ) -> AuditResult:
+    from audit.subjects import subjects
+
     server = ""
     if snapshot is not None and snapshot.servers:
         server = snapshot.servers[0].admin_display_version
@@ -310,6 +312,7 @@ def _result(
         snapshot_sha256=sha,
         collected_at=snapshot.collected_at if snapshot is not None else "",
         server_version=server,
+        subjects=subjects(policies),
     )
     return AuditResult(info=info, findings=tuple(findings))
 

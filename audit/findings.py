@@ -86,6 +86,19 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Subject:
+    """What one policy audits, for the report header (audit/subjects.py builds it from the policy)."""
+
+    policy: str  # metadata.name
+    principal: str  # the service account's UPN, or the app's display name and appId
+    role: str  # e.g. ApplicationImpersonation
+    via: str  # "role group CallPro Calendar Access", "security group X", "direct assignment"
+    scope: str  # the management scope's name
+    recipient_filter: str  # what the scope's filter must mean
+    group: str = ""  # the group the filter names, if any
+
+
+@dataclass(frozen=True, slots=True)
 class RunInfo:
     """Facts about the run that every report prints next to the findings."""
 
@@ -96,6 +109,7 @@ class RunInfo:
     snapshot_sha256: str = ""
     collected_at: str = ""
     server_version: str = ""
+    subjects: tuple[Subject, ...] = ()  # what each policy audits (the report header)
 
 
 @dataclass(frozen=True, slots=True)

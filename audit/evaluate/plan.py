@@ -94,3 +94,8 @@ def _wrap(text: str, width: int = 110) -> list[str]:
     if current:
         lines.append(current)
     return lines
+
+
+def step_rank(finding: Finding) -> int:
+    """A finding's place in the plan (lower first): the order :func:`remediation_plan` prints (reports reuse it)."""
+    return _rank(finding)

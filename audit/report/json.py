@@ -10,7 +10,7 @@ Structure (``schemaVersion`` 1; fields are only ever added within a schema versi
       "verdict": "NON-COMPLIANT",           # AuditResult.verdict
       "exitCode": 1,                        # the exit-code table of design.md
       "counts": {"PASS": 15, "FAIL": 3, "ERROR": 1, "SKIP": 1, "total": 20},
-      "findings": [                         # FAIL, ERROR, SKIP, PASS; then severity, check id, policy
+      "findings": [                         # worst first: FAIL and ERROR by severity, then SKIP, PASS
         {"checkId", "title", "status", "severity", "policy", "message", "expected", "actual", "remediation",
          "docUrl", "rationale", "evidence": [...every line...],
          "location": {"path", "line", "column"} | null, "waivedBy": str | null}

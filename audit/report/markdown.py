@@ -14,6 +14,7 @@ import re
 from urllib.parse import quote
 
 from audit.findings import AuditResult, Finding, Status
+from audit.report.fixit import RECHECK, Plan, fix_plan
 from audit.report.interface import one_line, ordered, shown_evidence, strip_control
 from audit.report.since import since_view
 
@@ -59,7 +60,7 @@ def _link(url: str) -> str:
     return f"[documentation](<{quote(url, safe=':/?#@!$&*+,;=%~-._')}>)"
 
 
-def _details(finding: Finding) -> list[str]:
+def _details(finding: Finding, plan: Plan) -> list[str]:
     lines = [
         "<details>",
         f"<summary>{EMOJI[finding.status]} {html.escape(finding.status.value)} "
@@ -83,7 +84,11 @@ def _details(finding: Finding) -> list[str]:
         lines += ["**Evidence:**", "", fenced("\n".join(evidence), "text"), ""]
         if more:
             lines += [f"\u2026 and {more:,} more (the JSON report has them all)", ""]
-    if finding.remediation:
+    steps = plan.steps_for(finding)
+    if steps:
+        refs = ", ".join(f"[step {n}](#fix-it)" for n in steps)
+        lines += [f"**Fix:** {refs} of the plan below.", ""]
+    elif finding.remediation:
         lines += [
             "**Remediation** (PowerShell, review before running):",
             "",
@@ -151,6 +156,13 @@ def render(result: AuditResult) -> str:
     ]
     lines += [f"- **{label}:** {escape(value)}" for label, value in facts if value]
     lines.append("")
+    for s in info.subjects:
+        group = f" \u00b7 group {escape(s.group)}" if s.group else ""
+        lines += [
+            f"**Under audit** ({escape(s.policy)}): {escape(s.principal)} holds {escape(s.role)} via {escape(s.via)}, "
+            f"limited by scope {escape(s.scope)} (filter {escape(s.recipient_filter)}){group}",
+            "",
+        ]
     if result.drift is not None:
         lines += _since(result)
     attention = [f for f in ordered(result.findings) if f.status is not Status.PASS]
@@ -168,7 +180,20 @@ def render(result: AuditResult) -> str:
         f"| {escape(f.message)} |"
         for f in attention
     ]
+    plan = fix_plan(attention)
     lines += ["", "### Details", ""]
     for finding in attention:
-        lines += _details(finding)
+        lines += _details(finding, plan)
+    if plan.steps:
+        lines += [
+            "### Fix it",
+            "",
+            "Run these steps in this order (PowerShell; review before running; exaudit never runs them).",
+            "",
+        ]
+        for step in plan.steps:
+            marker = " \u2014 **not Exchange: ActiveDirectory module**" if step.non_exchange else ""
+            lines += [f"**Step {step.number}** fixes {escape(', '.join(step.fixes))}{marker}", ""]
+            lines += [fenced(step.commands, "powershell"), ""]
+        lines += [f"**Then re-check:** {escape(RECHECK)}", ""]
     return "\n".join(lines)
