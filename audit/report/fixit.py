@@ -12,21 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from audit.evaluate.plan import step_rank
+__all__ = ["NON_EXCHANGE", "RECHECK", "Plan", "Step", "fix_plan"]
+
+from audit.evaluate.plan import NON_EXCHANGE, RECHECK, step_rank
 from audit.findings import Finding, Status
 from audit.report.interface import sort_key
-
-# Cmdlets that are not in the Exchange Management Shell (they come from the ActiveDirectory PowerShell module).
-NON_EXCHANGE = ("Enable-ADAccount", "Disable-ADAccount", "Set-ADUser", "Set-ADGroup", "Add-ADGroupMember")
-
-# Permission changes are not seen at once: Exchange Online caches app RBAC for 30 minutes to 2 hours (APPRBAC,
-# Limitations; /work/shared/domain/exo-2026.md) and application access policies for over an hour
-# (auth-limit-mailbox-access.md; exchange-rbac.md). An audit right after a fix may still see the old access.
-RECHECK = (
-    "Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange Online: up to 2 "
-    "hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell and EWS "
-    "sessions). A check that still fails right after a fix is not yet proof the fix failed."
-)
 
 
 @dataclass(frozen=True, slots=True)
