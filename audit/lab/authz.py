@@ -366,12 +366,30 @@ RECIPIENT_CMDLETS = frozenset(
 )
 CONFIG_CMDLETS = frozenset({"Get-ThrottlingPolicy", "Get-OrganizationConfig", "Get-ExchangeServer"})
 
+# Exchange Online: RBAC for Applications reads, and the writes the lab admin app may run (exo-2026.md 1.1).
+# Whether View-Only Organization Management may run Test-ServicePrincipalAuthorization is UNVERIFIED (2a).
+EXO_READ_CMDLETS = frozenset(
+    {"Get-ServicePrincipal", "Test-ServicePrincipalAuthorization", "Get-ApplicationAccessPolicy"}
+)
+EXO_RBAC_WRITES = frozenset(
+    {
+        "New-ServicePrincipal",
+        "New-ManagementRoleAssignment",
+        "Set-ManagementRoleAssignment",
+        "Remove-ManagementRoleAssignment",
+        "New-ManagementScope",
+        "Remove-RoleGroup",
+    }
+)
+EXO_ONLY_CMDLETS = EXO_READ_CMDLETS | EXO_RBAC_WRITES | {"Set-OrganizationConfig", "Set-User", "Set-Mailbox"}
+
 ROLE_CMDLETS: dict[str, frozenset[str]] = {
-    "View-Only Configuration": RBAC_CMDLETS | CONFIG_CMDLETS | RECIPIENT_CMDLETS,
-    "Role Management": RBAC_CMDLETS,
-    "Organization Configuration": CONFIG_CMDLETS | RBAC_CMDLETS,
+    "View-Only Configuration": RBAC_CMDLETS | CONFIG_CMDLETS | RECIPIENT_CMDLETS | EXO_READ_CMDLETS,
+    "Role Management": RBAC_CMDLETS | EXO_READ_CMDLETS | EXO_RBAC_WRITES,
+    "Organization Configuration": CONFIG_CMDLETS | RBAC_CMDLETS | {"Set-OrganizationConfig"},
     "View-Only Recipients": RECIPIENT_CMDLETS | frozenset({"Get-OrganizationConfig", "Get-ExchangeServer"}),
-    "Mail Recipients": RECIPIENT_CMDLETS - {"Get-DistributionGroup", "Get-DistributionGroupMember"},
+    "Mail Recipients": RECIPIENT_CMDLETS - {"Get-DistributionGroup", "Get-DistributionGroupMember"}
+    | {"Set-User", "Set-Mailbox"},
     "Distribution Groups": frozenset({"Get-DistributionGroup", "Get-DistributionGroupMember", "Get-Group"}),
     "Exchange Servers": frozenset({"Get-ExchangeServer"}),
 }
@@ -402,4 +420,6 @@ def visible_cmdlets(tenant: Tenant, username: str) -> frozenset[str]:
     out: set[str] = set()
     for role in effective_roles(tenant, username):
         out |= ROLE_CMDLETS.get(role, frozenset())
+    if tenant.exo is None:
+        out -= EXO_ONLY_CMDLETS
     return frozenset(out)

@@ -17,9 +17,14 @@ from typing import Any
 from audit.lab import LabError
 from audit.lab.http import FaultAction, LabRequest
 
-ROUTES = ("ews", "powershell")
+ROUTES = ("ews", "powershell", "token", "adminapi", "graph")
 KINDS = ("drop", "status", "hang", "malformed", "delay")
-_INLINE_LATENCY = frozenset({"ews"})  # handlers that sleep themselves, inside their in-flight accounting
+_INLINE_LATENCY = frozenset({"ews", "graph"})
+# Graph's two 403 ErrorAccessDenied bodies (domain/exo-2026.md section 3): which one a refusal carries.
+FORBIDDEN_BODIES = ("auto", "access-denied", "odata-disabled")
+_TOKEN_PATH = re.compile(
+    r"^/[^/]+/(?:v2\.0|oauth2|discovery)(?:/|$)", re.IGNORECASE
+)  # handlers that sleep themselves, inside their in-flight accounting
 
 
 _BODY_OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]+)")
@@ -40,6 +45,12 @@ def route_of(path: str) -> str:
         return "powershell"
     if lowered.startswith("/lab/"):
         return "control"
+    if lowered.startswith("/adminapi/"):
+        return "adminapi"
+    if lowered.startswith(("/v1.0/", "/beta/")):
+        return "graph"
+    if _TOKEN_PATH.match(path):
+        return "token"
     return "other"
 
 
@@ -79,6 +90,9 @@ class FaultPlan:
         self._busy_always = False
         self._backoff_ms = 1000
         self._rules: list[FaultRule] = []
+        self._throttle: dict[str, list[int]] = {}  # route -> [next, always, retry_after seconds]
+        self.forbidden_body = "auto"
+        self.propagation_seconds = 0.0
         self.injected: dict[str, int] = {}
 
     # -- configuration -------------------------------------------------------------------------------
@@ -91,6 +105,9 @@ class FaultPlan:
             self._busy_always = False
             self._backoff_ms = 1000
             self._rules.clear()
+            self._throttle.clear()
+            self.forbidden_body = "auto"
+            self.propagation_seconds = 0.0
 
     def set_latency(self, ms: int, route: str = "*") -> None:
         """Add ``ms`` milliseconds to every request on ``route`` ("ews", "powershell" or "*")."""
@@ -110,6 +127,26 @@ class FaultPlan:
             self._busy_always = always
             self._backoff_ms = max(0, backoff_ms)
 
+    def set_429(self, route: str, *, next_requests: int = 0, always: bool = False, retry_after: int = 1) -> None:
+        """Answer HTTP 429 with ``Retry-After`` on ``route`` (token, adminapi, graph) for the next K requests."""
+        with self._lock:
+            self._throttle[_check_route(route)] = [max(0, next_requests), int(always), max(0, retry_after)]
+
+    def take_429(self, route: str) -> int | None:
+        """The Retry-After seconds when this request on ``route`` must be answered 429, else None."""
+        with self._lock:
+            state = self._throttle.get(route)
+            if state is None:
+                return None
+            if state[1]:
+                self._count("http_429")
+                return state[2]
+            if state[0] > 0:
+                state[0] -= 1
+                self._count("http_429")
+                return state[2]
+            return None
+
     def add_rule(self, rule: FaultRule) -> None:
         """Add an HTTP-level fault rule."""
         _check_route(rule.route)
@@ -122,7 +159,7 @@ class FaultPlan:
         """Apply a JSON/YAML fault description (scenario ``faults:`` or a control call); raise LabError if bad."""
         if not isinstance(spec, Mapping):
             raise LabError("faults must be a mapping")
-        known = {"latency_ms", "throttling", "rules", "reset"}
+        known = {"latency_ms", "throttling", "rules", "reset", "http_429", "forbidden_body", "propagation"}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise LabError(f"unknown fault setting(s): {', '.join(unknown)}")
@@ -142,6 +179,21 @@ class FaultPlan:
                     always=bool(throttling.get("always", False)),
                     backoff_ms=int(throttling.get("backoff_ms", 1000)),
                 )
+            for raw in spec.get("http_429") or []:
+                self.set_429(
+                    _check_route(str(raw.get("route", "graph"))),
+                    next_requests=int(raw.get("next", 0)),
+                    always=bool(raw.get("always", False)),
+                    retry_after=int(raw.get("retry_after", 1)),
+                )
+            if spec.get("forbidden_body") is not None:
+                body = str(spec["forbidden_body"])
+                if body not in FORBIDDEN_BODIES:
+                    raise LabError(f"forbidden_body must be one of {', '.join(FORBIDDEN_BODIES)}")
+                self.forbidden_body = body
+            propagation = spec.get("propagation")
+            if propagation is not None:
+                self.propagation_seconds = float(propagation.get("seconds", 0))
             for raw in spec.get("rules") or []:
                 self.add_rule(
                     FaultRule(
@@ -164,6 +216,11 @@ class FaultPlan:
                 "latency_ms": dict(self._latency_ms),
                 "throttling": {"next": self._busy_next, "always": self._busy_always, "backoff_ms": self._backoff_ms},
                 "rules": [r.to_dict() for r in self._rules],
+                "http_429": {
+                    k: {"next": v[0], "always": bool(v[1]), "retry_after": v[2]} for k, v in self._throttle.items()
+                },
+                "forbidden_body": self.forbidden_body,
+                "propagation": {"seconds": self.propagation_seconds},
                 "injected": dict(self.injected),
             }
 

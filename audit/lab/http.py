@@ -364,6 +364,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch()
 
+    def do_PATCH(self) -> None:
+        self._dispatch()  # Microsoft Graph (Update-MgUser) in the Exchange Online mode
+
     def do_DELETE(self) -> None:
         self._dispatch()
 

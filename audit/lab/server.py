@@ -1,5 +1,9 @@
 """The lab as one server: the tenant, /PowerShell (WSMan/PSRP), /EWS/Exchange.asmx and /lab/control on 127.0.0.1.
 
+A tenant whose platform is ``exchange-online`` also gets, over HTTPS only (msal refuses http), the token service
+(``/{tenant}/v2.0/...``, ``/{tenant}/oauth2/v2.0/token``), InvokeCommand (``/adminapi/beta/{tenant}/InvokeCommand``)
+and Microsoft Graph (``/v1.0``, ``/beta``); see ``exo_credentials`` for the apps' secrets and certificate.
+
 ``LabServer`` starts in-process on an ephemeral port (tests, ``exaudit demo``); ``serve`` runs it in the
 foreground for ``exaudit lab serve`` and prints the endpoints and the credentials it generated.
 """
@@ -22,6 +26,7 @@ from typing import Any, TextIO
 from audit.lab import LabError
 from audit.lab.authz import Authorizer
 from audit.lab.ews import EwsHandler
+from audit.lab.exo_server import ExoCredentials, ExoServer
 from audit.lab.faults import FaultPlan
 from audit.lab.generate import generate
 from audit.lab.http import LabHTTPServer, LabRequest, LabResponse, Route
@@ -51,9 +56,17 @@ def scenarios_dir() -> Path:
     return Path(str(resources.files("audit.lab") / "scenarios"))
 
 
-def list_scenarios() -> list[str]:
-    """Return the names of the shipped scenarios, sorted."""
-    return sorted(p.stem for p in scenarios_dir().glob("*.yaml") if not p.name.startswith("_"))
+def list_scenarios(platform: str | None = None) -> list[str]:
+    """Return the names of the shipped scenarios, sorted; only those of ``platform`` when given."""
+    names = sorted(p.stem for p in scenarios_dir().glob("*.yaml") if not p.name.startswith("_"))
+    if platform is None:
+        return names
+    return [n for n in names if scenario_platform(n) == platform]
+
+
+def scenario_platform(name: str) -> str:
+    """Return "on-premises" or "exchange-online" for a shipped scenario."""
+    return str(load_tenant(scenario_path(name)).meta.get("platform", "on-premises"))
 
 
 def scenario_path(name: str) -> Path:
@@ -127,6 +140,11 @@ class LabServer:
         self._auth_schemes = tuple(auth_schemes)
         self._ews_auth_schemes = tuple(ews_auth_schemes) if ews_auth_schemes is not None else ("Basic", "NTLM")
         self.control_token = secrets.token_urlsafe(16)
+        # Exchange Online: the token service, InvokeCommand and Graph over the same tenant; TLS is required.
+        self.exo: ExoServer | None = None
+        if self.tenant.exo is not None:
+            self._tls = True
+            self.exo = ExoServer(self.tenant, self.faults, base_url=lambda: self.base_url, sleep=self._sleep)
         self._stale_passwords = {
             a.username: secrets.token_urlsafe(18) for a in self.tenant.accounts.values() if a.stale_credentials
         }
@@ -143,6 +161,8 @@ class LabServer:
             "/PowerShell": Route(self.powershell, self._auth_schemes),
             "/lab/control": Route(self._control, ()),
         }
+        if self.exo is not None:
+            routes.update(self.exo.routes())
         org = self.tenant.organization
         self._http = LabHTTPServer(
             routes,
@@ -156,6 +176,8 @@ class LabServer:
 
     def stop(self) -> None:
         """Stop serving and close every connection."""
+        if self.exo is not None:
+            self.exo.close()
         if self.powershell is not None:
             self.powershell.close()
         if self._http is not None:
@@ -243,6 +265,45 @@ class LabServer:
             domain=self.tenant.organization.netbios,
         )
 
+    # -- Exchange Online -------------------------------------------------------------------------------------
+
+    def _exo_server(self) -> ExoServer:
+        if self.exo is None:
+            raise LabError(f"scenario {self.scenario!r} is not an Exchange Online tenant (platform: exchange-online)")
+        self.http  # noqa: B018 - raises LabError when the lab is not running
+        return self.exo
+
+    @property
+    def tenant_id(self) -> str:
+        """The Entra tenant id."""
+        return self._exo_server().tenant_id
+
+    @property
+    def authority_url(self) -> str:
+        """The msal authority: https://127.0.0.1:PORT/<tenant id>."""
+        return f"{self.base_url}/{self._exo_server().tenant_id}"
+
+    @property
+    def adminapi_url(self) -> str:
+        """The Admin API base (the client POSTs {base}/adminapi/beta/{tenant}/InvokeCommand)."""
+        self._exo_server()
+        return self.base_url
+
+    @property
+    def graph_url(self) -> str:
+        """The Microsoft Graph base (the client uses {base}/v1.0/...)."""
+        self._exo_server()
+        return self.base_url
+
+    @property
+    def exo_credentials(self) -> ExoCredentials:
+        """The apps' client ids, secrets and the auditor's certificate and key files (secrets hidden from repr)."""
+        return self._exo_server().credentials
+
+    def current_tenant(self) -> Tenant:
+        """The tenant as it is now (after any write through InvokeCommand or Graph)."""
+        return self.exo.current() if self.exo is not None else self.tenant
+
     def set_password(self, username: str, password: str) -> None:
         """Change the password the lab accepts for an account (effective on the next authentication)."""
         account = self.tenant.account(username)
@@ -268,6 +329,7 @@ class LabServer:
             "calendar_items": self.tenant.calendars.counts(),
             "calendar_items_total": self.tenant.calendars.total(),
             "faults": self.faults.to_dict(),
+            **(self.exo.stats() if self.exo is not None else {}),
         }
 
     def reset(self) -> None:
@@ -275,6 +337,8 @@ class LabServer:
         self.faults.reset()
         self.ews.reset_stats()
         self.tenant.calendars.clear()
+        if self.exo is not None:
+            self.exo.reset()
         with self._cmdlet_lock:
             self._cmdlets.clear()
             self._cmdlets_by_account.clear()
@@ -322,6 +386,8 @@ def serve(
     """Run the lab in the foreground until Ctrl-C (or ``stop`` is set); print endpoints and credentials; return 0."""
     stop = stop or threading.Event()
     with LabServer(scenario, mailboxes=mailboxes, latency_ms=latency_ms, tls=tls, port=port) as lab:
+        if lab.exo is not None:
+            return _serve_exo(lab, out, stop)
         creds = lab.credentials
         lines = [
             f"exaudit lab: scenario {lab.scenario!r}, {lab.stats()['mailboxes']} mailboxes, on 127.0.0.1 only",
@@ -338,18 +404,48 @@ def serve(
         lines.append("Press Ctrl-C to stop.")
         out.write("\n".join(lines) + "\n")
         out.flush()
-        previous = signal.getsignal(signal.SIGINT)
-        in_main = threading.current_thread() is threading.main_thread()
-        if in_main:
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if in_main:
-                signal.signal(signal.SIGINT, previous)
+        _wait(stop)
         out.write("exaudit lab: stopped\n")
     return 0
+
+
+def _serve_exo(lab: LabServer, out: TextIO, stop: threading.Event) -> int:
+    """Print the Exchange Online endpoints and app credentials, then wait (inside the running lab)."""
+    creds = lab.exo_credentials
+    # Generated for this run of a throw-away lab and printed on purpose, as `exaudit lab serve` always did.
+    lines = [
+        f"exaudit lab: scenario {lab.scenario!r} (Exchange Online), {lab.stats()['mailboxes']} mailboxes, 127.0.0.1",
+        f"  tenant     : {lab.tenant_id}",
+        f"  authority  : {lab.authority_url}  (msal: instance_discovery=False, verify=<CA bundle>)",
+        f"  InvokeCmd  : {lab.adminapi_url}/adminapi/beta/{lab.tenant_id}/InvokeCommand",
+        f"  Graph      : {lab.graph_url}/v1.0",
+        f"  CA bundle  : {lab.ca_cert_path}",
+        f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
+        f"  auditor    : client id {creds.auditor_client_id}  secret: {creds.auditor_client_secret}",
+        f"               certificate {creds.auditor_cert_path}  key {creds.auditor_key_path}",
+        f"  integration: client id {creds.integration_client_id}  secret: {creds.integration_client_secret}",
+        f"  lab admin  : client id {creds.admin_client_id}  secret: {creds.admin_client_secret}",
+        "Press Ctrl-C to stop.",
+    ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+    _wait(stop)
+    out.write("exaudit lab: stopped\n")
+    return 0
+
+
+def _wait(stop: threading.Event) -> None:
+    """Block until Ctrl-C, SIGTERM or ``stop``."""
+    previous = signal.getsignal(signal.SIGINT)
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)

@@ -24,7 +24,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
-from audit.lab.cmdlets import run_pipeline
+from audit.lab.cmdlets import CmdletHost
 from audit.lab.http import SOAP_CONTENT_TYPE, LabRequest, LabResponse
 from audit.lab.psrp import PSRPShell
 from audit.lab.tenant import Tenant
@@ -252,6 +252,8 @@ class WSManEndpoint:
         else:
             self._tenant_provider = tenant_provider
         self._on_cmdlet = on_cmdlet
+        # The same cmdlet runtime InvokeCommand uses (audit.lab.cmdlets.host); visibility from the account.
+        self._host = CmdletHost(self._tenant_provider, on_cmdlet=on_cmdlet)
         self._shells: dict[uuid.UUID, PSRPShell] = {}
         self._lock = threading.Lock()
         # The most recent WS-Management operations (for tests and the lab's own diagnostics).
@@ -431,7 +433,7 @@ class WSManEndpoint:
         )
 
     def _runner(self, user: str, statements: Any) -> Any:
-        return run_pipeline(self._tenant_provider(), user, statements, self._on_cmdlet)
+        return self._host.run(user, statements)
 
     def _command(self, req: LabRequest, env: _Envelope, shell: PSRPShell) -> LabResponse:
         line = env.body.find("rsp:CommandLine", NS)

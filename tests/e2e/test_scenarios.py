@@ -13,7 +13,7 @@ from .conftest import assert_no_secret, run_cli
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("scenario", list_scenarios())
+@pytest.mark.parametrize("scenario", list_scenarios("on-premises"))
 def test_scenario_gives_exactly_its_failing_checks(scenario: str, tmp_path: Path) -> None:
     expect = scenario_expectations(scenario)
     with LabServer(scenario) as lab:

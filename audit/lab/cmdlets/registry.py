@@ -1,0 +1,286 @@
+"""The table of cmdlets the lab knows: name, .NET task, parameters, identity type, body, switches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from audit.lab.cmdlets.apps import (
+    _get_application_access_policy,
+    _get_service_principal,
+    _test_service_principal_authorization,
+)
+from audit.lab.cmdlets.groups import _get_distribution_group, _get_distribution_group_member, _get_group
+from audit.lab.cmdlets.objects import ExchangeObject
+from audit.lab.cmdlets.organization import _get_org, _get_server, _get_throttling
+from audit.lab.cmdlets.rbac import _get_role, _get_role_assignment, _get_role_group, _get_role_group_member, _get_scope
+from audit.lab.cmdlets.recipients import _get_mailbox, _get_recipient, _get_user
+from audit.lab.cmdlets.writes import (
+    _new_management_scope,
+    _new_role_assignment,
+    _new_service_principal,
+    _remove_role_assignment,
+    _remove_role_group,
+    _set_account_disabled,
+    _set_organization_config,
+    _set_role_assignment,
+)
+
+if TYPE_CHECKING:
+    from audit.lab.cmdlets.host import ExchangeSession
+
+# -- the cmdlet table ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Cmdlet:
+    name: str
+    task: str  # .NET task class, as it appears in Exchange's FullyQualifiedErrorId
+    parameters: tuple[str, ...]
+    identity_type: str
+    run: Callable[[ExchangeSession, dict[str, Any]], Iterable[ExchangeObject]]
+    switches: frozenset[str] = frozenset()
+
+
+_COMMON = ("DomainController", "ErrorAction", "WarningAction", "Verbose", "Debug")
+_WRITE = ("Confirm", "WhatIf", *_COMMON)
+_RBAC = "Microsoft.Exchange.Management.RbacTasks."
+_RECIPIENT = "Microsoft.Exchange.Management.RecipientTasks."
+_SYSCONF = "Microsoft.Exchange.Management.SystemConfigurationTasks."
+
+_CMDLET_LIST = (
+    _Cmdlet(
+        "Get-ManagementRoleAssignment",
+        _RBAC + "GetManagementRoleAssignment",
+        (
+            "Identity",
+            "RoleAssignee",
+            "Role",
+            "AssignmentMethod",
+            "Delegating",
+            "Enabled",
+            "GetEffectiveUsers",
+            "RoleAssigneeType",
+            "CustomRecipientWriteScope",
+            "ConfigWriteScope",
+            "RecipientWriteScope",
+            "Exclusive",
+            # No -ResultSize: Get-ManagementRoleAssignment returns every match (its documented syntax has none).
+            *_COMMON,
+        ),
+        "RoleAssignmentIdParameter",
+        _get_role_assignment,
+        frozenset({"GetEffectiveUsers", "Delegating", "Enabled", "Exclusive"}),
+    ),
+    _Cmdlet(
+        "Get-ManagementScope",
+        _SYSCONF + "GetManagementScope",
+        ("Identity", "Exclusive", "Orphan", *_COMMON),
+        "ManagementScopeIdParameter",
+        _get_scope,
+        frozenset({"Exclusive", "Orphan"}),
+    ),
+    _Cmdlet(
+        "Get-ManagementRole",
+        _RBAC + "GetManagementRole",
+        ("Identity", "RoleType", "Recurse", "GetChildren", "Cmdlet", "CmdletParameters", *_COMMON),
+        "RoleIdParameter",
+        _get_role,
+        frozenset({"Recurse", "GetChildren"}),
+    ),
+    _Cmdlet(
+        "Get-RoleGroup",
+        _RBAC + "GetRoleGroup",
+        ("Identity", "Filter", "ResultSize", "SortBy", "ShowPartnerLinked", "ReadFromDomainController", *_COMMON),
+        "RoleGroupIdParameter",
+        _get_role_group,
+        frozenset({"ShowPartnerLinked", "ReadFromDomainController"}),
+    ),
+    _Cmdlet(
+        "Get-RoleGroupMember",
+        _RBAC + "GetRoleGroupMember",
+        ("Identity", "ResultSize", "ReadFromDomainController", *_COMMON),
+        "RoleGroupMemberIdParameter",
+        _get_role_group_member,
+        frozenset({"ReadFromDomainController"}),
+    ),
+    _Cmdlet(
+        "Get-DistributionGroup",
+        _RECIPIENT + "GetDistributionGroup",
+        ("Identity", "RecipientTypeDetails", "Filter", "ResultSize", "SortBy", "ReadFromDomainController", *_COMMON),
+        "DistributionGroupIdParameter",
+        _get_distribution_group,
+        frozenset({"ReadFromDomainController"}),
+    ),
+    _Cmdlet(
+        "Get-DistributionGroupMember",
+        _RECIPIENT + "GetDistributionGroupMember",
+        ("Identity", "ResultSize", "ReadFromDomainController", "IgnoreDefaultScope", *_COMMON),
+        "DistributionGroupMemberIdParameter",
+        _get_distribution_group_member,
+        frozenset({"ReadFromDomainController", "IgnoreDefaultScope"}),
+    ),
+    _Cmdlet(
+        "Get-Group",
+        _RECIPIENT + "GetGroup",
+        ("Identity", "RecipientTypeDetails", "Filter", "ResultSize", "SortBy", "ReadFromDomainController", *_COMMON),
+        "GroupIdParameter",
+        _get_group,
+        frozenset({"ReadFromDomainController"}),
+    ),
+    _Cmdlet(
+        "Get-User",
+        _RECIPIENT + "GetUser",
+        ("Identity", "RecipientTypeDetails", "Filter", "ResultSize", "SortBy", "ReadFromDomainController", *_COMMON),
+        "UserIdParameter",
+        _get_user,
+        frozenset({"ReadFromDomainController"}),
+    ),
+    _Cmdlet(
+        "Get-Mailbox",
+        _RECIPIENT + "GetMailbox",
+        ("Identity", "RecipientTypeDetails", "Filter", "ResultSize", "SortBy", "ReadFromDomainController", *_COMMON),
+        "MailboxIdParameter",
+        _get_mailbox,
+        frozenset({"ReadFromDomainController"}),
+    ),
+    _Cmdlet(
+        "Get-Recipient",
+        _RECIPIENT + "GetRecipient",
+        (
+            "Identity",
+            "Filter",
+            "RecipientType",
+            "RecipientTypeDetails",
+            "ResultSize",
+            "SortBy",
+            "ReadFromDomainController",
+            *_COMMON,
+        ),
+        "RecipientIdParameter",
+        _get_recipient,
+        frozenset({"ReadFromDomainController"}),
+    ),
+    _Cmdlet(
+        "Get-ThrottlingPolicy",
+        _SYSCONF + "GetThrottlingPolicy",
+        ("Identity", "Explicit", "Diagnostics", *_COMMON),
+        "ThrottlingPolicyIdParameter",
+        _get_throttling,
+        frozenset({"Explicit", "Diagnostics"}),
+    ),
+    _Cmdlet(
+        "Get-OrganizationConfig",
+        _SYSCONF + "GetOrganizationConfig",
+        ("Identity", "RetrieveEwsOperationAccessPolicy", *_COMMON),
+        "OrganizationIdParameter",
+        _get_org,
+        frozenset({"RetrieveEwsOperationAccessPolicy"}),
+    ),
+    _Cmdlet(
+        "Get-ExchangeServer",
+        _SYSCONF + "GetExchangeServer",
+        ("Identity", "Domain", "Status", *_COMMON),
+        "ServerIdParameter",
+        _get_server,
+        frozenset({"Status"}),
+    ),
+)
+# Exchange Online only (audit.lab.authz.EXO_ONLY_CMDLETS keeps them out of on-premises sessions).
+_EXO_CMDLETS = (
+    _Cmdlet(
+        "Get-ServicePrincipal",
+        _RBAC + "GetServicePrincipal",
+        ("Identity", "Organization", *_COMMON),
+        "ServicePrincipalIdParameter",
+        _get_service_principal,
+    ),
+    _Cmdlet(
+        "Test-ServicePrincipalAuthorization",
+        _RBAC + "TestServicePrincipalAuthorization",
+        ("Identity", "Resource", *_COMMON),
+        "ServicePrincipalIdParameter",
+        _test_service_principal_authorization,
+    ),
+    _Cmdlet(
+        "Get-ApplicationAccessPolicy",
+        _SYSCONF + "GetApplicationAccessPolicy",
+        ("Identity", "Organization", *_COMMON),
+        "ApplicationAccessPolicyIdParameter",
+        _get_application_access_policy,
+    ),
+    _Cmdlet(
+        "New-ServicePrincipal",
+        _RBAC + "NewServicePrincipal",
+        ("AppId", "ObjectId", "ServiceId", "DisplayName", "Organization", *_WRITE),
+        "ServicePrincipalIdParameter",
+        _new_service_principal,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "New-ManagementRoleAssignment",
+        _RBAC + "NewManagementRoleAssignment",
+        ("Name", "Role", "App", "CustomResourceScope", "RecipientAdministrativeUnitScope", *_WRITE),
+        "RoleAssignmentIdParameter",
+        _new_role_assignment,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Set-ManagementRoleAssignment",
+        _RBAC + "SetManagementRoleAssignment",
+        ("Identity", "CustomResourceScope", "RecipientAdministrativeUnitScope", "Enabled", *_WRITE),
+        "RoleAssignmentIdParameter",
+        _set_role_assignment,
+        frozenset({"Confirm", "WhatIf", "Enabled"}),
+    ),
+    _Cmdlet(
+        "Remove-ManagementRoleAssignment",
+        _RBAC + "RemoveManagementRoleAssignment",
+        ("Identity", *_WRITE),
+        "RoleAssignmentIdParameter",
+        _remove_role_assignment,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "New-ManagementScope",
+        _SYSCONF + "NewManagementScope",
+        ("Name", "RecipientRestrictionFilter", *_WRITE),
+        "ManagementScopeIdParameter",
+        _new_management_scope,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Set-OrganizationConfig",
+        _SYSCONF + "SetOrganizationConfig",
+        ("EWSEnabled", "EwsAllowedAppIDs", *_WRITE),
+        "OrganizationIdParameter",
+        _set_organization_config,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Remove-RoleGroup",
+        _RBAC + "RemoveRoleGroup",
+        ("Identity", "BypassSecurityGroupManagerCheck", *_WRITE),
+        "RoleGroupIdParameter",
+        _remove_role_group,
+        frozenset({"Confirm", "WhatIf", "BypassSecurityGroupManagerCheck"}),
+    ),
+    _Cmdlet(
+        "Set-User",
+        _RECIPIENT + "SetUser",
+        ("Identity", "AccountDisabled", *_WRITE),
+        "UserIdParameter",
+        _set_account_disabled,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Set-Mailbox",
+        _RECIPIENT + "SetMailbox",
+        ("Identity", "AccountDisabled", *_WRITE),
+        "MailboxIdParameter",
+        _set_account_disabled,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+)
+_CMDLETS = {c.name.lower(): c for c in (*_CMDLET_LIST, *_EXO_CMDLETS)}
