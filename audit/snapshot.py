@@ -404,7 +404,7 @@ def content_hash(content: dict[str, Any]) -> str:
 # A snapshot exaudit writes is the canonical JSON of its content with the checksum inserted as the first member, so
 # that reading it back can verify the checksum over the raw bytes instead of re-serializing a large document.
 # An unkeyed checksum finds damage, not a deliberate edit (anyone can recompute it): audit/bundle.py signs.
-_SEALED_PREFIX = re.compile(rb'\A\{"sha256":"([0-9a-f]{64})",')
+_CHECKSUM_PREFIX = re.compile(rb'\A\{"sha256":"([0-9a-f]{64})",')
 
 
 def to_document(snapshot: Snapshot) -> dict[str, Any]:
@@ -449,7 +449,7 @@ def _fast_load(data: bytes, source: str) -> tuple[Snapshot, str] | None:
     Returns None when the bytes are not in that layout (hand-edited or pretty-printed snapshots), so that the
     general path decides.
     """
-    match = _SEALED_PREFIX.match(data)
+    match = _CHECKSUM_PREFIX.match(data)
     if match is None:
         return None
     end = len(data)  # without trailing whitespace; bytes.rstrip would copy the whole snapshot to find it
