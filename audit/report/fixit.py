@@ -58,9 +58,11 @@ def fix_plan(findings: Sequence[Finding]) -> Plan:
     for finding in failing:
         lines = finding.remediation.splitlines()
         commands = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not commands:
+            continue  # only a note ("follows from the other fixes"): the finding shows it, no step to run
         fresh = [line for line in lines if line.lstrip().startswith("#") or line not in where]
         numbers = {where[line] for line in commands if line in where}
-        if any(line in commands for line in fresh) or not commands:
+        if any(line in commands for line in fresh):
             number = len(steps) + 1
             label = f"{finding.check_id} ({finding.policy})"
             text = "\n".join(fresh).strip("\n")

@@ -179,7 +179,7 @@ def view_model(result: AuditResult) -> ReportView:
         ("Generated", info.generated_at, False),
         ("Collected", info.collected_at, False),
         ("Exchange server", info.server_version, False),
-        ("Snapshot SHA-256", info.snapshot_sha256, True),
+        ("Snapshot checksum (SHA-256, unsigned)", info.snapshot_sha256, True),
         ("exaudit version", info.tool_version, False),
     )
     return ReportView(

@@ -150,7 +150,7 @@ def render(result: AuditResult) -> str:
     lines.append("")
     facts = [
         ("Policies", ", ".join(info.policies)),
-        ("Snapshot SHA-256", info.snapshot_sha256),
+        ("Snapshot checksum (SHA-256, unsigned)", info.snapshot_sha256),
         ("Collected at", info.collected_at),
         ("Exchange server", info.server_version),
     ]

@@ -36,8 +36,11 @@ def test_the_group_is_created_before_members_are_added_whatever_the_severity() -
 
 
 def test_errors_passes_and_empty_remediations_make_no_step() -> None:
-    plan = fix_plan([_f("EXA050", "Get-Mailbox", Status.ERROR), _f("EXA001", "x", Status.PASS), _f("EXA012", "")])
+    note = _f("EXA040", "# Follows from the assignment, scope and membership fixes.")
+    plan = fix_plan([_f("EXA050", "Get-Mailbox", Status.ERROR), _f("EXA001", "x", Status.PASS), _f("EXA012", ""), note])
     assert plan.steps == ()
+    html = render(Format.HTML, AuditResult(RunInfo("0", "now", ("p.yaml",), "lab"), (note,)))
+    assert "Follows from the assignment" in html  # a note stays with its finding
 
 
 def test_non_exchange_steps_are_marked_in_html_and_markdown() -> None:
