@@ -95,10 +95,12 @@ def _state_only(data: bytes, source: str) -> SnapshotState:
     return snapshot
 
 
+_REPORT_HEAD = re.compile(rb'\A\s*\{\s*"schema"\s*:\s*"' + re.escape(REPORT_SCHEMA.encode()) + rb'"')
+
+
 def _is_report(data: bytes) -> bool:
-    # A report is small and starts with its schema; a snapshot starts with its checksum.
-    head = data[:200].lstrip()
-    return head.startswith(b"{") and b'"schema": "' + REPORT_SCHEMA.encode() + b'"' in head
+    # A report starts with its schema (exaudit writes it first); a snapshot starts with its checksum.
+    return _REPORT_HEAD.match(data[:400]) is not None
 
 
 def read(path: Path, policies: Sequence[LoadedPolicy] = (), now: datetime | None = None) -> Run:

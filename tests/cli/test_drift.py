@@ -191,3 +191,12 @@ def test_findings_from_report_round_trips(tmp_path: Path) -> None:
     findings, generated = findings_from_report(json.loads(report_of("extra-member", tmp_path).read_text()))
     assert {f.check_id for f in findings if f.status is Status.FAIL} == failing("extra-member")
     assert generated
+
+
+def test_a_compact_report_is_still_a_report(tmp_path: Path) -> None:
+    report = report_of("extra-member", tmp_path)
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps(json.loads(report.read_text()), separators=(",", ":")))
+    code, out, err = run("diff", str(compact), str(report))
+    assert code == 0, err
+    assert "0 new, 0 fixed, 3 still failing" in out
