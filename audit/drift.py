@@ -165,6 +165,11 @@ def compare(baseline: Iterable[Finding], current: Iterable[Finding], label: str,
             if before is not None and before.status in FAILING:
                 changes.append(Change(before, BaselineState.ABSENT, before.status))
                 states[k] = BaselineState.ABSENT
+            elif before is None:
+                states[k] = BaselineState.NEW  # e.g. a waiver added since: SARIF shows it as a new suppression
+            else:
+                same = before.status == finding.status and before.message == finding.message
+                states[k] = BaselineState.UNCHANGED if same else BaselineState.UPDATED
             continue
         if before is None or before.status not in FAILING:
             state = BaselineState.NEW

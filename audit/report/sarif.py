@@ -29,6 +29,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
+from audit.drift import BaselineState
 from audit.findings import AuditResult, Finding, Severity, Status
 from audit.report import markdown
 from audit.report.interface import ordered, strip_control
@@ -167,11 +168,17 @@ def baseline_states(
     """
     drift = result.drift
     assert drift is not None
+    present = set()
     for item in results:
-        state = drift.states.get((item["properties"]["policy"], item["ruleId"]))
-        item["baselineState"] = state.value if state is not None else "unchanged"
+        key = (item["properties"]["policy"], item["ruleId"])
+        present.add(key)
+        state = drift.states.get(key) or BaselineState.NEW  # every current result has a state
+        # Failing before and waived now: the result is still here (suppressed), so it changed, it is not absent.
+        item["baselineState"] = (BaselineState.UPDATED if state is BaselineState.ABSENT else state).value
     for change in drift.fixed:
         f = change.finding
+        if (strip_control(f.policy), f.check_id) in present:
+            continue
         rules.setdefault(f.check_id, _rule(f))
         absent = _result(f, list(rules).index(f.check_id), fallback)
         absent.update({"kind": "pass", "level": "none", "baselineState": "absent"})

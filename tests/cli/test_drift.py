@@ -65,6 +65,7 @@ def test_compare_classifies_new_fixed_unchanged_and_updated() -> None:
         _finding("EXA004", Status.PASS),
     ]
     drift = compare(old, new, "base")
+    assert drift.states[("p", "EXA001")] is BaselineState.UNCHANGED
     states = {c.finding.check_id: c.state for c in drift.changes}
     assert states == {
         "EXA001": BaselineState.UNCHANGED,
@@ -200,3 +201,14 @@ def test_a_compact_report_is_still_a_report(tmp_path: Path) -> None:
     code, out, err = run("diff", str(compact), str(report))
     assert code == 0, err
     assert "0 new, 0 fixed, 3 still failing" in out
+
+
+def test_a_failure_waived_since_the_baseline_is_one_updated_sarif_result() -> None:
+    from audit.findings import AuditResult, RunInfo
+    from audit.report import Format, render
+
+    before = [_finding("EXA031", Status.FAIL)]
+    waived = Finding("EXA031", "t", Status.SKIP, Severity.LOW, "waived", "p", waived_by="until migration")
+    result = AuditResult(RunInfo("0", "now", ("p.yaml",), "lab"), (waived,), drift=compare(before, [waived], "b"))
+    results = json.loads(render(Format.SARIF, result))["runs"][0]["results"]
+    assert [(r["ruleId"], r["baselineState"]) for r in results] == [("EXA031", "updated")]
