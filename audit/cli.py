@@ -236,6 +236,23 @@ def _add_exo_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--probe-client-secret", help=argparse.SUPPRESS)
 
 
+def _add_baseline_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("drift since an earlier run")
+    g.add_argument("--baseline", type=Path, metavar="FILE", help="an earlier report.json or snapshot to compare with")
+    g.add_argument(
+        "--fail-on",
+        choices=("any", "new"),
+        default="any",
+        help="exit 1 on any failing check (default), or only on checks failing since --baseline (ERROR still exits 3)",
+    )
+
+
+def _add_bundle_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("signed evidence bundle (exaudit verify checks it)")
+    g.add_argument("--bundle", type=Path, metavar="DIR", help="write the snapshot, reports and a signed manifest")
+    g.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 private key (PEM); default EXAUDIT_SIGN_KEY")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(
@@ -286,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="evaluate as of this ISO date/time (default: now); waivers expire against it")
     _add_report_options(p)
     _add_file_mode(p)
+    _add_baseline_options(p)
 
     p = add("plan", "print the PowerShell that would bring Exchange to the policy (never run)")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
@@ -293,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("collect", "collect state and probe mailboxes; write a snapshot")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
-    p.add_argument("--out", type=Path, required=True, help="snapshot file to write")
+    p.add_argument("--out", type=Path, help="snapshot file to write (required unless --bundle is given)")
     _add_target_options(p)
+    _add_bundle_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _add_file_mode(p)
 
@@ -304,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(p)
     _add_report_options(p)
     _add_file_mode(p)
+    _add_baseline_options(p)
+    _add_bundle_options(p)
 
     p = add("demo", "start the embedded lab, audit it with the seed policy, write every report")
     p.add_argument("--scenario", default="compliant", help="lab scenario (see `exaudit lab scenarios`)")
@@ -321,6 +342,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tls", action="store_true", help="serve https with a certificate generated at start")
     s.add_argument("--port", type=_LAB_PORT, default=0, help="port on 127.0.0.1 (default: any free port)")
     lab_sub.add_parser("scenarios", help="list the lab's scenarios and the checks each must fail")
+
+    p = add("diff", "what changed between two runs: two report.json files, or two snapshots (exit 1 on drift)")
+    p.add_argument("old", type=Path, metavar="OLD", help="the earlier report.json or snapshot")
+    p.add_argument("new", type=Path, metavar="NEW", help="the later one, of the same kind")
+    p.add_argument("--policy", type=Path, action="append", default=[], help="evaluate snapshots with this policy")
+    p.add_argument("--now", help="evaluate snapshots as of this ISO date/time (default: now)")
+    p.add_argument(
+        "--fail-on", choices=("any", "new"), default="any", help="exit 1 on any drift, or only on new failures"
+    )
+
+    p = add("keygen", "write an Ed25519 key pair for signed bundles: PREFIX.key (0600, secret) and PREFIX.pub")
+    p.add_argument("--out", type=Path, required=True, metavar="PREFIX", help="path prefix of the two key files")
+
+    p = add("verify", "verify a signed evidence bundle: exit 0 when signed with KEY and unchanged, else 3")
+    p.add_argument("bundle", type=Path, metavar="BUNDLE", help="the folder `--bundle` wrote")
+    p.add_argument("--public-key", type=Path, required=True, metavar="KEY", help="PEM public key (PREFIX.pub)")
 
     p = add("completion", "print a shell completion script (bash: source <(exaudit completion bash))")
     p.add_argument("shell", choices=("bash", "zsh", "fish"))
@@ -408,6 +445,8 @@ def _result(
     sha: str,
     now: datetime,
 ) -> AuditResult:
+    from audit.subjects import subjects
+
     server = ""
     if snapshot is not None and snapshot.servers:
         server = snapshot.servers[0].admin_display_version
@@ -419,6 +458,7 @@ def _result(
         snapshot_sha256=sha,
         collected_at=snapshot.collected_at if snapshot is not None else "",
         server_version=server,
+        subjects=subjects(policies),
     )
     incomplete = snapshot is not None and _incomplete(snapshot)
     return AuditResult(info=info, findings=tuple(findings), incomplete=incomplete)
@@ -756,15 +796,17 @@ def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     from audit import snapshot as snap
     from audit.evaluate import evaluate_all
 
+    _check_fail_on(args)
     now = _now(args.now)
     policies = _load_policies(args.policies)
     snapshot, sha = snap.load(args.snapshot)
     findings = evaluate_all(policies, snapshot, now)
     result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
+    result = _with_drift(result, args, policies, snapshot, now, stderr)
     write_reports(result, args, stdout)
     _summary(result, args, stderr)
     _collection_problems(snapshot, stderr)
-    return result.exit_code
+    return _gate(result, args)
 
 
 def _cmd_plan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
@@ -811,15 +853,21 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
 def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
     from audit import run as live
 
+    if args.out is None and args.bundle is None:
+        raise UsageError("give --out FILE (the snapshot) or --bundle DIR (a signed evidence bundle)")
     policies = _load_policies(args.policies)
     target = _target(args, policies, stderr)
     if not _is_exchange_online(target):
         _preflight(target, probes=True)
+    sign_key = _bundle_key(args)
     snapshot = live.collect(policies, target, progress=_progress(args, stderr))
-    sha = _write_snapshot(snapshot, args.out, _file_mode(args))
+    for out in (args.out, args.bundle / "snapshot.json" if args.bundle else None):
+        if out is not None:
+            sha = _write_snapshot(snapshot, out, _file_mode(args))
+            if not args.quiet:
+                stderr.write(f"snapshot written: {_safe(out)} (checksummed, sha256 {sha})\n")
+    _sign_bundle(args, sign_key, stderr)
     _collection_problems(snapshot, stderr)
-    if not args.quiet:
-        stderr.write(f"snapshot written: {_safe(args.out)} (sha256 {sha})\n")
     # A probe that observed nothing (every probe refused with 401, say) leaves EXA050/EXA051 undecided just like a
     # failed cmdlet leaves its checks: collection did not succeed, even though the probe run itself completed.
     return decide_exit_code(None, incomplete=_incomplete(snapshot))
@@ -834,17 +882,29 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     target = _target(args, policies, stderr)
     if not _is_exchange_online(target):
         _preflight(target, probes=True)
+    _check_fail_on(args)
+    sign_key = _bundle_key(args)
+    if args.bundle is not None:
+        args.snapshot_out = args.snapshot_out or args.bundle / "snapshot.json"
     snapshot, findings = live.run(policies, target, now, progress=_progress(args, stderr))
     sha = (
         _write_snapshot(snapshot, args.snapshot_out, _file_mode(args))
         if args.snapshot_out
-        else str(snap.to_document(snapshot)["sha256"])  # sealed once; the same hash `collect` would write
+        else str(snap.to_document(snapshot)["sha256"])  # checksummed once; the same hash `collect` would write
     )
     result = _result(findings, policies, _target_label(args, snapshot), snapshot, sha, now)
+    result = _with_drift(result, args, policies, snapshot, now, stderr)
     write_reports(result, args, stdout)
+    if args.bundle is not None:
+        bundle_args = argparse.Namespace(**{**vars(args), "report_dir": args.bundle, **dict.fromkeys(REPORT_FLAGS)})
+        bundle_args.html_jenkins = None
+        write_reports(result, bundle_args, stdout)
+        if args.snapshot_out != args.bundle / "snapshot.json":
+            _write_snapshot(snapshot, args.bundle / "snapshot.json")
+        _sign_bundle(args, sign_key, stderr)
     _summary(result, args, stderr)
     _collection_problems(snapshot, stderr)
-    return result.exit_code
+    return _gate(result, args)
 
 
 def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
@@ -877,6 +937,93 @@ def _cmd_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitC
     for w in written:
         stdout.write(f"{w.fmt}: {w.path}\n")
     return result.exit_code
+
+
+def _with_drift(
+    result: AuditResult,
+    args: argparse.Namespace,
+    policies: Sequence[LoadedPolicy],
+    snapshot: Snapshot,
+    now: datetime,
+    stderr: TextIO,
+) -> AuditResult:
+    """The result with its drift since ``--baseline`` (said in one line on stderr), or unchanged without one."""
+    if args.baseline is None:
+        return result
+    from dataclasses import replace
+
+    from audit.baseline import drift_against
+
+    drift = drift_against(args.baseline, result.findings, snapshot, policies, now)
+    if not getattr(args, "quiet", False):
+        from audit.report.interface import strip_control
+
+        stderr.write(strip_control(drift.summary()) + "\n")
+    return replace(result, drift=drift)
+
+
+def _check_fail_on(args: argparse.Namespace) -> None:
+    if args.fail_on == "new" and args.baseline is None:
+        raise UsageError("--fail-on new needs --baseline FILE (an earlier report.json or snapshot)")
+
+
+def _gate(result: AuditResult, args: argparse.Namespace) -> ExitCode:
+    from audit.drift import FailOn, gate
+
+    return gate(result.exit_code, result.drift, FailOn(args.fail_on))
+
+
+def _cmd_diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit.baseline import diff, render_text
+
+    policies = _load_policies(args.policy) if args.policy else []
+    drift = diff(args.old, args.new, policies, _now(args.now))
+    with_findings = bool(drift.changes) or bool(policies) or not drift.evidence
+    stdout.write(render_text(drift, with_findings))
+    if args.fail_on == "new":
+        return ExitCode.NON_COMPLIANT if drift.new else ExitCode.COMPLIANT
+    return ExitCode.NON_COMPLIANT if drift.any else ExitCode.COMPLIANT
+
+
+def _bundle_key(args: argparse.Namespace) -> Any:
+    """The signing key for --bundle, loaded (and the folder checked) before anything is collected."""
+    if args.bundle is None:
+        if args.sign_key is not None:
+            raise UsageError("--sign-key signs a bundle: give --bundle DIR as well")
+        return None
+    from audit import bundle
+
+    bundle.check_empty(args.bundle)
+    return bundle.load_private_key(args.sign_key)
+
+
+def _sign_bundle(args: argparse.Namespace, key: Any, stderr: TextIO) -> None:
+    if args.bundle is None:
+        return
+    from audit import bundle
+
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    count = bundle.sign(args.bundle, key, tool_version=__version__, created_at=created)
+    if not getattr(args, "quiet", False):
+        stderr.write(f"bundle signed: {args.bundle} ({count} file(s); check with `exaudit verify`)\n")
+
+
+def _cmd_keygen(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import bundle
+
+    private, public = bundle.keygen(args.out)
+    stdout.write(f"private key: {private} (mode 0600; keep it secret, or put it in EXAUDIT_SIGN_KEY)\n")
+    stdout.write(f"public key: {public} (give it to whoever verifies your bundles)\n")
+    return ExitCode.COMPLIANT
+
+
+def _cmd_verify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    from audit import bundle
+
+    result = bundle.verify(args.bundle, bundle.load_public_key(args.public_key))
+    for line in result.lines():
+        (stdout if result.ok else stderr).write(f"{line}\n" if result.ok else f"exaudit: {line}\n")
+    return ExitCode.COMPLIANT if result.ok else ExitCode.UNKNOWN_STATE
 
 
 def _check_scenario(name: str) -> None:
@@ -935,6 +1082,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], ExitCode]] = 
     "lab": _cmd_lab,
     "completion": _cmd_completion,
     "migrate": _cmd_migrate,
+    "keygen": _cmd_keygen,
+    "diff": _cmd_diff,
+    "verify": _cmd_verify,
 }
 
 

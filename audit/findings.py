@@ -6,7 +6,10 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from audit.drift import Drift
 
 
 class Status(enum.StrEnum):
@@ -137,6 +140,19 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Subject:
+    """What one policy audits, for the report header (audit/subjects.py builds it from the policy)."""
+
+    policy: str  # metadata.name
+    principal: str  # the service account's UPN, or the app's display name and appId
+    role: str  # e.g. ApplicationImpersonation
+    via: str  # "role group CallPro Calendar Access", "security group X", "direct assignment"
+    scope: str  # the management scope's name
+    recipient_filter: str  # what the scope's filter must mean
+    group: str = ""  # the group the filter names, if any
+
+
+@dataclass(frozen=True, slots=True)
 class RunInfo:
     """Facts about the run that every report prints next to the findings."""
 
@@ -147,6 +163,7 @@ class RunInfo:
     snapshot_sha256: str = ""
     collected_at: str = ""
     server_version: str = ""
+    subjects: tuple[Subject, ...] = ()  # what each policy audits (the report header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +173,7 @@ class AuditResult:
     info: RunInfo
     findings: tuple[Finding, ...]
     incomplete: bool = False  # the collection behind the findings left state unknown (see collection_incomplete)
+    drift: Drift | None = None  # what changed since the baseline (--baseline), when one was given
     counts: dict[Status, int] = field(init=False)
 
     def __post_init__(self) -> None:

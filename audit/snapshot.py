@@ -408,51 +408,58 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
 
 
-# A snapshot exaudit writes is the canonical JSON of its content with the seal inserted as the first member, so
-# that reading it back can verify the seal over the raw bytes instead of re-serializing a large document.
-_SEALED_PREFIX = re.compile(rb'\A\{"sha256":"([0-9a-f]{64})",')
+# A snapshot exaudit writes is the canonical JSON of its content with the checksum inserted as the first member, so
+# that reading it back can verify the checksum over the raw bytes instead of re-serializing a large document.
+# An unkeyed checksum finds damage, not a deliberate edit (anyone can recompute it): audit/bundle.py signs.
+_CHECKSUM_PREFIX = re.compile(rb'\A\{"sha256":"([0-9a-f]{64})",')
 
 
 def to_document(snapshot: Snapshot) -> dict[str, Any]:
-    """The JSON document of a snapshot, sealed with its SHA-256."""
+    """The JSON document of a snapshot, checksummed with its SHA-256."""
     doc: dict[str, Any] = _ADAPTER.dump_python(snapshot, mode="json")
     doc["sha256"] = content_hash(doc)
     return doc
 
 
 def dumps(snapshot: Snapshot) -> str:
-    """The snapshot as sealed canonical JSON text (the seal first)."""
-    return _sealed_text(snapshot)[0]
+    """The snapshot as checksummed canonical JSON text (the checksum first)."""
+    return _checksummed_text(snapshot)[0]
 
 
-def _sealed_text(snapshot: Snapshot) -> tuple[str, str]:
-    return seal_document(_ADAPTER.dump_python(snapshot, mode="json"))
+def _checksummed_text(snapshot: Snapshot) -> tuple[str, str]:
+    return checksum_document(_ADAPTER.dump_python(snapshot, mode="json"))
 
 
-def seal_document(content: dict[str, Any]) -> tuple[str, str]:
-    """Sealed JSON text for a snapshot document (the seal first, then the canonical content) and its SHA-256."""
+def checksum_document(content: dict[str, Any]) -> tuple[str, str]:
+    """Checksummed JSON text of a snapshot document (the checksum first, then the canonical content) and its hash."""
     text = _canonical({k: v for k, v in content.items() if k != "sha256"})
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return '{"sha256":"' + sha + '",' + text[1:] + "\n", sha
 
 
+# The name callers on other branches still import (tests/hostile, bench): the same function.
+seal_document = checksum_document
+
+
 def write(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
-    """Write the sealed snapshot to ``path`` (atomically, mode 0600 unless told) and return its SHA-256."""
-    text, sha = _sealed_text(snapshot)
+    """Write the checksummed snapshot to ``path`` (atomically, mode 0600 unless told) and return its SHA-256."""
+    text, sha = _checksummed_text(snapshot)
     write_private(path, text.encode("utf-8"), mode)
     return sha
 
 
 def _fast_load(data: bytes, source: str) -> tuple[Snapshot, str] | None:
-    """Verify and parse a snapshot in exaudit's own sealed layout without building an intermediate dict.
+    """Verify and parse a snapshot in exaudit's own checksummed layout without building an intermediate dict.
 
     Returns None when the bytes are not in that layout (hand-edited or pretty-printed snapshots), so that the
     general path decides.
     """
-    match = _SEALED_PREFIX.match(data)
+    match = _CHECKSUM_PREFIX.match(data)
     if match is None:
         return None
-    end = len(data.rstrip(b" \t\r\n"))
+    end = len(data)  # without trailing whitespace; bytes.rstrip would copy the whole snapshot to find it
+    while end and data[end - 1] in b" \t\r\n":
+        end -= 1
     digest = hashlib.sha256(b"{")
     digest.update(memoryview(data)[match.end() : end])
     claimed = match.group(1).decode("ascii")
@@ -486,11 +493,11 @@ def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, st
         )
     claimed = doc.get("sha256")
     if not isinstance(claimed, str):
-        raise SnapshotError(f"{source}: no 'sha256' seal; refusing an unsealed snapshot")
+        raise SnapshotError(f"{source}: no 'sha256' checksum; refusing a snapshot without one")
     actual = content_hash(doc)
     if actual != claimed:
         raise SnapshotError(
-            f"{source}: SHA-256 mismatch (sealed {claimed[:12]}..., content {actual[:12]}...): the snapshot "
+            f"{source}: SHA-256 mismatch (recorded {claimed[:12]}..., content {actual[:12]}...): the snapshot "
             "was changed after it was written. Collect a new one with `exaudit collect`."
         )
     body = {k: v for k, v in doc.items() if k != "sha256"}

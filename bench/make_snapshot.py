@@ -1,4 +1,4 @@
-"""Generate a large, sealed snapshot (default 100,000 recipients, 2,000 in the scope group) for benchmarks.
+"""Generate a large, checksummed snapshot (default 100,000 recipients, 2,000 in the scope group) for benchmarks.
 
 The organization is the seed setup done right at scale: the CallPro role group with a scoped ApplicationImpersonation
 assignment, the scope ``MemberOfGroup -eq '<DN of SecurityGroup-CallPro Calendar Access>'``, the group holding
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from audit.snapshot import SCHEMA_VERSION, seal_document
+from audit.snapshot import SCHEMA_VERSION, checksum_document
 
 DOMAIN = "contoso.com"
 DC = "DC=contoso,DC=com"
@@ -130,7 +130,7 @@ def _person(i: int, rng: random.Random) -> tuple[str, str]:
 
 
 def build(recipients: int, members: int, evidence: bool, seed: int) -> dict[str, Any]:
-    """The snapshot document (unsealed)."""
+    """The snapshot document (without its checksum)."""
     rng = random.Random(seed)
     recs: list[dict[str, Any]] = []
     mbxs: list[dict[str, Any]] = []
@@ -479,7 +479,7 @@ def write_policy(directory: Path, doc: dict[str, Any], members: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where to write the sealed snapshot")
+    parser.add_argument("out", type=Path, help="where to write the checksummed snapshot")
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--members", type=int, default=2_000)
     parser.add_argument("--no-evidence", action="store_true", help="leave out the raw cmdlet output")
@@ -488,7 +488,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     doc = build(args.recipients, args.members, not args.no_evidence, args.seed)
-    text, doc["sha256"] = seal_document(doc)  # the layout `exaudit collect` writes
+    text, doc["sha256"] = checksum_document(doc)  # the layout `exaudit collect` writes
     args.out.write_text(text, encoding="utf-8")
     print(
         f"wrote {args.out}: {len(doc['recipients'])} recipients, {len(doc['mailboxes'])} mailboxes, "

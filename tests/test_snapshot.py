@@ -63,7 +63,7 @@ def test_a_pretty_printed_snapshot_with_the_same_content_is_accepted() -> None:
         (lambda t: t[: len(t) // 2], "not valid JSON"),
         (lambda t: "", "not valid JSON"),
         (lambda t: "[1, 2]", "expected a JSON object"),
-        (lambda t: t.replace('"sha256":', '"seal":', 1), "no 'sha256' seal"),
+        (lambda t: t.replace('"sha256":', '"seal":', 1), "no 'sha256' checksum"),
         (lambda t: "\xff\xfe garbage", "not valid JSON"),
     ],
     ids=["tampered", "truncated", "empty", "not-an-object", "unsealed", "garbage"],

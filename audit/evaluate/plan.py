@@ -10,6 +10,7 @@ is printed once.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from audit.evaluate.engine import evaluate
@@ -17,6 +18,26 @@ from audit.evaluate.powershell import ps, ps_comment
 from audit.findings import Finding, Status
 from audit.policy import LoadedPolicy
 from audit.snapshot import Snapshot
+
+# Cmdlets that are not in the Exchange Management Shell: they come from the ActiveDirectory PowerShell module (RSAT
+# or a domain controller). Pasted into the Exchange shell they fail, and the fix looks broken.
+NON_EXCHANGE = ("Enable-ADAccount", "Disable-ADAccount", "Set-ADUser", "Set-ADGroup", "Add-ADGroupMember")
+NON_EXCHANGE_NOTE = (
+    "# NOT an Exchange cmdlet: run the next line where the ActiveDirectory module is loaded (RSAT or a domain "
+    "controller), not in the Exchange Management Shell."
+)
+
+# Permission changes are not seen at once: Exchange Online caches app RBAC for 30 minutes to 2 hours (APPRBAC,
+# Limitations; /work/shared/domain/exo-2026.md) and application access policies for over an hour
+# (auth-limit-mailbox-access.md; /work/shared/domain/exchange-rbac.md). An audit right after a fix may still see
+# the old access.
+RECHECK = (
+    "Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange Online: up to 2 "
+    "hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell and EWS "
+    "sessions). A check that still fails right after a fix is not yet proof the fix failed."
+)
+
+_REMOVE_MEMBER = re.compile(r"^Remove-DistributionGroupMember -Identity '((?:[^']|'')*)' -Member '((?:[^']|'')*)'")
 
 PLAN_ORDER: tuple[str, ...] = (
     # Exchange Online app: an Entra grant unions with every scope, so it goes first; an Application Access Policy
@@ -97,7 +118,56 @@ def remediation_plan(policy: LoadedPolicy, snapshot: Snapshot, now: datetime) ->
             emitted.update(line for line in fresh if not line.startswith("#"))
         else:
             out.append("# (the commands above already cover this)")
+    out = _mark_non_exchange(_one_removal_per_member(out, snapshot))
+    out += ["", *(f"# {line}" for line in _wrap(f"Then re-check: {RECHECK}"))]
     return "\n".join(out) + "\n"
+
+
+def _mark_non_exchange(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if line.startswith(NON_EXCHANGE):
+            out.append(NON_EXCHANGE_NOTE)
+        out.append(line)
+    return out
+
+
+def _one_removal_per_member(lines: list[str], snapshot: Snapshot) -> list[str]:
+    """Remove a member from a group once, even when two findings name it differently (SMTP address, name).
+
+    EXA033 removes a nested group as an unexpected member by its address; EXA034 removes it by name after adding
+    its members directly. The last removal is kept (it comes after the additions it must follow).
+    """
+    names: dict[str, str] = {}
+    for r in snapshot.recipients:
+        for name in (r.name, r.display_name, r.primary_smtp_address, r.alias, r.identity, r.distinguished_name):
+            if name:
+                names.setdefault(name.casefold(), r.distinguished_name.casefold() or r.identity.casefold())
+    for g in snapshot.groups:
+        for name in (g.name, g.display_name, g.primary_smtp_address or "", g.identity, g.distinguished_name):
+            if name:
+                names.setdefault(name.casefold(), g.distinguished_name.casefold() or g.identity.casefold())
+
+    def key(line: str) -> tuple[str, str] | None:
+        match = _REMOVE_MEMBER.match(line)
+        if match is None:
+            return None
+        group, member = (m.replace("''", "'").casefold() for m in match.groups())
+        return names.get(group, group), names.get(member, member)
+
+    last: dict[tuple[str, str], int] = {}
+    for n, line in enumerate(lines):
+        k = key(line)
+        if k is not None:
+            last[k] = n
+    out: list[str] = []
+    for n, line in enumerate(lines):
+        k = key(line)
+        if k is not None and last[k] != n:
+            out.append("# (this member is removed further down, under another name, after what must come first)")
+            continue
+        out.append(line)
+    return out
 
 
 def _wrap(text: str, width: int = 110) -> list[str]:
@@ -112,3 +182,8 @@ def _wrap(text: str, width: int = 110) -> list[str]:
     if current:
         lines.append(current)
     return lines
+
+
+def step_rank(finding: Finding) -> int:
+    """A finding's place in the plan (lower first): the order :func:`remediation_plan` prints (reports reuse it)."""
+    return _rank(finding)

@@ -25,8 +25,10 @@ import jinja2
 from markupsafe import Markup
 
 from audit.errors import ReportError
-from audit.findings import AuditResult, Finding, Severity, Status
-from audit.report.interface import STATUS_ORDER, ordered, shown_evidence
+from audit.findings import AuditResult, Finding, Severity, Status, Subject
+from audit.report.fixit import RECHECK, Step, fix_plan
+from audit.report.interface import STATUS_ORDER, ordered, shown_evidence, sort_key
+from audit.report.since import SinceView, since_view
 
 TEMPLATE = "report.html.j2"
 STYLESHEET = "report.css"
@@ -78,6 +80,7 @@ class FindingView:
     location: str  # "policies/callpro.yaml:12:3" or ""
     waived_by: str
     open: bool  # shown expanded on load
+    fix_steps: tuple[int, ...] = ()  # the steps of the "Fix it" plan that fix it (then no command is repeated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +107,17 @@ class ReportView:
     groups: tuple[GroupView, ...]
     generated_at: str
     tool_version: str
+    since: SinceView | None = None  # the drift since --baseline
+    subjects: tuple[Subject, ...] = ()  # what each policy audits (the header)
+    steps: tuple[Step, ...] = ()  # the "Fix it" plan
+    recheck: str = RECHECK
 
 
 def _safe_url(url: str) -> str:
     return url if url.startswith(("https://", "http://")) else ""
 
 
-def _finding_view(index: int, finding: Finding) -> FindingView:
+def _finding_view(index: int, finding: Finding, steps: tuple[int, ...] = ()) -> FindingView:
     evidence, more = shown_evidence(finding)
     location = finding.location
     return FindingView(
@@ -132,6 +139,7 @@ def _finding_view(index: int, finding: Finding) -> FindingView:
         location=f"{location.path}:{location.line}:{location.column}" if location is not None else "",
         waived_by=finding.waived_by or "",
         open=finding.status is not Status.PASS,
+        fix_steps=steps,
     )
 
 
@@ -150,16 +158,19 @@ _VERDICT_CLASSES = {0: "compliant", 1: "noncompliant", 3: "unknown", 4: "unknown
 def view_model(result: AuditResult) -> ReportView:
     """Sort, group, count and cap the findings into what the template prints."""
     findings = ordered(result.findings)
+    plan = fix_plan(findings)
     by_policy: dict[str, list[tuple[Finding, FindingView]]] = {}
     for index, finding in enumerate(findings):
-        by_policy.setdefault(finding.policy, []).append((finding, _finding_view(index, finding)))
+        view = _finding_view(index, finding, plan.steps_for(finding))
+        by_policy.setdefault(finding.policy, []).append((finding, view))
+    # The policy with the worst finding first (findings are already worst first within each).
     groups = tuple(
         GroupView(
             policy=policy,
             findings=tuple(view for _, view in pairs),
             summary=_summary([finding for finding, _ in pairs]),
         )
-        for policy, pairs in sorted(by_policy.items())
+        for policy, pairs in sorted(by_policy.items(), key=lambda item: (sort_key(item[1][0][0]), item[0]))
     )
     info = result.info
     facts = (
@@ -168,7 +179,7 @@ def view_model(result: AuditResult) -> ReportView:
         ("Generated", info.generated_at, False),
         ("Collected", info.collected_at, False),
         ("Exchange server", info.server_version, False),
-        ("Snapshot SHA-256", info.snapshot_sha256, True),
+        ("Snapshot checksum (SHA-256, unsigned)", info.snapshot_sha256, True),
         ("exaudit version", info.tool_version, False),
     )
     return ReportView(
@@ -185,6 +196,9 @@ def view_model(result: AuditResult) -> ReportView:
         groups=groups,
         generated_at=info.generated_at,
         tool_version=info.tool_version,
+        since=since_view(result.drift) if result.drift is not None else None,
+        subjects=info.subjects,
+        steps=plan.steps,
     )
 
 

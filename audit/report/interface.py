@@ -37,9 +37,14 @@ class Format(enum.StrEnum):
     MARKDOWN = "markdown"
 
 
-def sort_key(finding: Finding) -> tuple[int, int, str, str]:
-    """Order by status (FAIL first), then severity (critical first), then check id, then policy."""
-    return (STATUS_ORDER.index(finding.status), finding.severity.rank, finding.check_id, finding.policy)
+def sort_key(finding: Finding) -> tuple[int, int, int, str, str]:
+    """Worst first: FAIL and ERROR together by severity (a critical ERROR before a medium FAIL), then SKIP, PASS.
+
+    At equal severity a FAIL (a known violation) comes before an ERROR (could not tell); then check id, policy.
+    """
+    status = STATUS_ORDER.index(finding.status)
+    failing = status <= STATUS_ORDER.index(Status.ERROR)
+    return (0 if failing else status, finding.severity.rank, status, finding.check_id, finding.policy)
 
 
 def ordered(findings: Iterable[Finding]) -> list[Finding]:

@@ -10,11 +10,13 @@ Structure (``schemaVersion`` 1; fields are only ever added within a schema versi
       "verdict": "NON-COMPLIANT",           # AuditResult.verdict
       "exitCode": 1,                        # the exit-code table of design.md
       "counts": {"PASS": 15, "FAIL": 3, "ERROR": 1, "SKIP": 1, "total": 20},
-      "findings": [                         # FAIL, ERROR, SKIP, PASS; then severity, check id, policy
+      "findings": [                         # worst first: FAIL and ERROR by severity, then SKIP, PASS
         {"checkId", "title", "status", "severity", "policy", "message", "expected", "actual", "remediation",
          "docUrl", "rationale", "evidence": [...every line...],
          "location": {"path", "line", "column"} | null, "waivedBy": str | null}
-      ]
+      ],
+      "drift": {"baseline", "summary", "changes": [{"checkId", "policy", "state", "before", "status",
+                "evidenceAdded", "evidenceRemoved"}], "exchange": [...]}   # only with --baseline
     }
 
 ``REPORT_JSON_SCHEMA`` states the same as a JSON Schema. Strings are written as ``json.dumps`` escapes them
@@ -113,6 +115,16 @@ REPORT_JSON_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "drift": {
+            "type": "object",
+            "required": ["baseline", "summary", "changes", "exchange"],
+            "properties": {
+                "baseline": _TEXT,
+                "summary": _TEXT,
+                "changes": {"type": "array", "items": {"type": "object", "required": ["checkId", "policy", "state"]}},
+                "exchange": {"type": "array", "items": _TEXT},
+            },
+        },
     },
 }  # fmt: skip
 
@@ -161,6 +173,30 @@ def document(result: AuditResult) -> dict[str, Any]:
         "exitCode": int(result.exit_code),
         "counts": counts,
         "findings": [finding_document(f) for f in ordered(result.findings)],
+    } | ({"drift": drift_document(result)} if result.drift is not None else {})
+
+
+def drift_document(result: AuditResult) -> dict[str, Any]:
+    """The drift since ``--baseline``: every finding change; the Exchange changes bounded (and how many more)."""
+    drift = result.drift
+    assert drift is not None
+    return {
+        "baseline": drift.baseline,
+        "summary": drift.summary(),
+        "changes": [
+            {
+                "checkId": c.finding.check_id,
+                "policy": c.finding.policy,
+                "state": c.state.value,
+                "before": c.before.value if c.before is not None else None,
+                "status": "PASS" if c.state.value == "absent" else c.finding.status.value,
+                "evidenceAdded": list(c.added),
+                "evidenceRemoved": list(c.removed),
+            }
+            for c in drift.changes
+        ],
+        "exchange": list(drift.evidence),
+        "exchangeMore": drift.evidence_more,
     }
 
 

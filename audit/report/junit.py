@@ -50,6 +50,24 @@ def _case(finding: Finding) -> TestCase:
     return case
 
 
+def _drift_properties(result: AuditResult, policy: str) -> dict[str, str]:
+    """Suite properties for the drift since the baseline: counts, and the state of each check that changed."""
+    drift = result.drift
+    if drift is None:
+        return {}
+    mine = [c for c in drift.changes if c.finding.policy == policy]
+    props = {
+        "exaudit.baseline": strip_control(drift.baseline),
+        **{f"exaudit.drift.{state}": str(sum(1 for c in mine if c.state.value == state)) for state in _STATES},
+    }
+    for c in mine:
+        props[f"exaudit.baselineState.{c.finding.check_id}"] = c.state.value
+    return props
+
+
+_STATES = ("new", "updated", "unchanged", "absent")
+
+
 def render(result: AuditResult) -> str:
     """Render the JUnit XML report."""
     by_policy: dict[str, list[TestCase]] = {}
@@ -64,6 +82,7 @@ def render(result: AuditResult) -> str:
                 "exaudit.version": result.info.tool_version,
                 "exaudit.target": strip_control(result.info.target),
                 "exaudit.snapshot_sha256": result.info.snapshot_sha256,
+                **_drift_properties(result, policy),
             },
         )
         for policy, cases in sorted(by_policy.items())

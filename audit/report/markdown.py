@@ -14,7 +14,9 @@ import re
 from urllib.parse import quote
 
 from audit.findings import AuditResult, Finding, Status
+from audit.report.fixit import RECHECK, Plan, fix_plan
 from audit.report.interface import one_line, ordered, shown_evidence, strip_control
+from audit.report.since import since_view
 
 EMOJI: dict[Status, str] = {
     Status.FAIL: "\u274c",  # cross mark
@@ -58,7 +60,7 @@ def _link(url: str) -> str:
     return f"[documentation](<{quote(url, safe=':/?#@!$&*+,;=%~-._')}>)"
 
 
-def _details(finding: Finding) -> list[str]:
+def _details(finding: Finding, plan: Plan) -> list[str]:
     lines = [
         "<details>",
         f"<summary>{EMOJI[finding.status]} {html.escape(finding.status.value)} "
@@ -82,7 +84,11 @@ def _details(finding: Finding) -> list[str]:
         lines += ["**Evidence:**", "", fenced("\n".join(evidence), "text"), ""]
         if more:
             lines += [f"\u2026 and {more:,} more (the JSON report has them all)", ""]
-    if finding.remediation:
+    steps = plan.steps_for(finding)
+    if steps:
+        refs = ", ".join(f"[step {n}](#fix-it)" for n in steps)
+        lines += [f"**Fix:** {refs} of the plan below.", ""]
+    elif finding.remediation:
         lines += [
             "**Remediation** (PowerShell, review before running):",
             "",
@@ -94,6 +100,33 @@ def _details(finding: Finding) -> list[str]:
     if finding.doc_url:
         lines += [f"See the {_link(finding.doc_url)}.", ""]
     lines += ["</details>", ""]
+    return lines
+
+
+def _since(result: AuditResult) -> list[str]:
+    assert result.drift is not None
+    view = since_view(result.drift)
+    lines = ["### Since last run", "", escape(view.summary, line_start=True), ""]
+    if view.rows:
+        lines += ["| Change | Check | Status | Severity | Policy | Message |", "|:--|:--|:--|:--|:--|:--|"]
+        for row in view.rows:
+            status = f"{row.before} \u2192 {row.status}" if row.before and row.before != row.status else row.status
+            lines.append(
+                f"| {escape(row.label)} | {escape(row.check_id)} | {escape(status)} | {escape(row.severity)} "
+                f"| {escape(row.policy)} | {escape(row.message)} |"
+            )
+        lines.append("")
+        for row in view.rows:
+            if row.changes:
+                lines += [
+                    f"**{escape(row.check_id)}** evidence changed:",
+                    "",
+                    fenced("\n".join(row.changes), "diff"),
+                    "",
+                ]
+    if view.evidence:
+        more = [f"\u2026 and {view.evidence_more:,} more"] if view.evidence_more else []
+        lines += ["**Changes in Exchange:**", "", fenced("\n".join([*view.evidence, *more]), "text"), ""]
     return lines
 
 
@@ -117,12 +150,21 @@ def render(result: AuditResult) -> str:
     lines.append("")
     facts = [
         ("Policies", ", ".join(info.policies)),
-        ("Snapshot SHA-256", info.snapshot_sha256),
+        ("Snapshot checksum (SHA-256, unsigned)", info.snapshot_sha256),
         ("Collected at", info.collected_at),
         ("Exchange server", info.server_version),
     ]
     lines += [f"- **{label}:** {escape(value)}" for label, value in facts if value]
     lines.append("")
+    for s in info.subjects:
+        group = f" \u00b7 group {escape(s.group)}" if s.group else ""
+        lines += [
+            f"**Under audit** ({escape(s.policy)}): {escape(s.principal)} holds {escape(s.role)} via {escape(s.via)}, "
+            f"limited by scope {escape(s.scope)} (filter {escape(s.recipient_filter)}){group}",
+            "",
+        ]
+    if result.drift is not None:
+        lines += _since(result)
     attention = [f for f in ordered(result.findings) if f.status is not Status.PASS]
     if not attention:
         lines += ["Every check passed." if result.findings else "Nothing was evaluated.", ""]
@@ -138,7 +180,20 @@ def render(result: AuditResult) -> str:
         f"| {escape(f.message)} |"
         for f in attention
     ]
+    plan = fix_plan(attention)
     lines += ["", "### Details", ""]
     for finding in attention:
-        lines += _details(finding)
+        lines += _details(finding, plan)
+    if plan.steps:
+        lines += [
+            "### Fix it",
+            "",
+            "Run these steps in this order (PowerShell; review before running; exaudit never runs them).",
+            "",
+        ]
+        for step in plan.steps:
+            marker = " \u2014 **not Exchange: ActiveDirectory module**" if step.non_exchange else ""
+            lines += [f"**Step {step.number}** fixes {escape(', '.join(step.fixes))}{marker}", ""]
+            lines += [fenced(step.commands, "powershell"), ""]
+        lines += [f"**Then re-check:** {escape(RECHECK)}", ""]
     return "\n".join(lines)

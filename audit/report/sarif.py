@@ -29,6 +29,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
+from audit.drift import BaselineState
 from audit.findings import AuditResult, Finding, Severity, Status
 from audit.report import markdown
 from audit.report.interface import ordered, strip_control
@@ -157,6 +158,35 @@ def _result(finding: Finding, rule_index: int, fallback_policy: str | None) -> d
     return result
 
 
+def baseline_states(
+    results: list[dict[str, Any]], result: AuditResult, rules: dict[str, dict[str, Any]], fallback: str | None
+) -> list[dict[str, Any]]:
+    """Mark each result new/unchanged/updated against the baseline and add the fixed ones as ``absent``.
+
+    SARIF 2.1.0 section 3.27.24: ``absent`` is a result of the baseline no longer present in this run; code
+    scanning closes the alert. A waived (SKIP) result that failed before is reported as it is, not as absent.
+    """
+    drift = result.drift
+    assert drift is not None
+    present = set()
+    for item in results:
+        key = (item["properties"]["policy"], item["ruleId"])
+        present.add(key)
+        state = drift.states.get(key) or BaselineState.NEW  # every current result has a state
+        # Failing before and waived now: the result is still here (suppressed), so it changed, it is not absent.
+        item["baselineState"] = (BaselineState.UPDATED if state is BaselineState.ABSENT else state).value
+    for change in drift.fixed:
+        f = change.finding
+        if (strip_control(f.policy), f.check_id) in present:
+            continue
+        rules.setdefault(f.check_id, _rule(f))
+        absent = _result(f, list(rules).index(f.check_id), fallback)
+        absent.update({"kind": "pass", "level": "none", "baselineState": "absent"})
+        absent["message"] = {"text": f"Fixed since the baseline: {_message(f)}"}
+        results.append(absent)
+    return results
+
+
 def document(result: AuditResult) -> dict[str, Any]:
     """The whole report as a SARIF 2.1.0 log (a JSON-ready dict)."""
     findings = ordered(result.findings)
@@ -170,6 +200,8 @@ def document(result: AuditResult) -> dict[str, Any]:
         for f in findings
         if f.status in (Status.FAIL, Status.ERROR) or (f.status is Status.SKIP and f.waived_by)
     ]
+    if result.drift is not None:
+        results = baseline_states(results, result, rules, fallback)
     invocation: dict[str, Any] = {
         # The run completed its evaluation (compliant or not); exit code 3/4 means it could not decide.
         "executionSuccessful": int(result.exit_code) in (0, 1),

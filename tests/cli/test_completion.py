@@ -20,7 +20,7 @@ def _subcommands() -> set[str]:
 
 
 SUBCOMMANDS = _subcommands()
-assert {"validate", "run", "demo", "lab", "completion"} <= SUBCOMMANDS
+assert {"validate", "run", "demo", "lab", "completion", "keygen", "verify", "diff", "migrate"} <= SUBCOMMANDS
 
 
 def _script(shell: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.findings import AuditResult, Finding, RunInfo, Severity, SourceLocation, Status
+from audit.findings import AuditResult, Finding, RunInfo, Severity, SourceLocation, Status, Subject
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 POLICY = "callpro-calendar-access"
@@ -194,6 +194,19 @@ def sample_info() -> RunInfo:
         snapshot_sha256="3f1c9a0e5b7d2c4f6a8e0b1d3c5f7a9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a",
         collected_at="2026-11-26T10:14:41Z",
         server_version="Version 15.2 (Build 1544.4)",
+        subjects=(
+            Subject(
+                policy=POLICY,
+                principal="svcServiceAccount@contoso.com",
+                role="ApplicationImpersonation",
+                via="role group CallPro Calendar Access",
+                scope="CallPro Calendar Scope",
+                recipient_filter=(
+                    "MemberOfGroup -eq 'SecurityGroup-CallPro Calendar Access' (direct members of the group)"
+                ),
+                group=f"SecurityGroup-CallPro Calendar Access {XSS_NAME}",
+            ),
+        ),
     )
 
 

@@ -109,7 +109,8 @@ def test_readable_with_scripts_blocked(jenkins: Served, sample_result: AuditResu
     not_passing = sum(1 for f in sample_result.findings if f.status is not Status.PASS)
     assert page.locator("details.finding[open]").count() == not_passing  # open without a script
     assert page.locator("#finding-2 .message").is_visible()
-    assert page.locator("#finding-2 .remediation").is_visible()
+    assert page.locator("#finding-2 .fix-ref").is_visible()  # the finding points into the plan
+    assert page.locator("#fix-1 .remediation").is_visible()  # where the commands are, once
     # No dead controls: the filters and the expand buttons need the script and are not shown without it.
     assert not page.locator("#filters fieldset").first.is_visible()
     assert not page.locator("#expand-all").is_visible()

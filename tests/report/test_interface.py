@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from audit.findings import AuditResult, RunInfo, Severity, Status
+from audit.findings import AuditResult, Finding, RunInfo, Severity, Status
 from audit.report import FILE_NAMES, RENDERERS, Format, console_summary, render
 from audit.report.interface import ordered, strip_control
 
@@ -56,11 +56,15 @@ def test_renderers_never_open_a_file(sample_result: AuditResult, monkeypatch: py
     console_summary(sample_result, color=True)
 
 
-def test_order_is_status_then_severity_then_id(sample_result: AuditResult) -> None:
+def test_order_is_worst_first_failing_by_severity_then_skip_then_pass(sample_result: AuditResult) -> None:
     keys = [(f.status, f.severity, f.check_id) for f in ordered(sample_result.findings)]
     assert keys[0] == (Status.FAIL, Severity.CRITICAL, "EXA012")
-    statuses = [k[0] for k in keys]
-    assert statuses == sorted(statuses, key=[Status.FAIL, Status.ERROR, Status.SKIP, Status.PASS].index)
+    groups = [0 if s in (Status.FAIL, Status.ERROR) else 1 if s is Status.SKIP else 2 for s, _, _ in keys]
+    assert groups == sorted(groups)
+    failing = [k for k in keys if k[0] in (Status.FAIL, Status.ERROR)]
+    assert [k[1].rank for k in failing] == sorted(k[1].rank for k in failing)  # a critical ERROR before a high FAIL
+    same = [(Finding("EXA002", "t", s, Severity.HIGH, "m", "p")) for s in (Status.ERROR, Status.FAIL)]
+    assert [f.status for f in ordered(same)] == [Status.FAIL, Status.ERROR]  # equal severity: the known violation
 
 
 def test_strip_control_neutralises_terminal_escapes() -> None:

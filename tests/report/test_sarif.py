@@ -65,7 +65,7 @@ def test_results_for_fail_error_and_waivers_only(sample_result: AuditResult) -> 
     run = _sarif(sample_result)["runs"][0]
     results = run["results"]
     by_rule = {r["ruleId"]: r for r in results}
-    assert [r["ruleId"] for r in results] == ["EXA012", "EXA033", "EXA032", "EXA035", "EXA050", "EXA031"]
+    assert [r["ruleId"] for r in results] == ["EXA012", "EXA033", "EXA050", "EXA032", "EXA035", "EXA031"]
     assert by_rule["EXA012"]["level"] == "error"
     assert by_rule["EXA032"]["level"] == "warning"
     assert by_rule["EXA035"]["level"] == "note"
