@@ -636,11 +636,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(401, b"", "text/plain", headers)
 
     def _hang(self) -> None:
-        """Start a reply that promises a large body and never delivers it, until the server stops."""
+        """Start a reply that promises a body and never delivers it, until the server stops.
+
+        The promised length (1 MiB) stays below every client's reply bound, so that the client waits (a hang), rather
+        than refusing the reply at once for its announced size.
+        """
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", SOAP_CONTENT_TYPE)
-        self.send_header("Content-Length", str(10 * 1024 * 1024))
+        self.send_header("Content-Length", str(1024 * 1024))
         self.end_headers()
         with contextlib.suppress(OSError):
             self.wfile.write(b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>')

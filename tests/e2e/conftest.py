@@ -56,6 +56,7 @@ def run_cli(
     audit_password: str | None = None,
     command: str = "run",
     env: dict[str, str] | None = None,
+    ca_bundle: bool = True,
 ) -> CliRun:
     """Run ``exaudit run`` against the lab with its generated credentials (passwords from the environment)."""
     creds = lab.credentials
@@ -85,7 +86,7 @@ def run_cli(
         argv += ["--report-dir", str(tmp / "reports"), "--snapshot-out", str(tmp / "snapshot.json")]
     else:
         argv += ["--out", str(tmp / "snapshot.json")]
-    if lab.ca_cert_path is not None and "--ca-bundle" not in extra:
+    if ca_bundle and lab.ca_cert_path is not None and "--ca-bundle" not in extra:
         argv += ["--ca-bundle", str(lab.ca_cert_path)]
     argv += list(extra)
     saved = dict(os.environ)
