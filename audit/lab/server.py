@@ -447,6 +447,9 @@ def serve(
             f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
             f"  auditor    : {creds.auditor_username}  password: {creds.auditor_password}",
             f"  service    : {creds.service_username}  password: {creds.service_password}",
+            "  admin      : {}  password: {}  (Organization Management: applies `exaudit plan`)".format(
+                *lab.admin_credentials
+            ),
         ]
         if lab.ca_cert_path is not None:
             lines.append(f"  CA bundle  : {lab.ca_cert_path}")
