@@ -381,16 +381,44 @@ EXO_RBAC_WRITES = frozenset(
         "Remove-RoleGroup",
     }
 )
-EXO_ONLY_CMDLETS = EXO_READ_CMDLETS | EXO_RBAC_WRITES | {"Set-OrganizationConfig", "Set-User", "Set-Mailbox"}
+EXO_ONLY_CMDLETS = EXO_READ_CMDLETS | {"New-ServicePrincipal", "Set-OrganizationConfig", "Set-Mailbox"}
+# On premises: the writes `exaudit plan` prints, for the lab's Administrator (Organization Management holds Role
+# Management, Distribution Groups, Security Group Creation and Membership and Mail Recipients; the read-only
+# auditor holds none of them, so they stay "not recognized" for it). Set-User -AccountDisabled stands in for AD.
+ONPREM_RBAC_WRITES = frozenset(
+    {
+        "New-ManagementRoleAssignment",
+        "Set-ManagementRoleAssignment",
+        "Remove-ManagementRoleAssignment",
+        "New-ManagementScope",
+        "Set-ManagementScope",
+        "Remove-ManagementScope",
+        "Add-RoleGroupMember",
+        "Remove-RoleGroupMember",
+        "Remove-RoleGroup",
+    }
+)
+ONPREM_GROUP_WRITES = frozenset(
+    {"New-DistributionGroup", "Set-DistributionGroup", "Add-DistributionGroupMember", "Remove-DistributionGroupMember"}
+)
+ONPREM_ONLY_CMDLETS = (
+    frozenset({"Set-ManagementScope", "Remove-ManagementScope"})
+    | ONPREM_GROUP_WRITES
+    | {
+        "Add-RoleGroupMember",
+        "Remove-RoleGroupMember",
+    }
+)
 
 ROLE_CMDLETS: dict[str, frozenset[str]] = {
     "View-Only Configuration": RBAC_CMDLETS | CONFIG_CMDLETS | RECIPIENT_CMDLETS | EXO_READ_CMDLETS,
-    "Role Management": RBAC_CMDLETS | EXO_READ_CMDLETS | EXO_RBAC_WRITES,
+    "Role Management": RBAC_CMDLETS | EXO_READ_CMDLETS | EXO_RBAC_WRITES | ONPREM_RBAC_WRITES,
     "Organization Configuration": CONFIG_CMDLETS | RBAC_CMDLETS | {"Set-OrganizationConfig"},
     "View-Only Recipients": RECIPIENT_CMDLETS | frozenset({"Get-OrganizationConfig", "Get-ExchangeServer"}),
     "Mail Recipients": RECIPIENT_CMDLETS - {"Get-DistributionGroup", "Get-DistributionGroupMember"}
     | {"Set-User", "Set-Mailbox"},
-    "Distribution Groups": frozenset({"Get-DistributionGroup", "Get-DistributionGroupMember", "Get-Group"}),
+    "Distribution Groups": frozenset({"Get-DistributionGroup", "Get-DistributionGroupMember", "Get-Group"})
+    | ONPREM_GROUP_WRITES,
     "Exchange Servers": frozenset({"Get-ExchangeServer"}),
 }
 
@@ -422,4 +450,6 @@ def visible_cmdlets(tenant: Tenant, username: str) -> frozenset[str]:
         out |= ROLE_CMDLETS.get(role, frozenset())
     if tenant.exo is None:
         out -= EXO_ONLY_CMDLETS
+    else:
+        out -= ONPREM_ONLY_CMDLETS
     return frozenset(out)

@@ -141,6 +141,7 @@ class LabServer:
         self._cmdlets: Counter[str] = Counter()
         self._cmdlets_by_account: Counter[str] = Counter()
         self._cmdlet_lock = threading.Lock()
+        self._tenant_lock = threading.Lock()
         self._tls = tls
         self._port = port
         keytab = kerberos_keytab if kerberos_keytab is not None else keytab_from_environment()
@@ -167,7 +168,13 @@ class LabServer:
         """Bind 127.0.0.1 and serve in background threads."""
         if self._http is not None:
             return self
-        self.powershell = WSManEndpoint(self.tenant, on_cmdlet=self._count_cmdlet)
+        # On premises the lab Administrator's write cmdlets swap the tenant (commit); Exchange Online's go
+        # through ExoServer, whose InvokeCommand keeps the versions the propagation fault needs.
+        self.powershell = WSManEndpoint(
+            self.current_tenant,
+            on_cmdlet=self._count_cmdlet,
+            commit=self.commit if self.exo is None else None,
+        )
         routes: dict[str, Route] = {
             "/EWS": Route(self.ews, self._ews_auth_schemes),
             "/PowerShell": Route(self.powershell, self._auth_schemes, require_encryption=True),
@@ -272,6 +279,15 @@ class LabServer:
         return self.http.ca_path
 
     @property
+    def admin_credentials(self) -> tuple[str, str]:
+        """The lab Administrator's login (Organization Management, the on-premises write cmdlets) and password."""
+        account = self.tenant.account("Administrator")
+        if account is None or account.password is None:
+            raise LabError("the tenant has no Administrator account", self.tenant.source)
+        user = self.tenant.resolve_recipient(account.username)
+        return (user.upn if user else account.username), account.password
+
+    @property
     def credentials(self) -> LabCredentials:
         """The auditor's and the service account's logins (the latter as the integration holds them)."""
         auditor = self.tenant.account_with_role("auditor")
@@ -325,8 +341,18 @@ class LabServer:
         return self._exo_server().credentials
 
     def current_tenant(self) -> Tenant:
-        """The tenant as it is now (after any write through InvokeCommand or Graph)."""
-        return self.exo.current() if self.exo is not None else self.tenant
+        """The tenant as it is now (after any write through InvokeCommand, Graph or an on-premises write cmdlet)."""
+        if self.exo is not None:
+            return self.exo.current()
+        with self._tenant_lock:
+            return self.tenant
+
+    def commit(self, tenant: Tenant) -> None:
+        """Make ``tenant`` the lab's tenant: /PowerShell, EWS impersonation decisions and stats follow it."""
+        with self._tenant_lock:
+            authorizer = Authorizer(tenant)
+            self.tenant, self.authorizer = tenant, authorizer
+            self.ews.tenant, self.ews.authorizer = tenant, authorizer
 
     def set_password(self, username: str, password: str) -> None:
         """Change the password the lab accepts for an account (effective on the next authentication)."""
@@ -421,6 +447,9 @@ def serve(
             f"  control    : {lab.control_url}  (header {CONTROL_TOKEN_HEADER}: {lab.control_token})",
             f"  auditor    : {creds.auditor_username}  password: {creds.auditor_password}",
             f"  service    : {creds.service_username}  password: {creds.service_password}",
+            "  admin      : {}  password: {}  (Organization Management: applies `exaudit plan`)".format(
+                *lab.admin_credentials
+            ),
         ]
         if lab.ca_cert_path is not None:
             lines.append(f"  CA bundle  : {lab.ca_cert_path}")

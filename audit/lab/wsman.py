@@ -245,6 +245,7 @@ class WSManEndpoint:
         self,
         tenant_provider: Callable[[], Tenant] | Tenant,
         on_cmdlet: Callable[[str, str, dict[str, str]], None] | None = None,
+        commit: Callable[[Tenant], None] | None = None,
     ) -> None:
         if isinstance(tenant_provider, Tenant):
             fixed = tenant_provider
@@ -253,7 +254,7 @@ class WSManEndpoint:
             self._tenant_provider = tenant_provider
         self._on_cmdlet = on_cmdlet
         # The same cmdlet runtime InvokeCommand uses (audit.lab.cmdlets.host); visibility from the account.
-        self._host = CmdletHost(self._tenant_provider, on_cmdlet=on_cmdlet)
+        self._host = CmdletHost(self._tenant_provider, on_cmdlet=on_cmdlet, commit=commit)
         self._shells: dict[uuid.UUID, PSRPShell] = {}
         self._lock = threading.Lock()
         # The most recent WS-Management operations (for tests and the lab's own diagnostics).

@@ -26,9 +26,35 @@ from audit.lab.cmdlets.writes import (
     _set_organization_config,
     _set_role_assignment,
 )
+from audit.lab.cmdlets.writes_onprem import (
+    add_distribution_group_member,
+    add_role_group_member,
+    new_distribution_group,
+    new_management_scope,
+    new_role_assignment,
+    remove_distribution_group_member,
+    remove_management_scope,
+    remove_role_assignment,
+    remove_role_group_member,
+    set_distribution_group,
+    set_management_scope,
+    set_role_assignment,
+)
 
 if TYPE_CHECKING:
     from audit.lab.cmdlets.host import ExchangeSession
+
+_Run = Callable[["ExchangeSession", dict[str, Any]], Iterable[ExchangeObject]]
+
+
+def _by_platform(online: _Run, onprem: _Run) -> _Run:
+    """One cmdlet name, two parameter sets: Exchange Online's (apps, admin units) and on-premises' (groups, users)."""
+
+    def run(s: ExchangeSession, p: dict[str, Any]) -> Iterable[ExchangeObject]:
+        return online(s, p) if s.tenant.exo is not None else onprem(s, p)
+
+    return run
+
 
 # -- the cmdlet table ---------------------------------------------------------------------------------------
 
@@ -221,17 +247,34 @@ _EXO_CMDLETS = (
     _Cmdlet(
         "New-ManagementRoleAssignment",
         _RBAC + "NewManagementRoleAssignment",
-        ("Name", "Role", "App", "CustomResourceScope", "RecipientAdministrativeUnitScope", *_WRITE),
+        (
+            "Name",
+            "Role",
+            "App",
+            "CustomResourceScope",
+            "RecipientAdministrativeUnitScope",
+            "SecurityGroup",
+            "User",
+            "CustomRecipientWriteScope",
+            *_WRITE,
+        ),
         "RoleAssignmentIdParameter",
-        _new_role_assignment,
+        _by_platform(_new_role_assignment, new_role_assignment),
         frozenset({"Confirm", "WhatIf"}),
     ),
     _Cmdlet(
         "Set-ManagementRoleAssignment",
         _RBAC + "SetManagementRoleAssignment",
-        ("Identity", "CustomResourceScope", "RecipientAdministrativeUnitScope", "Enabled", *_WRITE),
+        (
+            "Identity",
+            "CustomResourceScope",
+            "RecipientAdministrativeUnitScope",
+            "CustomRecipientWriteScope",
+            "Enabled",
+            *_WRITE,
+        ),
         "RoleAssignmentIdParameter",
-        _set_role_assignment,
+        _by_platform(_set_role_assignment, set_role_assignment),
         frozenset({"Confirm", "WhatIf", "Enabled"}),
     ),
     _Cmdlet(
@@ -239,15 +282,15 @@ _EXO_CMDLETS = (
         _RBAC + "RemoveManagementRoleAssignment",
         ("Identity", *_WRITE),
         "RoleAssignmentIdParameter",
-        _remove_role_assignment,
+        _by_platform(_remove_role_assignment, remove_role_assignment),
         frozenset({"Confirm", "WhatIf"}),
     ),
     _Cmdlet(
         "New-ManagementScope",
         _SYSCONF + "NewManagementScope",
-        ("Name", "RecipientRestrictionFilter", *_WRITE),
+        ("Name", "RecipientRestrictionFilter", "RecipientRoot", *_WRITE),
         "ManagementScopeIdParameter",
-        _new_management_scope,
+        _by_platform(_new_management_scope, new_management_scope),
         frozenset({"Confirm", "WhatIf"}),
     ),
     _Cmdlet(
@@ -283,4 +326,89 @@ _EXO_CMDLETS = (
         frozenset({"Confirm", "WhatIf"}),
     ),
 )
-_CMDLETS = {c.name.lower(): c for c in (*_CMDLET_LIST, *_EXO_CMDLETS)}
+# On premises only (audit.lab.authz.ONPREM_WRITES: the lab Administrator's Role Management and Distribution
+# Groups roles); what `exaudit plan` prints, so that a plan can be applied and the audit re-run.
+_BYPASS = frozenset({"Confirm", "WhatIf", "BypassSecurityGroupManagerCheck"})
+_ONPREM_WRITES = (
+    _Cmdlet(
+        "Set-ManagementScope",
+        _SYSCONF + "SetManagementScope",
+        ("Identity", "RecipientRestrictionFilter", "RecipientRoot", *_WRITE),
+        "ManagementScopeIdParameter",
+        set_management_scope,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Remove-ManagementScope",
+        _SYSCONF + "RemoveManagementScope",
+        ("Identity", *_WRITE),
+        "ManagementScopeIdParameter",
+        remove_management_scope,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Add-RoleGroupMember",
+        _RBAC + "AddRoleGroupMember",
+        ("Identity", "Member", "BypassSecurityGroupManagerCheck", *_WRITE),
+        "RoleGroupIdParameter",
+        add_role_group_member,
+        _BYPASS,
+    ),
+    _Cmdlet(
+        "Remove-RoleGroupMember",
+        _RBAC + "RemoveRoleGroupMember",
+        ("Identity", "Member", "BypassSecurityGroupManagerCheck", *_WRITE),
+        "RoleGroupIdParameter",
+        remove_role_group_member,
+        _BYPASS,
+    ),
+    _Cmdlet(
+        "New-DistributionGroup",
+        _RECIPIENT + "NewDistributionGroup",
+        (
+            "Name",
+            "Type",
+            "Alias",
+            "DisplayName",
+            "OrganizationalUnit",
+            "MemberJoinRestriction",
+            "MemberDepartRestriction",
+            *_WRITE,
+        ),
+        "DistributionGroupIdParameter",
+        new_distribution_group,
+        frozenset({"Confirm", "WhatIf"}),
+    ),
+    _Cmdlet(
+        "Set-DistributionGroup",
+        _RECIPIENT + "SetDistributionGroup",
+        (
+            "Identity",
+            "HiddenFromAddressListsEnabled",
+            "MemberJoinRestriction",
+            "MemberDepartRestriction",
+            "BypassSecurityGroupManagerCheck",
+            *_WRITE,
+        ),
+        "DistributionGroupIdParameter",
+        set_distribution_group,
+        _BYPASS | {"HiddenFromAddressListsEnabled"},
+    ),
+    _Cmdlet(
+        "Add-DistributionGroupMember",
+        _RECIPIENT + "AddDistributionGroupMember",
+        ("Identity", "Member", "BypassSecurityGroupManagerCheck", *_WRITE),
+        "DistributionGroupIdParameter",
+        add_distribution_group_member,
+        _BYPASS,
+    ),
+    _Cmdlet(
+        "Remove-DistributionGroupMember",
+        _RECIPIENT + "RemoveDistributionGroupMember",
+        ("Identity", "Member", "BypassSecurityGroupManagerCheck", *_WRITE),
+        "DistributionGroupIdParameter",
+        remove_distribution_group_member,
+        _BYPASS,
+    ),
+)
+_CMDLETS = {c.name.lower(): c for c in (*_CMDLET_LIST, *_EXO_CMDLETS, *_ONPREM_WRITES)}

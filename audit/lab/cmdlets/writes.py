@@ -211,11 +211,14 @@ def _remove_role_group(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exchan
         return
     role_groups = tuple(g for g in s.tenant.role_groups if g.dn != group.dn)
     assignments = tuple(a for a in s.tenant.role_assignments if a.assignee.lower() != group.dn.lower())
-    s.commit(_with_state(s.tenant, _state(s), role_groups=role_groups, role_assignments=assignments))
+    # Also on premises (no ExoState): the tenant is swapped as a whole value either way.
+    s.commit(dataclasses.replace(s.tenant, role_groups=role_groups, role_assignments=assignments))
     yield from ()
 
 
 def _set_account_disabled(s: ExchangeSession, p: dict[str, Any]) -> Iterator[ExchangeObject]:
+    # On premises Exchange's Set-User has no -AccountDisabled: there the lab offers it (Administrator only) as
+    # the stand-in for AD's Enable-/Disable-ADAccount, which `exaudit plan` marks as a non-Exchange step.
     user = s.tenant.resolve_recipient(_text(p.get("Identity")))
     if user is None:
         s.not_found(_text(p.get("Identity")))
@@ -227,5 +230,5 @@ def _set_account_disabled(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exc
     recipients = tuple(
         dataclasses.replace(r, account_disabled=disabled) if r.dn == user.dn else r for r in s.tenant.recipients
     )
-    s.commit(_with_state(s.tenant, _state(s), recipients=recipients))
+    s.commit(dataclasses.replace(s.tenant, recipients=recipients))
     yield from ()
