@@ -372,3 +372,88 @@ def test_filter_naming_an_unknown_dn_suggests_the_typo(policy: LoadedPolicy, com
     exa021 = run(policy, replace_scope(compliant, recipient_filter=typo))["EXA021"]
     assert exa021.status is Status.FAIL
     assert f"matches no group (a typo of '{GROUP}'?)" in exa021.message
+
+
+# --- what the effective scope computes: OU roots, recipient roots, several paths ---------------------------------
+
+PATH_LINE = "via svcServiceAccount -> role group 'CallPro Calendar Access'"
+
+
+@pytest.mark.parametrize("ou", ["contoso.com/Users", "contoso.com/Users/", "CONTOSO.COM/users"])
+def test_ou_write_scope_selects_every_mailbox_below_the_ou(policy: LoadedPolicy, compliant: Snapshot, ou: str) -> None:
+    snap = replace_assignment(
+        compliant, ON_PATH, recipient_write_scope="OU", custom_recipient_write_scope=None, recipient_ou_scope=ou
+    )
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.status is Status.FAIL
+    assert exa040.severity.value == "critical"  # mailboxes in scope that the policy does not allow
+    assert exa040.actual == f"14 of 14 mailboxes selected by '{ON_PATH}' (OU {ou})"
+    assert exa040.message.startswith("8 mailbox(es) in scope that the policy does not allow: ceo@contoso.com, ")
+    assert exa040.evidence[0].endswith(PATH_LINE)
+    assert "in scope, not allowed: ceo@contoso.com" in exa040.evidence
+
+
+def test_ou_root_is_a_whole_path_segment(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # "contoso.com/Use" is not an ancestor of contoso.com/Users/...: the OU must match whole segments.
+    snap = replace_assignment(
+        compliant, ON_PATH, recipient_write_scope="OU", custom_recipient_write_scope=None,
+        recipient_ou_scope="contoso.com/Use",
+    )  # fmt: skip
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.actual == f"0 of 14 mailboxes selected by '{ON_PATH}' (OU contoso.com/Use)"
+
+
+@pytest.mark.parametrize(
+    ("root", "selected"), [("contoso.com/Users", 6), ("contoso.com/Users/", 6), ("contoso.com/Groups", 0)]
+)
+def test_recipient_root_limits_the_scope(policy: LoadedPolicy, compliant: Snapshot, root: str, selected: int) -> None:
+    exa040 = run(policy, replace_scope(compliant, recipient_root=root))["EXA040"]
+    assert exa040.actual == f"{selected} of 14 mailboxes selected by scope '{SCOPE}' under {root}"
+    assert exa040.status is (Status.PASS if selected == 6 else Status.FAIL)
+    assert exa040.evidence[0].endswith(PATH_LINE)
+    assert exa040.evidence[1].startswith(f"ManagementScope Name='{SCOPE}' ScopeRestrictionType=RecipientScope")
+    assert f"RecipientRoot='{root}'" in exa040.evidence[1]
+
+
+def test_every_path_of_the_principal_adds_to_the_scope(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # A second, OU-scoped path: the effective scope is the union of both (any path opens a mailbox).
+    legacy = role_group("Legacy", (SVC,), (AI,))
+    ou = assignment(
+        "AI-Legacy", AI, legacy.identity, recipient_write_scope="OU", recipient_ou_scope="contoso.com/Users"
+    )
+    snap = dataclasses.replace(
+        compliant, role_groups=(*compliant.role_groups, legacy), role_assignments=(*compliant.role_assignments, ou)
+    )
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.status is Status.FAIL
+    assert exa040.message.startswith("8 mailbox(es) in scope that the policy does not allow: ceo@contoso.com, ")
+    assert exa040.actual == f"14 of 14 mailboxes selected by 'AI-Legacy' (OU contoso.com/Users); scope '{SCOPE}'"
+
+
+def test_error_verdicts_carry_the_path_as_evidence(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = replace_assignment(compliant, ON_PATH, recipient_write_scope="Self", custom_recipient_write_scope=None)
+    (line,) = run(policy, snap)["EXA040"].evidence
+    assert line.startswith(f"Identity='{ON_PATH}' Role='{AI}'")
+    assert line.endswith(PATH_LINE)
+    scope = the_scope(compliant)
+    twin = dataclasses.replace(scope, identity="Scope twin")
+    ambiguous = run(policy, dataclasses.replace(compliant, scopes=(*compliant.scopes, twin)))["EXA040"]
+    assert len(ambiguous.evidence) == 1
+    assert ambiguous.evidence[0].endswith(PATH_LINE)
+    unreadable = run(policy, replace_scope(compliant, recipient_filter="-eq"))["EXA040"]
+    assert len(unreadable.evidence) == 2
+    assert unreadable.evidence[1] == (
+        f"ManagementScope Name='{SCOPE}' ScopeRestrictionType=RecipientScope Exclusive=False RecipientRoot='' "
+        "RecipientFilter='-eq'"
+    )
+    empty = run(policy, replace_scope(compliant, recipient_filter=""))["EXA040"]
+    assert len(empty.evidence) == 2
+
+
+def test_nothing_granting_judges_the_scope_the_policy_names(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = replace_assignment(compliant, ON_PATH, enabled=False)
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.status is Status.PASS  # the scope itself is right; EXA011 reports the disabled assignment
+    assert exa040.evidence[0] == (
+        f"no enabled Regular {AI} assignment reaches the principal; judging scope '{SCOPE}' as named by the policy"
+    )
