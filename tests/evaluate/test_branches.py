@@ -457,3 +457,98 @@ def test_nothing_granting_judges_the_scope_the_policy_names(policy: LoadedPolicy
     assert exa040.evidence[0] == (
         f"no enabled Regular {AI} assignment reaches the principal; judging scope '{SCOPE}' as named by the policy"
     )
+
+
+# --- the fixes and texts built for the other principal and filter forms --------------------------------------------
+
+APPS = ROOT / "policies" / "exo-rbac-for-apps.yaml"
+APP_SCOPE = "Scope-CallPro Field Sales"
+APP_ROLE = "Application Calendars.ReadWrite"
+APP_FILTER = "CustomAttribute1 -eq 'CallPro'"
+
+
+@pytest.fixture(scope="module")
+def app_snapshot(compliant: Snapshot) -> Snapshot:
+    from tests.evaluate.test_semantics import _app_snapshot
+
+    return _app_snapshot(compliant)
+
+
+def test_app_without_its_assignment_gets_the_app_command(app_snapshot: Snapshot) -> None:
+    apps = load_policy(APPS)
+    kept = tuple(a for a in app_snapshot.role_assignments if a.role != APP_ROLE)
+    # Keep one unrelated assignment naming the app, so the principal is still known.
+    other = next(a for a in app_snapshot.role_assignments if a.role == APP_ROLE)
+    other = dataclasses.replace(other, role="Application Mail.Read", identity="mail", name="mail")
+    exa010 = run(apps, dataclasses.replace(app_snapshot, role_assignments=(*kept, other)))["EXA010"]
+    assert exa010.status is Status.FAIL
+    assert exa010.remediation == (
+        f"New-ManagementRoleAssignment -App '7c3b5a1e-2f4d-4e8a-9b61-0d2e4f6a8c91' -Role '{APP_ROLE}' "
+        f"-CustomResourceScope '{APP_SCOPE}'"
+    )
+
+
+def test_opath_scope_fixes_quote_the_filter(app_snapshot: Snapshot) -> None:
+    apps = load_policy(APPS)
+    missing = run(apps, dataclasses.replace(app_snapshot, scopes=()))["EXA020"]
+    assert missing.remediation == (
+        f"New-ManagementScope -Name '{APP_SCOPE}' -RecipientRestrictionFilter \"{APP_FILTER}\""
+    )
+    wrong = tuple(dataclasses.replace(s, recipient_filter="CustomAttribute1 -eq 'Other'") for s in app_snapshot.scopes)
+    drifted = run(apps, dataclasses.replace(app_snapshot, scopes=wrong))["EXA020"]
+    assert drifted.status is Status.FAIL
+    assert drifted.remediation == (
+        f"Set-ManagementScope -Identity '{APP_SCOPE}' -RecipientRestrictionFilter \"{APP_FILTER}\""
+    )
+
+
+def test_a_direct_second_path_is_cut_by_removing_the_assignment(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    (svc,) = compliant.users
+    mine = assignment("AI-svc", AI, svc.identity, role_assignee_type="User")
+    exa013 = run(policy, dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, mine)))["EXA013"]
+    assert exa013.status is Status.FAIL
+    assert "Remove-ManagementRoleAssignment -Identity 'AI-svc' -Confirm:$false" in exa013.remediation.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("changes", "text"),
+    [
+        ({}, "unscoped: whole organization"),
+        ({"custom_resource_scope": "R"}, "Organization 'R'"),
+        ({"recipient_write_scope": "CustomRecipientScope", "custom_recipient_write_scope": "S"},
+         "CustomRecipientScope 'S'"),
+        ({"recipient_write_scope": "CustomRecipientScope", "custom_resource_scope": "R"}, "CustomRecipientScope 'R'"),
+        ({"recipient_write_scope": "OU", "recipient_ou_scope": "contoso.com/Users"}, "OU 'contoso.com/Users'"),
+        ({"recipient_write_scope": "Self"}, "Self"),
+    ],
+)  # fmt: skip
+def test_scope_text(changes: dict[str, str], text: str) -> None:
+    from audit.evaluate.rbac import scope_text
+
+    assert scope_text(assignment("a", AI, "x", **changes)) == text
+
+
+@pytest.mark.parametrize("count", [0, 1, 25, 26, 30])
+def test_listing_is_bounded(count: int) -> None:
+    from audit.evaluate.scope import LISTED, listing
+
+    items = [f"m{i}" for i in range(count)]
+    text = listing(items)
+    assert text.startswith(", ".join(items[:LISTED]))
+    assert text.endswith(f" and {count - LISTED} more" if count > LISTED else ", ".join(items[:LISTED]))
+
+
+@pytest.mark.parametrize(
+    "member",
+    ["svcServiceAccount", "svcserviceaccount@contoso.com", "SVCSERVICEACCOUNT", "contoso.com/Users/svcServiceAccount"],
+)
+def test_role_group_members_match_by_any_name_of_the_account(tmp_path: Path, compliant: Snapshot, member: str) -> None:
+    text = CALLPRO.read_text(encoding="utf-8").replace(
+        "exactMembers: [svcServiceAccount]", f"exactMembers: ['{member}']"
+    )
+    path = tmp_path / "members.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert run(load_policy(path), compliant)["EXA014"].status is Status.PASS
+    other = text.replace(f"exactMembers: ['{member}']", "exactMembers: ['someone-else']")
+    path.write_text(other, encoding="utf-8")
+    assert run(load_policy(path), compliant)["EXA014"].status is Status.FAIL
