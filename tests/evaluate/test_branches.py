@@ -552,3 +552,75 @@ def test_role_group_members_match_by_any_name_of_the_account(tmp_path: Path, com
     other = text.replace(f"exactMembers: ['{member}']", "exactMembers: ['someone-else']")
     path.write_text(other, encoding="utf-8")
     assert run(load_policy(path), compliant)["EXA014"].status is Status.FAIL
+
+
+# --- EXA014: every name a role group member answers to, each from its own record ------------------------------
+
+
+def _members_policy(tmp_path: Path, members: str, roles: str = "[ApplicationImpersonation]") -> LoadedPolicy:
+    text = CALLPRO.read_text(encoding="utf-8")
+    text = text.replace("exactMembers: [svcServiceAccount]", f"exactMembers: {members}")
+    text = text.replace("exactRoles: [ApplicationImpersonation]", f"exactRoles: {roles}")
+    path = tmp_path / "members.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_policy(path)
+
+
+def _only_member(snapshot: Snapshot, member: str, **keep: bool) -> Snapshot:
+    groups = tuple(
+        dataclasses.replace(rg, members=(member,)) if rg.name == RG_NAME else rg for rg in snapshot.role_groups
+    )
+    recipients = snapshot.recipients if keep.get("recipient", True) else ()
+    users = snapshot.users if keep.get("user", True) else ()
+    return dataclasses.replace(snapshot, role_groups=groups, recipients=recipients, users=users)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["svcServiceAccount", "svcserviceaccount@contoso.com", "SVCSERVICEACCOUNT", "contoso.com/Users/svcServiceAccount"],
+)
+def test_member_known_only_from_get_user(tmp_path: Path, compliant: Snapshot, name: str) -> None:
+    snap = _only_member(compliant, SVC, recipient=False)
+    assert run(_members_policy(tmp_path, f"['{name}']"), snap)["EXA014"].status is Status.PASS
+
+
+@pytest.mark.parametrize("name", ["ad.viseur", "Ad Viseur", "ad.viseur@contoso.com", "AD VISEUR"])
+def test_member_known_only_from_get_recipient(tmp_path: Path, compliant: Snapshot, name: str) -> None:
+    snap = _only_member(compliant, "contoso.com/Users/Ad Viseur", user=False)
+    assert run(_members_policy(tmp_path, f"['{name}']"), snap)["EXA014"].status is Status.PASS
+    assert run(_members_policy(tmp_path, "['Viseur']"), snap)["EXA014"].status is Status.FAIL
+
+
+@pytest.mark.parametrize("name", ["CallPro Holders", "Holders Display", "contoso.com/Groups/CallPro Holders"])
+def test_member_group_by_name_or_display_name(tmp_path: Path, compliant: Snapshot, name: str) -> None:
+    holders = dataclasses.replace(usg("CallPro Holders", (SVC,)), display_name="Holders Display")
+    snap = _only_member(dataclasses.replace(compliant, groups=(*compliant.groups, holders)), holders.identity)
+    snap = dataclasses.replace(snap, recipients=(), users=())
+    assert run(_members_policy(tmp_path, f"['{name}']"), snap)["EXA014"].status is Status.PASS
+    assert run(_members_policy(tmp_path, "['Groups/CallPro Holders']"), snap)["EXA014"].status is Status.FAIL
+
+
+def test_missing_role_is_named_with_its_fix(tmp_path: Path, compliant: Snapshot) -> None:
+    exa014 = run(
+        _members_policy(tmp_path, "[svcServiceAccount]", "[ApplicationImpersonation, Mail Recipients]"), compliant
+    )
+    found = exa014["EXA014"]
+    assert found.status is Status.FAIL
+    assert found.message == f"Role group '{RG_NAME}': missing role 'Mail Recipients'."
+    assert found.remediation == f"New-ManagementRoleAssignment -Role 'Mail Recipients' -SecurityGroup '{RG_NAME}'"
+
+
+def test_exa014_skips_only_when_the_policy_sets_neither(tmp_path: Path, compliant: Snapshot) -> None:
+    text = CALLPRO.read_text(encoding="utf-8")
+    for drop, status in (
+        (["exactRoles", "exactMembers"], Status.SKIP),
+        (["exactRoles"], Status.PASS),
+        (["exactMembers"], Status.PASS),
+    ):
+        lines = [line for line in text.splitlines() if not any(f"{d}:" in line for d in drop)]
+        path = tmp_path / "neither.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        found = run(load_policy(path), compliant)["EXA014"]
+        assert found.status is status, drop
+        if status is Status.SKIP:
+            assert found.message == "The policy sets neither exactRoles nor exactMembers for the role group."
