@@ -624,3 +624,14 @@ def test_exa014_skips_only_when_the_policy_sets_neither(tmp_path: Path, complian
         assert found.status is status, drop
         if status is Status.SKIP:
             assert found.message == "The policy sets neither exactRoles nor exactMembers for the role group."
+
+
+def test_extra_role_without_any_assignment_record(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # Get-RoleGroup lists a role no Get-ManagementRoleAssignment record carries: named, with nothing to remove.
+    groups = tuple(
+        dataclasses.replace(rg, roles=(*rg.roles, "Orphan Role")) if rg.name == RG_NAME else rg
+        for rg in compliant.role_groups
+    )
+    found = run(policy, dataclasses.replace(compliant, role_groups=groups))["EXA014"]
+    assert found.status is Status.FAIL
+    assert found.message == f"Role group '{RG_NAME}': extra role 'Orphan Role'."
