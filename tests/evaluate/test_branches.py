@@ -635,3 +635,22 @@ def test_extra_role_without_any_assignment_record(policy: LoadedPolicy, complian
     found = run(policy, dataclasses.replace(compliant, role_groups=groups))["EXA014"]
     assert found.status is Status.FAIL
     assert found.message == f"Role group '{RG_NAME}': extra role 'Orphan Role'."
+
+
+def test_exa021_with_an_opath_policy(app_snapshot: Snapshot) -> None:
+    apps = load_policy(APPS)
+    plain = run(apps, app_snapshot)["EXA021"]
+    assert plain.status is Status.SKIP
+    assert plain.message == "Neither the policy nor the stored filter uses MemberOfGroup."
+    assert plain.evidence[0].startswith(f"ManagementScope Name='{APP_SCOPE}'")
+    gone = run(apps, dataclasses.replace(app_snapshot, scopes=()))["EXA021"]
+    assert gone.status is Status.SKIP
+    assert gone.message == "The policy's filter names no group and there is no stored filter to read."
+    dn = f"CN={GROUP},OU=Groups,DC=contoso,DC=com"
+    two = f"(MemberOfGroup -eq '{dn}') -or (MemberOfGroup -eq 'CN=Sales Office,OU=Groups,DC=contoso,DC=com')"
+    named = tuple(dataclasses.replace(s, recipient_filter=two) for s in app_snapshot.scopes)
+    both = run(apps, dataclasses.replace(app_snapshot, scopes=named))["EXA021"]
+    assert both.status is Status.PASS
+    assert both.expected == "every MemberOfGroup DN names an existing group"
+    assert both.actual == f"{GROUP}, Sales Office"
+    assert both.message == f"The filter of '{APP_SCOPE}' names the group(s) '{GROUP}', 'Sales Office'."
