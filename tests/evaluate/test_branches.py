@@ -372,3 +372,285 @@ def test_filter_naming_an_unknown_dn_suggests_the_typo(policy: LoadedPolicy, com
     exa021 = run(policy, replace_scope(compliant, recipient_filter=typo))["EXA021"]
     assert exa021.status is Status.FAIL
     assert f"matches no group (a typo of '{GROUP}'?)" in exa021.message
+
+
+# --- what the effective scope computes: OU roots, recipient roots, several paths ---------------------------------
+
+PATH_LINE = "via svcServiceAccount -> role group 'CallPro Calendar Access'"
+
+
+@pytest.mark.parametrize("ou", ["contoso.com/Users", "contoso.com/Users/", "CONTOSO.COM/users"])
+def test_ou_write_scope_selects_every_mailbox_below_the_ou(policy: LoadedPolicy, compliant: Snapshot, ou: str) -> None:
+    snap = replace_assignment(
+        compliant, ON_PATH, recipient_write_scope="OU", custom_recipient_write_scope=None, recipient_ou_scope=ou
+    )
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.status is Status.FAIL
+    assert exa040.severity.value == "critical"  # mailboxes in scope that the policy does not allow
+    assert exa040.actual == f"14 of 14 mailboxes selected by '{ON_PATH}' (OU {ou})"
+    assert exa040.message.startswith("8 mailbox(es) in scope that the policy does not allow: ceo@contoso.com, ")
+    assert exa040.evidence[0].endswith(PATH_LINE)
+    assert "in scope, not allowed: ceo@contoso.com" in exa040.evidence
+
+
+def test_ou_root_is_a_whole_path_segment(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # "contoso.com/Use" is not an ancestor of contoso.com/Users/...: the OU must match whole segments.
+    snap = replace_assignment(
+        compliant, ON_PATH, recipient_write_scope="OU", custom_recipient_write_scope=None,
+        recipient_ou_scope="contoso.com/Use",
+    )  # fmt: skip
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.actual == f"0 of 14 mailboxes selected by '{ON_PATH}' (OU contoso.com/Use)"
+
+
+@pytest.mark.parametrize(
+    ("root", "selected"), [("contoso.com/Users", 6), ("contoso.com/Users/", 6), ("contoso.com/Groups", 0)]
+)
+def test_recipient_root_limits_the_scope(policy: LoadedPolicy, compliant: Snapshot, root: str, selected: int) -> None:
+    exa040 = run(policy, replace_scope(compliant, recipient_root=root))["EXA040"]
+    assert exa040.actual == f"{selected} of 14 mailboxes selected by scope '{SCOPE}' under {root}"
+    assert exa040.status is (Status.PASS if selected == 6 else Status.FAIL)
+    assert exa040.evidence[0].endswith(PATH_LINE)
+    assert exa040.evidence[1].startswith(f"ManagementScope Name='{SCOPE}' ScopeRestrictionType=RecipientScope")
+    assert f"RecipientRoot='{root}'" in exa040.evidence[1]
+
+
+def test_every_path_of_the_principal_adds_to_the_scope(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # A second, OU-scoped path: the effective scope is the union of both (any path opens a mailbox).
+    legacy = role_group("Legacy", (SVC,), (AI,))
+    ou = assignment(
+        "AI-Legacy", AI, legacy.identity, recipient_write_scope="OU", recipient_ou_scope="contoso.com/Users"
+    )
+    snap = dataclasses.replace(
+        compliant, role_groups=(*compliant.role_groups, legacy), role_assignments=(*compliant.role_assignments, ou)
+    )
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.status is Status.FAIL
+    assert exa040.message.startswith("8 mailbox(es) in scope that the policy does not allow: ceo@contoso.com, ")
+    assert exa040.actual == f"14 of 14 mailboxes selected by 'AI-Legacy' (OU contoso.com/Users); scope '{SCOPE}'"
+
+
+def test_error_verdicts_carry_the_path_as_evidence(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = replace_assignment(compliant, ON_PATH, recipient_write_scope="Self", custom_recipient_write_scope=None)
+    (line,) = run(policy, snap)["EXA040"].evidence
+    assert line.startswith(f"Identity='{ON_PATH}' Role='{AI}'")
+    assert line.endswith(PATH_LINE)
+    scope = the_scope(compliant)
+    twin = dataclasses.replace(scope, identity="Scope twin")
+    ambiguous = run(policy, dataclasses.replace(compliant, scopes=(*compliant.scopes, twin)))["EXA040"]
+    assert len(ambiguous.evidence) == 1
+    assert ambiguous.evidence[0].endswith(PATH_LINE)
+    unreadable = run(policy, replace_scope(compliant, recipient_filter="-eq"))["EXA040"]
+    assert len(unreadable.evidence) == 2
+    assert unreadable.evidence[1] == (
+        f"ManagementScope Name='{SCOPE}' ScopeRestrictionType=RecipientScope Exclusive=False RecipientRoot='' "
+        "RecipientFilter='-eq'"
+    )
+    empty = run(policy, replace_scope(compliant, recipient_filter=""))["EXA040"]
+    assert len(empty.evidence) == 2
+
+
+def test_nothing_granting_judges_the_scope_the_policy_names(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = replace_assignment(compliant, ON_PATH, enabled=False)
+    exa040 = run(policy, snap)["EXA040"]
+    assert exa040.status is Status.PASS  # the scope itself is right; EXA011 reports the disabled assignment
+    assert exa040.evidence[0] == (
+        f"no enabled Regular {AI} assignment reaches the principal; judging scope '{SCOPE}' as named by the policy"
+    )
+
+
+# --- the fixes and texts built for the other principal and filter forms --------------------------------------------
+
+APPS = ROOT / "policies" / "exo-rbac-for-apps.yaml"
+APP_SCOPE = "Scope-CallPro Field Sales"
+APP_ROLE = "Application Calendars.ReadWrite"
+APP_FILTER = "CustomAttribute1 -eq 'CallPro'"
+
+
+@pytest.fixture(scope="module")
+def app_snapshot(compliant: Snapshot) -> Snapshot:
+    from tests.evaluate.test_semantics import _app_snapshot
+
+    return _app_snapshot(compliant)
+
+
+def test_app_without_its_assignment_gets_the_app_command(app_snapshot: Snapshot) -> None:
+    apps = load_policy(APPS)
+    kept = tuple(a for a in app_snapshot.role_assignments if a.role != APP_ROLE)
+    # Keep one unrelated assignment naming the app, so the principal is still known.
+    other = next(a for a in app_snapshot.role_assignments if a.role == APP_ROLE)
+    other = dataclasses.replace(other, role="Application Mail.Read", identity="mail", name="mail")
+    exa010 = run(apps, dataclasses.replace(app_snapshot, role_assignments=(*kept, other)))["EXA010"]
+    assert exa010.status is Status.FAIL
+    assert exa010.remediation == (
+        f"New-ManagementRoleAssignment -App '7c3b5a1e-2f4d-4e8a-9b61-0d2e4f6a8c91' -Role '{APP_ROLE}' "
+        f"-CustomResourceScope '{APP_SCOPE}'"
+    )
+
+
+def test_opath_scope_fixes_quote_the_filter(app_snapshot: Snapshot) -> None:
+    apps = load_policy(APPS)
+    missing = run(apps, dataclasses.replace(app_snapshot, scopes=()))["EXA020"]
+    assert missing.remediation == (
+        f"New-ManagementScope -Name '{APP_SCOPE}' -RecipientRestrictionFilter \"{APP_FILTER}\""
+    )
+    wrong = tuple(dataclasses.replace(s, recipient_filter="CustomAttribute1 -eq 'Other'") for s in app_snapshot.scopes)
+    drifted = run(apps, dataclasses.replace(app_snapshot, scopes=wrong))["EXA020"]
+    assert drifted.status is Status.FAIL
+    assert drifted.remediation == (
+        f"Set-ManagementScope -Identity '{APP_SCOPE}' -RecipientRestrictionFilter \"{APP_FILTER}\""
+    )
+
+
+def test_a_direct_second_path_is_cut_by_removing_the_assignment(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    (svc,) = compliant.users
+    mine = assignment("AI-svc", AI, svc.identity, role_assignee_type="User")
+    exa013 = run(policy, dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, mine)))["EXA013"]
+    assert exa013.status is Status.FAIL
+    assert "Remove-ManagementRoleAssignment -Identity 'AI-svc' -Confirm:$false" in exa013.remediation.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("changes", "text"),
+    [
+        ({}, "unscoped: whole organization"),
+        ({"custom_resource_scope": "R"}, "Organization 'R'"),
+        ({"recipient_write_scope": "CustomRecipientScope", "custom_recipient_write_scope": "S"},
+         "CustomRecipientScope 'S'"),
+        ({"recipient_write_scope": "CustomRecipientScope", "custom_resource_scope": "R"}, "CustomRecipientScope 'R'"),
+        ({"recipient_write_scope": "OU", "recipient_ou_scope": "contoso.com/Users"}, "OU 'contoso.com/Users'"),
+        ({"recipient_write_scope": "Self"}, "Self"),
+    ],
+)  # fmt: skip
+def test_scope_text(changes: dict[str, str], text: str) -> None:
+    from audit.evaluate.rbac import scope_text
+
+    assert scope_text(assignment("a", AI, "x", **changes)) == text
+
+
+@pytest.mark.parametrize("count", [0, 1, 25, 26, 30])
+def test_listing_is_bounded(count: int) -> None:
+    from audit.evaluate.scope import LISTED, listing
+
+    items = [f"m{i}" for i in range(count)]
+    text = listing(items)
+    assert text.startswith(", ".join(items[:LISTED]))
+    assert text.endswith(f" and {count - LISTED} more" if count > LISTED else ", ".join(items[:LISTED]))
+
+
+@pytest.mark.parametrize(
+    "member",
+    ["svcServiceAccount", "svcserviceaccount@contoso.com", "SVCSERVICEACCOUNT", "contoso.com/Users/svcServiceAccount"],
+)
+def test_role_group_members_match_by_any_name_of_the_account(tmp_path: Path, compliant: Snapshot, member: str) -> None:
+    text = CALLPRO.read_text(encoding="utf-8").replace(
+        "exactMembers: [svcServiceAccount]", f"exactMembers: ['{member}']"
+    )
+    path = tmp_path / "members.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert run(load_policy(path), compliant)["EXA014"].status is Status.PASS
+    other = text.replace(f"exactMembers: ['{member}']", "exactMembers: ['someone-else']")
+    path.write_text(other, encoding="utf-8")
+    assert run(load_policy(path), compliant)["EXA014"].status is Status.FAIL
+
+
+# --- EXA014: every name a role group member answers to, each from its own record ------------------------------
+
+
+def _members_policy(tmp_path: Path, members: str, roles: str = "[ApplicationImpersonation]") -> LoadedPolicy:
+    text = CALLPRO.read_text(encoding="utf-8")
+    text = text.replace("exactMembers: [svcServiceAccount]", f"exactMembers: {members}")
+    text = text.replace("exactRoles: [ApplicationImpersonation]", f"exactRoles: {roles}")
+    path = tmp_path / "members.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_policy(path)
+
+
+def _only_member(snapshot: Snapshot, member: str, **keep: bool) -> Snapshot:
+    groups = tuple(
+        dataclasses.replace(rg, members=(member,)) if rg.name == RG_NAME else rg for rg in snapshot.role_groups
+    )
+    recipients = snapshot.recipients if keep.get("recipient", True) else ()
+    users = snapshot.users if keep.get("user", True) else ()
+    return dataclasses.replace(snapshot, role_groups=groups, recipients=recipients, users=users)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["svcServiceAccount", "svcserviceaccount@contoso.com", "SVCSERVICEACCOUNT", "contoso.com/Users/svcServiceAccount"],
+)
+def test_member_known_only_from_get_user(tmp_path: Path, compliant: Snapshot, name: str) -> None:
+    snap = _only_member(compliant, SVC, recipient=False)
+    assert run(_members_policy(tmp_path, f"['{name}']"), snap)["EXA014"].status is Status.PASS
+
+
+@pytest.mark.parametrize("name", ["ad.viseur", "Ad Viseur", "ad.viseur@contoso.com", "AD VISEUR"])
+def test_member_known_only_from_get_recipient(tmp_path: Path, compliant: Snapshot, name: str) -> None:
+    snap = _only_member(compliant, "contoso.com/Users/Ad Viseur", user=False)
+    assert run(_members_policy(tmp_path, f"['{name}']"), snap)["EXA014"].status is Status.PASS
+    assert run(_members_policy(tmp_path, "['Viseur']"), snap)["EXA014"].status is Status.FAIL
+
+
+@pytest.mark.parametrize("name", ["CallPro Holders", "Holders Display", "contoso.com/Groups/CallPro Holders"])
+def test_member_group_by_name_or_display_name(tmp_path: Path, compliant: Snapshot, name: str) -> None:
+    holders = dataclasses.replace(usg("CallPro Holders", (SVC,)), display_name="Holders Display")
+    snap = _only_member(dataclasses.replace(compliant, groups=(*compliant.groups, holders)), holders.identity)
+    snap = dataclasses.replace(snap, recipients=(), users=())
+    assert run(_members_policy(tmp_path, f"['{name}']"), snap)["EXA014"].status is Status.PASS
+    assert run(_members_policy(tmp_path, "['Groups/CallPro Holders']"), snap)["EXA014"].status is Status.FAIL
+
+
+def test_missing_role_is_named_with_its_fix(tmp_path: Path, compliant: Snapshot) -> None:
+    exa014 = run(
+        _members_policy(tmp_path, "[svcServiceAccount]", "[ApplicationImpersonation, Mail Recipients]"), compliant
+    )
+    found = exa014["EXA014"]
+    assert found.status is Status.FAIL
+    assert found.message == f"Role group '{RG_NAME}': missing role 'Mail Recipients'."
+    assert found.remediation == f"New-ManagementRoleAssignment -Role 'Mail Recipients' -SecurityGroup '{RG_NAME}'"
+
+
+def test_exa014_skips_only_when_the_policy_sets_neither(tmp_path: Path, compliant: Snapshot) -> None:
+    text = CALLPRO.read_text(encoding="utf-8")
+    for drop, status in (
+        (["exactRoles", "exactMembers"], Status.SKIP),
+        (["exactRoles"], Status.PASS),
+        (["exactMembers"], Status.PASS),
+    ):
+        lines = [line for line in text.splitlines() if not any(f"{d}:" in line for d in drop)]
+        path = tmp_path / "neither.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        found = run(load_policy(path), compliant)["EXA014"]
+        assert found.status is status, drop
+        if status is Status.SKIP:
+            assert found.message == "The policy sets neither exactRoles nor exactMembers for the role group."
+
+
+def test_extra_role_without_any_assignment_record(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # Get-RoleGroup lists a role no Get-ManagementRoleAssignment record carries: named, with nothing to remove.
+    groups = tuple(
+        dataclasses.replace(rg, roles=(*rg.roles, "Orphan Role")) if rg.name == RG_NAME else rg
+        for rg in compliant.role_groups
+    )
+    found = run(policy, dataclasses.replace(compliant, role_groups=groups))["EXA014"]
+    assert found.status is Status.FAIL
+    assert found.message == f"Role group '{RG_NAME}': extra role 'Orphan Role'."
+
+
+def test_exa021_with_an_opath_policy(app_snapshot: Snapshot) -> None:
+    apps = load_policy(APPS)
+    plain = run(apps, app_snapshot)["EXA021"]
+    assert plain.status is Status.SKIP
+    assert plain.message == "Neither the policy nor the stored filter uses MemberOfGroup."
+    assert plain.evidence[0].startswith(f"ManagementScope Name='{APP_SCOPE}'")
+    gone = run(apps, dataclasses.replace(app_snapshot, scopes=()))["EXA021"]
+    assert gone.status is Status.SKIP
+    assert gone.message == "The policy's filter names no group and there is no stored filter to read."
+    dn = f"CN={GROUP},OU=Groups,DC=contoso,DC=com"
+    two = f"(MemberOfGroup -eq '{dn}') -or (MemberOfGroup -eq 'CN=Sales Office,OU=Groups,DC=contoso,DC=com')"
+    named = tuple(dataclasses.replace(s, recipient_filter=two) for s in app_snapshot.scopes)
+    both = run(apps, dataclasses.replace(app_snapshot, scopes=named))["EXA021"]
+    assert both.status is Status.PASS
+    assert both.expected == "every MemberOfGroup DN names an existing group"
+    assert both.actual == f"{GROUP}, Sales Office"
+    assert both.message == f"The filter of '{APP_SCOPE}' names the group(s) '{GROUP}', 'Sales Office'."

@@ -1,0 +1,8 @@
+# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
+# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
+
+# EXA035 [medium] Every member is a mailbox that can be synced
+#   1 member(s) of 'SecurityGroup-CallPro Calendar Access' cannot be synced: Dirk Dealer <dirk.dealer@contoso.com>
+#   is a UserMailbox whose account is disabled.
+Remove-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'contoso.com/Users/Dirk Dealer' -BypassSecurityGroupManagerCheck -Confirm:$false   # or give it a mailbox

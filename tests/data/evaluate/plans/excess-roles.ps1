@@ -1,0 +1,12 @@
+# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
+# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
+
+# EXA015 [high] The principal holds no management roles beyond the allowed ones
+#   svcServiceAccount holds 1 role(s) beyond the allowed ones: 'Mail Recipients' via svcServiceAccount -> role
+#   group 'CallPro Calendar Access'.
+Remove-ManagementRoleAssignment -Identity 'Mail Recipients-CallPro Calendar Access' -Confirm:$false
+
+# EXA014 [high] The role group holds exactly the expected roles and members
+#   Role group 'CallPro Calendar Access': extra role 'Mail Recipients'.
+# (the commands above already cover this)

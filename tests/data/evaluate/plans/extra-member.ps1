@@ -1,0 +1,17 @@
+# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
+# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
+
+# EXA033 [high] The group's members match the policy
+#   Members of 'SecurityGroup-CallPro Calendar Access' differ from the policy's list: unexpected: Carla Eo
+#   <ceo@contoso.com>.
+Remove-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'ceo@contoso.com' -BypassSecurityGroupManagerCheck -Confirm:$false
+
+# EXA040 [critical] The effective scope equals the expected mailbox set
+#   1 mailbox(es) in scope that the policy does not allow: ceo@contoso.com.
+# Follows from the assignment, scope and membership fixes (EXA012, EXA013, EXA020, EXA021, EXA033, EXA034).
+
+# EXA051 [critical] Every canary mailbox is refused with ErrorImpersonateUserDenied
+#   The service account CAN impersonate 1 mailbox(es) that must stay out of reach: ceo@contoso.com. The scope does
+#   not hold.
+# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; then re-run: exaudit run callpro.yaml

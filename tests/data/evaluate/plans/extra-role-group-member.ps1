@@ -1,0 +1,7 @@
+# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
+# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
+
+# EXA014 [high] The role group holds exactly the expected roles and members
+#   Role group 'CallPro Calendar Access': extra member 'Jet Janssen' (contoso.com/Users/Jet Janssen).
+Remove-RoleGroupMember -Identity 'CallPro Calendar Access' -Member 'contoso.com/Users/Jet Janssen' -Confirm:$false

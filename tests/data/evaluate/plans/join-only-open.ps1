@@ -1,0 +1,7 @@
+# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
+# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
+
+# EXA032 [high] The group's membership is closed
+#   Membership of 'SecurityGroup-CallPro Calendar Access' is not closed: anyone can join (ApprovalRequired).
+Set-DistributionGroup -Identity 'SecurityGroup-CallPro Calendar Access' -MemberJoinRestriction Closed -MemberDepartRestriction Closed

@@ -1,0 +1,17 @@
+# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
+# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
+
+# EXA033 [high] The group's members match the policy
+#   Members of 'SecurityGroup-CallPro Calendar Access' differ from the policy's list: missing:
+#   fien.field@contoso.com.
+Add-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'fien.field@contoso.com' -BypassSecurityGroupManagerCheck
+
+# EXA040 [high] The effective scope equals the expected mailbox set
+#   1 expected mailbox(es) out of scope: fien.field@contoso.com.
+# Follows from the assignment, scope and membership fixes (EXA012, EXA013, EXA020, EXA021, EXA033, EXA034).
+
+# EXA050 [high] Every in-scope mailbox can be impersonated
+#   1 in-scope mailbox(es) cannot be impersonated: fien.field@contoso.com refused with ErrorImpersonateUserDenied
+#   (outside the scope).
+# Fix the scope and membership findings, then re-run: exaudit run callpro.yaml

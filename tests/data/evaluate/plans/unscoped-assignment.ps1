@@ -1,0 +1,19 @@
+# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
+# Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
+
+# EXA012 [critical] The assignment is limited by the expected management scope
+#   'ApplicationImpersonation-CallPro Calendar Access' is unscoped (RecipientWriteScope Organization): it reaches
+#   every mailbox in the organization.
+Set-ManagementRoleAssignment -Identity 'ApplicationImpersonation-CallPro Calendar Access' -CustomRecipientWriteScope 'Scope-CallPro Calendar Access'
+
+# EXA040 [critical] The effective scope equals the expected mailbox set
+#   8 mailbox(es) in scope that the policy does not allow: ceo@contoso.com, gijs.grond@contoso.com,
+#   hanna.huis@contoso.com, hr-shared@contoso.com, ivo.intern@contoso.com, jet.janssen@contoso.com,
+#   room1@contoso.com, svcServiceAccount@contoso.com.
+# Follows from the assignment, scope and membership fixes (EXA012, EXA013, EXA020, EXA021, EXA033, EXA034).
+
+# EXA051 [critical] Every canary mailbox is refused with ErrorImpersonateUserDenied
+#   The service account CAN impersonate 2 mailbox(es) that must stay out of reach: ceo@contoso.com,
+#   hr-shared@contoso.com. The scope does not hold.
+# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; then re-run: exaudit run callpro.yaml
