@@ -489,17 +489,15 @@ def test_app_without_its_assignment_gets_the_app_command(app_snapshot: Snapshot)
 
 
 def test_opath_scope_fixes_quote_the_filter(app_snapshot: Snapshot) -> None:
+    # The filter is one single-quoted PowerShell string (quotes inside doubled), never a double-quoted one.
+    quoted = "'" + APP_FILTER.replace("'", "''") + "'"
     apps = load_policy(APPS)
     missing = run(apps, dataclasses.replace(app_snapshot, scopes=()))["EXA020"]
-    assert missing.remediation == (
-        f"New-ManagementScope -Name '{APP_SCOPE}' -RecipientRestrictionFilter \"{APP_FILTER}\""
-    )
+    assert missing.remediation == (f"New-ManagementScope -Name '{APP_SCOPE}' -RecipientRestrictionFilter {quoted}")
     wrong = tuple(dataclasses.replace(s, recipient_filter="CustomAttribute1 -eq 'Other'") for s in app_snapshot.scopes)
     drifted = run(apps, dataclasses.replace(app_snapshot, scopes=wrong))["EXA020"]
     assert drifted.status is Status.FAIL
-    assert drifted.remediation == (
-        f"Set-ManagementScope -Identity '{APP_SCOPE}' -RecipientRestrictionFilter \"{APP_FILTER}\""
-    )
+    assert drifted.remediation == (f"Set-ManagementScope -Identity '{APP_SCOPE}' -RecipientRestrictionFilter {quoted}")
 
 
 def test_a_direct_second_path_is_cut_by_removing_the_assignment(policy: LoadedPolicy, compliant: Snapshot) -> None:

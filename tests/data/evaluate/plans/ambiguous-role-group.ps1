@@ -1,4 +1,4 @@
-# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# exaudit plan for policy 'callpro-calendar-access' ('callpro.yaml')
 # from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
 # Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
 #
@@ -14,3 +14,7 @@
 # Give each a distinct DisplayName (or remove the stray one):
 Set-RoleGroup -Identity 'contoso.com/Microsoft Exchange Security Groups/CallProCalendarAccess_8d3f2c41b7' -DisplayName '<distinct name>'
 Set-RoleGroup -Identity 'contoso.com/Microsoft Exchange Security Groups/CallProCalendarAccess_1a2b3c4d5e' -DisplayName '<distinct name>'
+
+# Then re-check: Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange
+# Online: up to 2 hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell
+# and EWS sessions). A check that still fails right after a fix is not yet proof the fix failed.

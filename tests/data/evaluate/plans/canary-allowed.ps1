@@ -1,8 +1,12 @@
-# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# exaudit plan for policy 'callpro-calendar-access' ('callpro.yaml')
 # from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
 # Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
 
-# EXA051 [critical] Every canary mailbox is refused with ErrorImpersonateUserDenied
+# EXA051 [critical] Every canary mailbox is refused
 #   The service account CAN impersonate 1 mailbox(es) that must stay out of reach: ceo@contoso.com. The scope does
 #   not hold.
-# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; then re-run: exaudit run callpro.yaml
+# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; then re-run: exaudit run 'callpro.yaml'
+
+# Then re-check: Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange
+# Online: up to 2 hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell
+# and EWS sessions). A check that still fails right after a fix is not yet proof the fix failed.

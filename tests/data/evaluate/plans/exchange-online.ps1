@@ -1,4 +1,4 @@
-# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# exaudit plan for policy 'callpro-calendar-access' ('callpro.yaml')
 # from the snapshot collected at 2026-11-20T09:00:00Z on https://outlook.office365.com/powershell-liveid/
 # Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
 
@@ -11,3 +11,7 @@
 New-ServicePrincipal -AppId <appId> -ObjectId <enterprise-app-objectId> -DisplayName 'callpro-calendar-access'
 New-ManagementRoleAssignment -App <enterprise-app-objectId> -Role 'Application Calendars.ReadWrite' -CustomResourceScope 'Scope-CallPro Calendar Access'
 Test-ServicePrincipalAuthorization -Identity <enterprise-app-objectId> -Resource <in-scope mailbox>
+
+# Then re-check: Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange
+# Online: up to 2 hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell
+# and EWS sessions). A check that still fails right after a fix is not yet proof the fix failed.

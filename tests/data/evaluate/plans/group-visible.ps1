@@ -1,7 +1,11 @@
-# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# exaudit plan for policy 'callpro-calendar-access' ('callpro.yaml')
 # from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
 # Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
 
 # EXA031 [low] The group is hidden from address lists
 #   'SecurityGroup-CallPro Calendar Access' is visible in the address lists (GAL).
 Set-DistributionGroup -Identity 'SecurityGroup-CallPro Calendar Access' -HiddenFromAddressListsEnabled $true
+
+# Then re-check: Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange
+# Online: up to 2 hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell
+# and EWS sessions). A check that still fails right after a fix is not yet proof the fix failed.

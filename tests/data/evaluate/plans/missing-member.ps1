@@ -1,4 +1,4 @@
-# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# exaudit plan for policy 'callpro-calendar-access' ('callpro.yaml')
 # from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
 # Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
 
@@ -11,7 +11,11 @@ Add-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -M
 #   1 expected mailbox(es) out of scope: fien.field@contoso.com.
 # Follows from the assignment, scope and membership fixes (EXA012, EXA013, EXA020, EXA021, EXA033, EXA034).
 
-# EXA050 [high] Every in-scope mailbox can be impersonated
+# EXA050 [high] Every in-scope mailbox can be reached by the integration
 #   1 in-scope mailbox(es) cannot be impersonated: fien.field@contoso.com refused with ErrorImpersonateUserDenied
 #   (outside the scope).
-# Fix the scope and membership findings, then re-run: exaudit run callpro.yaml
+# Fix the scope and membership findings, then re-run: exaudit run 'callpro.yaml'
+
+# Then re-check: Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange
+# Online: up to 2 hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell
+# and EWS sessions). A check that still fails right after a fix is not yet proof the fix failed.

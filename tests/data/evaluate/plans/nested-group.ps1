@@ -1,11 +1,11 @@
-# exaudit plan for policy 'callpro-calendar-access' (callpro.yaml)
+# exaudit plan for policy 'callpro-calendar-access' ('callpro.yaml')
 # from the snapshot collected at 2026-11-20T09:00:00Z on http://exch01.contoso.com/PowerShell
 # Review every line; exaudit never runs this. Run it in the Exchange Management Shell, in this order.
 
 # EXA033 [high] The group's members match the policy
 #   Members of 'SecurityGroup-CallPro Calendar Access' differ from the policy's list: unexpected: Field Sales
 #   North <FieldSalesNorth@contoso.com>; missing: fien.field@contoso.com.
-Remove-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'FieldSalesNorth@contoso.com' -BypassSecurityGroupManagerCheck -Confirm:$false
+# (this member is removed further down, under another name, after what must come first)
 Add-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access' -Member 'fien.field@contoso.com' -BypassSecurityGroupManagerCheck
 
 # EXA034 [medium] The group has no nested groups
@@ -18,7 +18,11 @@ Remove-DistributionGroupMember -Identity 'SecurityGroup-CallPro Calendar Access'
 #   1 expected mailbox(es) out of scope: fien.field@contoso.com.
 # Follows from the assignment, scope and membership fixes (EXA012, EXA013, EXA020, EXA021, EXA033, EXA034).
 
-# EXA050 [high] Every in-scope mailbox can be impersonated
+# EXA050 [high] Every in-scope mailbox can be reached by the integration
 #   1 in-scope mailbox(es) cannot be impersonated: fien.field@contoso.com refused with ErrorImpersonateUserDenied
 #   (outside the scope).
-# Fix the scope and membership findings, then re-run: exaudit run callpro.yaml
+# Fix the scope and membership findings, then re-run: exaudit run 'callpro.yaml'
+
+# Then re-check: Re-run the audit after the changes have propagated: Exchange caches permissions (Exchange
+# Online: up to 2 hours for app RBAC, over 1 hour for application access policies; on-premises: new PowerShell
+# and EWS sessions). A check that still fails right after a fix is not yet proof the fix failed.
