@@ -278,3 +278,28 @@ class _ConsumedBody:
 
     def close(self) -> None:
         """Nothing left to close: the connection owns the socket."""
+
+
+class VerifyingAdapter(requests.adapters.HTTPAdapter):
+    """An HTTP adapter that verifies TLS with one given setting, whatever the caller or the environment says.
+
+    ``Session.verify`` is not enough: requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override it for every
+    request (psf/requests#3829), so an explicit ``--ca-bundle`` would silently lose to the environment. Used by the
+    EWS prober and by the Exchange Online transports alike.
+    """
+
+    def __init__(self, verify: bool | str, **kwargs: Any) -> None:
+        self._verify = verify
+        super().__init__(**kwargs)
+
+    def send(
+        self,
+        request: Any,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Any:
+        """Send with this adapter's TLS verification, whatever the caller passed."""
+        return super().send(request, stream=stream, timeout=timeout, verify=self._verify, cert=cert, proxies=proxies)

@@ -11,34 +11,13 @@ It prints the measured figures and their ratio to the budget, side by side, from
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CPU = {"last": 0.0}  # CPU seconds of the last command
-PROBE = (
-    "import resource, sys\n"
-    "from audit.cli import main\n"
-    "rc = main(sys.argv[1:])\n"
-    "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
-    "sys.exit(rc)\n"
-)
-
-
-def _cli(*argv: str) -> tuple[subprocess.CompletedProcess[str], float, int]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], check=False, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # CPU time next to wall time: the machine is shared, and wall time includes waiting for a core.
-    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak = max((int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_KIB")), default=0)
-    return proc, wall, peak
+from _measure import CPU, ROOT, cli  # bench/ is on sys.path when a bench script runs
 
 
 def main() -> int:
@@ -60,16 +39,16 @@ def main() -> int:
             check=True, capture_output=True,
         )  # fmt: skip
         policy = next(policy_dir.glob("*.yaml"))
-        proc, _, _ = _cli("evaluate", str(policy), "--snapshot", str(snap), "--report-dir", str(folder), "-q")
+        proc, _, _ = cli("evaluate", str(policy), "--snapshot", str(snap), "--report-dir", str(folder), "-q")
         assert proc.returncode in (0, 1), proc.stderr
-        proc, _, _ = _cli("keygen", "--out", str(Path(tmp) / "bench"))
+        proc, _, _ = cli("keygen", "--out", str(Path(tmp) / "bench"))
         assert proc.returncode == 0, proc.stderr
         key = bundle.load_private_key(Path(tmp) / "bench.key")
         t0 = time.perf_counter()
         count = bundle.sign(folder, key, tool_version="bench", created_at="bench")
         sign_s = time.perf_counter() - t0
         total_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
-        proc, wall, peak = _cli("verify", str(folder), "--public-key", str(Path(tmp) / "bench.pub"))
+        proc, wall, peak = cli("verify", str(folder), "--public-key", str(Path(tmp) / "bench.pub"))
         print(f"bundle: {args.recipients:,} recipients, {count} files, {total_mb:.1f} MiB (signed in {sign_s:.2f} s)")
         print(f"exaudit verify exit code {proc.returncode}: {proc.stdout.strip() or proc.stderr.strip()}")
         print(f"wall   {wall:6.2f} s   budget 2 s      ratio {wall / 2:.2f}   (cpu {CPU['last']:.2f} s)")

@@ -11,34 +11,12 @@ It prints the measured figures and their ratio to the budget, side by side, from
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CPU = {"last": 0.0}  # CPU seconds of the last command
-PROBE = (
-    "import resource, sys\n"
-    "from audit.cli import main\n"
-    "rc = main(sys.argv[1:])\n"
-    "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
-    "sys.exit(rc)\n"
-)
-
-
-def _cli(*argv: str) -> tuple[subprocess.CompletedProcess[str], float, int]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], check=False, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # CPU time next to wall time: the machine is shared, and wall time includes waiting for a core.
-    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak = max((int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_KIB")), default=0)
-    return proc, wall, peak
+from _measure import CPU, ROOT, cli  # bench/ is on sys.path when a bench script runs
 
 
 def main() -> int:
@@ -62,7 +40,7 @@ def main() -> int:
         print(f"two snapshots: {args.recipients:,} recipients each, {size:.0f} MiB together")
         ok = True
         for label, extra in (("diff (state only)", []), ("diff --policy (both evaluated)", ["--policy", policy])):
-            proc, wall, peak = _cli("diff", *snaps, *extra)
+            proc, wall, peak = cli("diff", *snaps, *extra)
             first = proc.stdout.splitlines()[0] if proc.stdout else proc.stderr.strip()
             print(f"{label}: exit {proc.returncode}; {first}")
             print(f"  wall   {wall:6.2f} s   budget 5 s      ratio {wall / 5:.2f}   (cpu {CPU['last']:.2f} s)")

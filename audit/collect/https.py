@@ -15,30 +15,12 @@ from typing import Any
 
 import requests
 
+from audit.replies import VerifyingAdapter
+
 DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
 """64 MiB per reply: a page of 1,000 recipients is a few MiB; anything far larger is not Exchange answering."""
 
 _CHUNK = 256 * 1024
-
-
-class VerifyingAdapter(requests.adapters.HTTPAdapter):
-    """An adapter that verifies TLS with one given setting (requests lets the environment override Session.verify)."""
-
-    def __init__(self, verify: bool | str, **kwargs: Any) -> None:
-        self._verify = verify
-        super().__init__(**kwargs)
-
-    def send(
-        self,
-        request: Any,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> Any:
-        """Send with this adapter's TLS verification, whatever the caller passed."""
-        return super().send(request, stream=stream, timeout=timeout, verify=self._verify, cert=cert, proxies=proxies)
 
 
 def make_session(verify: bool | str, pool: int = 10) -> requests.Session:

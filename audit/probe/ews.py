@@ -54,7 +54,7 @@ from audit.probe.interface import (  # the shared seam (probe/interface.py); re-
     ProbeTarget,
 )
 from audit.probe.soap import ContradictoryReply, CreateItem, DeleteItem, FindItem, GetFolder
-from audit.replies import MIB, ReplyLimits, ReplyRefused, guard_session
+from audit.replies import MIB, ReplyLimits, ReplyRefused, VerifyingAdapter, guard_session
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
 MARKER_SUFFIX = "(created and deleted at once by an access audit)"
@@ -97,29 +97,6 @@ AfterCreate = Callable[[str], None]
 """Test hook, called in the worker between creating and deleting the write probe's item (mailbox address)."""
 
 
-class _VerifyingAdapter(requests.adapters.HTTPAdapter):
-    """An HTTP adapter that verifies TLS with one given setting, whatever the caller or the environment says.
-
-    ``Session.verify`` is not enough: requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override it for every
-    request, so an explicit ``--ca-bundle`` would silently lose to the environment.
-    """
-
-    def __init__(self, verify: bool | str, **kwargs: Any) -> None:
-        self._verify = verify
-        super().__init__(**kwargs)
-
-    def send(
-        self,
-        request: Any,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> Any:
-        return super().send(request, stream=stream, timeout=timeout, verify=self._verify, cert=cert, proxies=proxies)
-
-
 class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
     """exchangelib's Protocol with a per-run TLS verification setting and environment read once per session."""
 
@@ -140,7 +117,7 @@ class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         # Same pool shape as exchangelib's own adapter: one connection per session, no urllib3 retries.
-        adapter = _VerifyingAdapter(verify, pool_block=True, pool_connections=1, pool_maxsize=1, max_retries=0)
+        adapter = VerifyingAdapter(verify, pool_block=True, pool_connections=1, pool_maxsize=1, max_retries=0)
         session.mount(self.service_endpoint, adapter)
         # Every reply read under a size bound and a wall-clock deadline (TIMEOUT is otherwise per socket read, which a
         # server dripping a byte a second never trips), and no redirect to another origin.

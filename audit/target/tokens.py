@@ -30,6 +30,7 @@ from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
 from audit.collect import https
 from audit.errors import ExauditError, UsageError
+from audit.replies import VerifyingAdapter
 
 logging.getLogger("msal").addHandler(logging.NullHandler())
 
@@ -152,8 +153,8 @@ class _BoundedSession(requests.Session):
         super().__init__()
         self._timeout = timeout
         self.trust_env = False
-        self.mount("https://", https.VerifyingAdapter(verify, max_retries=0))
-        self.mount("http://", https.VerifyingAdapter(verify, max_retries=0))
+        self.mount("https://", VerifyingAdapter(verify, max_retries=0))
+        self.mount("http://", VerifyingAdapter(verify, max_retries=0))
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """Send with the default timeout unless msal gave one; wait out throttling within that timeout."""
