@@ -605,7 +605,17 @@ def _target(args: argparse.Namespace, policies: Sequence[LoadedPolicy], stderr: 
             "these policies mix app principals (Exchange Online) and service accounts (on premises): audit each "
             "platform in its own run"
         )
-    return _exo_target(args, stderr) if apps else _target_options(args, stderr)
+    if not apps:
+        return _target_options(args, stderr)
+    target = _exo_target(args, stderr)
+    if target.prober is None and any(p.spec.probes is not None for p in policies):
+        # As on premises (audit.preflight): every secret the run needs is checked before its first connection.
+        raise UsageError(
+            "the probes run as the integration's own app: give --probe-client-id (or EXAUDIT_PROBE_CLIENT_ID) and "
+            "its secret in EXAUDIT_PROBE_CLIENT_SECRET or --probe-client-secret-file (or --probe-client-cert and "
+            "--probe-client-key)"
+        )
+    return target
 
 
 def _target_label(args: argparse.Namespace, snapshot: Snapshot) -> str:

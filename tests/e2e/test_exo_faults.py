@@ -207,13 +207,15 @@ def test_graph_429_past_the_deadline_is_error_never_pass() -> None:
     assert not run.completed
 
 
-def test_a_probing_app_without_credentials_errors_the_probes(tmp_path: Path) -> None:
+def test_a_probing_app_without_credentials_is_refused_before_any_connection(tmp_path: Path) -> None:
     with LabServer("exo-compliant") as lab:
         run = run_exo(lab, tmp_path, env={"EXAUDIT_PROBE_CLIENT_SECRET": ""})
-    assert run.code == 3
-    assert run.statuses()["EXA050"] == "ERROR"
-    assert run.statuses()["EXA051"] == "ERROR"
+        stats = lab.stats()
+    assert run.code == 2
     assert "EXAUDIT_PROBE_CLIENT_SECRET" in run.stderr
+    # Nothing was asked of the tenant: the missing secret is found first.
+    assert not stats["token_requests"]
+    assert not stats["invoke_command_calls"]
 
 
 def test_a_canary_without_a_mailbox_is_error_not_pass(tmp_path: Path) -> None:
