@@ -128,6 +128,9 @@ def collect_exo_state(
         ),
     )
     mailboxes = list(dict.fromkeys(m.casefold() for m in (resources(state) if resources is not None else ())))
+    pointers_read = all(c.ok for c in s.calls if c.cmdlet == "Get-ServicePrincipal") and any(
+        c.cmdlet == "Get-ServicePrincipal" for c in s.calls
+    )
     rows: list[AuthorizationRow] = []
     refs: list[AppRef] = []
     units: list[str] = []
@@ -140,6 +143,13 @@ def collect_exo_state(
             for a in assignments
             if a.recipient_administrative_unit_scope and _owned(a, app, sp)
         ]
+        ids = {app.app_id.casefold(), app.object_id.casefold()}
+        pointer = any(p.app_id.casefold() in ids or p.object_id.casefold() in ids for p in sps)
+        if not pointer and pointers_read:
+            # Exchange listed every pointer and none is this app's: Test-ServicePrincipalAuthorization could only
+            # answer "not found", and RBAC for Applications grants the app nothing (EXA070 reports the missing
+            # pointer). https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+            continue
         rows += _test_authorization(s, identity, [None, *mailboxes], concurrency)
     entra = read_entra(graph, refs, units, on_call=on_call)
     state = dataclasses.replace(

@@ -15,7 +15,15 @@ from datetime import datetime
 
 from audit.errors import ExauditError
 from audit.evaluate import apps, exo, group, platform, probes, rbac, scope
-from audit.evaluate.checks import APP_CHECKS, CHECKS, GRAPH_ADMINISTRATIVE_UNIT_MEMBERS, GROUPS, ORDER, USERS
+from audit.evaluate.checks import (
+    APP_CHECKS,
+    CHECKS,
+    GRAPH_ADMINISTRATIVE_UNIT_MEMBERS,
+    GROUPS,
+    ORDER,
+    SERVICE_PRINCIPALS,
+    USERS,
+)
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import Directory
 from audit.evaluate.powershell import ps
@@ -68,6 +76,11 @@ def _not_applicable(check_id: str, ctx: Context) -> str:
         return "The assignment is scoped to a management scope, not an administrative unit (EXA020/EXA040 judge it)."
     if check_id in GROUP_CHECKS and spec.group is None:
         return "The policy has no group section; group checks do not apply."
+    if check_id == "EXA076" and ctx.is_app and _no_exchange_pointer(ctx):
+        return (
+            "Exchange has no service principal for this app (EXA070): RBAC for Applications grants it nothing, and "
+            "Test-ServicePrincipalAuthorization has nothing to test."
+        )
     if check_id == "EXA014" and ctx.is_app:
         # https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac (Limitations)
         return "Applications cannot be members of a role group; RBAC for Applications assigns roles directly."
@@ -80,6 +93,18 @@ def _not_applicable(check_id: str, ctx: Context) -> str:
     if check_id in ("EXA050", "EXA051") and spec.probes is None:
         return "The policy asks for no probes (no probes section)."
     return ""
+
+
+def _no_exchange_pointer(ctx: Context) -> bool:
+    """Whether Get-ServicePrincipal was read in full and lists no pointer for the policy's app (by appId or id)."""
+    app = ctx.policy.spec.principal.app
+    ok, _ = ctx.snapshot.call_status(SERVICE_PRINCIPALS)
+    if app is None or not ok:
+        return False
+    ids = {app.app_id.casefold(), app.service_principal_id.casefold()}
+    return not any(
+        sp.app_id.casefold() in ids or sp.object_id.casefold() in ids for sp in ctx.snapshot.service_principals
+    )
 
 
 def needs(check_id: str, ctx: Context) -> tuple[str, ...]:
