@@ -835,6 +835,9 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
     else:
         from audit import run as live
 
+        if args.tenant and not args.app_id:
+            # ApplicationImpersonation is retired in Exchange Online: there, the access to mirror is an app's.
+            raise UsageError("--tenant reads Exchange Online, where access is held by an app: give --app-id APPID")
         if args.tenant:
             export_target = _exo_target(args, stderr)
         elif args.app_id:

@@ -242,6 +242,7 @@ def test_export_command_refuses_partial_state(tmp_path: Path, online: Snapshot) 
     [
         (["--app-id", "not-a-guid", "--snapshot", "x.json"], "GUID"),
         (["--app-id", APP_ID], "--tenant"),
+        (["--service-account", "svc@contoso.com", "--tenant", "contoso.onmicrosoft.com"], "give --app-id"),
     ],
 )
 def test_export_command_usage_errors(argv: list[str], message: str) -> None:
