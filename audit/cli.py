@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -271,8 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("validate", "validate policy files (schema and meaning; no network)")
     p.add_argument("policies", nargs="+", type=Path, metavar="POLICY")
 
-    p = add("export", "write a policy that mirrors how a service account holds ApplicationImpersonation today")
-    p.add_argument("--service-account", required=True, help="UPN of the integration's service account")
+    p = add("export", "write a policy that mirrors how a service account or an app holds its access today")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--service-account", help="UPN of the integration's service account (ApplicationImpersonation)")
+    who.add_argument("--app-id", help="Exchange Online: Application (client) ID of the app (RBAC for Applications)")
     p.add_argument("--snapshot", type=Path, help="export from a snapshot instead of reading Exchange")
     p.add_argument("--name", help="metadata.name of the policy (default: derived from the account)")
     p.add_argument("--out", type=Path, help="policy file to write (default: stdout)")
@@ -835,23 +838,40 @@ def _cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
     from audit import snapshot as snap
     from audit.evaluate.export import export_policy
 
+    if args.app_id and not re.fullmatch(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", args.app_id):
+        raise UsageError("--app-id takes the app's Application (client) ID, a GUID")
     if args.snapshot is not None:
         snapshot, _sha = snap.load(args.snapshot)
     else:
         from audit import run as live
 
+        if args.tenant and not args.app_id:
+            # ApplicationImpersonation is retired in Exchange Online: there, the access to mirror is an app's.
+            raise UsageError("--tenant reads Exchange Online, where access is held by an app: give --app-id APPID")
         if args.tenant:
             export_target = _exo_target(args, stderr)
+        elif args.app_id:
+            raise UsageError("--app-id exports from Exchange Online: give --tenant (and its options) or --snapshot")
         else:
             export_target = _target_options(args, stderr)
             _preflight(export_target, probes=False)
-        snapshot = live.read_only_snapshot(args.service_account, export_target, progress=_progress(args, stderr))
+        who = args.app_id or args.service_account
+        snapshot = live.read_only_snapshot(who, export_target, progress=_progress(args, stderr))
+    if args.app_id:
+        from audit.evaluate.export_exo import require_pointer
+
+        require_pointer(snapshot, args.app_id)
     failed = [c for c in snapshot.calls if not c.ok]
     if failed:
         # A policy written from partial state would encode a guess as the intended state.
         _collection_problems(snapshot, stderr)
         raise CollectionError(f"{len(failed)} cmdlet call(s) failed; no policy was exported")
-    text = export_policy(snapshot, args.service_account, name=args.name)
+    if args.app_id:
+        from audit.evaluate.export_exo import export_app_policy
+
+        text = export_app_policy(snapshot, args.app_id, name=args.name)
+    else:
+        text = export_policy(snapshot, args.service_account, name=args.name)
     _write(args.out if args.out else "-", text, stdout, _file_mode(args))
     if args.out and not args.quiet:
         stderr.write(

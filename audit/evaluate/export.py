@@ -134,6 +134,36 @@ def _mailbox_address(directory: Directory, identity: str) -> str | None:
     return recipient.primary_smtp_address.lower() if recipient is not None and recipient.primary_smtp_address else None
 
 
+def group_section(directory: Directory, group: Group) -> list[str]:
+    """The policy's ``group:`` section mirroring ``group`` as found (questionable values marked REVIEW)."""
+    out: list[str] = []
+    members = [m for m in group.members if not directory.is_group(m)]
+    nested = [directory.label(m) for m in group.members if directory.is_group(m)]
+    addresses = sorted({a for a in (_mailbox_address(directory, m) for m in members) if a})
+    group_type = group.recipient_type_details if group.recipient_type_details in GROUP_TYPES else GROUP_TYPES[0]
+    closed = key(group.member_join_restriction) == "closed" and key(group.member_depart_restriction) == "closed"
+    out += ["group:", f"  name: {_q(group.name)}"]
+    if group_type != group.recipient_type_details:
+        out.append(f"  # REVIEW: the group is a {_q(group.recipient_type_details)}; a scope group should be this type")
+    out.append(f"  type: {group_type}")
+    if not group.hidden_from_address_lists_enabled:
+        out.append("  # REVIEW: the group is visible in the address lists")
+    out.append(f"  hiddenFromAddressLists: {'true' if group.hidden_from_address_lists_enabled else 'false'}")
+    if not closed:
+        out.append("  # REVIEW: members can join or leave the group on their own")
+    out.append(f"  membershipClosed: {'true' if closed else 'false'}")
+    if nested:
+        out.append(
+            "  # REVIEW: nested groups are silently out of scope (MemberOfGroup is not recursive): "
+            + ", ".join(_q(n) for n in nested)
+        )
+    if addresses:
+        out += ["  members:", f"    exactly:{_list(addresses, '      ')}"]
+    else:
+        out += ["  # REVIEW: the group has no mailbox members", "  members:", "    atMost: []"]
+    return out
+
+
 def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None = None) -> str:
     """A policy (YAML text) mirroring how ``service_account`` holds ApplicationImpersonation in ``snapshot``.
 
@@ -211,32 +241,7 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
     else:
         out.append(f"    opath: {_q(scope.recipient_filter or '')}")
     if group is not None:
-        members = [m for m in group.members if not directory.is_group(m)]
-        nested = [directory.label(m) for m in group.members if directory.is_group(m)]
-        addresses = sorted({a for a in (_mailbox_address(directory, m) for m in members) if a})
-        group_type = group.recipient_type_details if group.recipient_type_details in GROUP_TYPES else GROUP_TYPES[0]
-        closed = key(group.member_join_restriction) == "closed" and key(group.member_depart_restriction) == "closed"
-        out += ["group:", f"  name: {_q(group.name)}"]
-        if group_type != group.recipient_type_details:
-            out.append(
-                f"  # REVIEW: the group is a {_q(group.recipient_type_details)}; a scope group should be this type"
-            )
-        out.append(f"  type: {group_type}")
-        if not group.hidden_from_address_lists_enabled:
-            out.append("  # REVIEW: the group is visible in the address lists")
-        out.append(f"  hiddenFromAddressLists: {'true' if group.hidden_from_address_lists_enabled else 'false'}")
-        if not closed:
-            out.append("  # REVIEW: members can join or leave the group on their own")
-        out.append(f"  membershipClosed: {'true' if closed else 'false'}")
-        if nested:
-            out.append(
-                "  # REVIEW: nested groups are silently out of scope (MemberOfGroup is not recursive): "
-                + ", ".join(_q(n) for n in nested)
-            )
-        if addresses:
-            out += ["  members:", f"    exactly:{_list(addresses, '      ')}"]
-        else:
-            out += ["  # REVIEW: the group has no mailbox members", "  members:", "    atMost: []"]
+        out += group_section(directory, group)
     allow = " groupMembers" if group is not None else _list(_in_filter(snapshot, scope), "    ")
     out += [
         "probes:",
