@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing as mp
 import time
 import urllib.parse
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+
+from _remote_lab import RemoteLab, command_loop  # bench/ is on sys.path when a bench script runs
 
 from audit.collect import https
 from audit.errors import ProbeError
@@ -53,27 +53,15 @@ def _lab_process(conn: Connection, mailboxes: int) -> None:
                 "auditor_secret": creds.auditor_client_secret,
             }
         )
-        while True:
-            command, arg = conn.recv()
-            if command == "stop":
-                return
-            if command == "latency":
-                lab.reset()
-                lab.faults.set_latency(int(arg), "graph")
-                conn.send(None)
-            elif command == "stats":
-                conn.send({"graph": lab.stats()["graph"], "cpu_seconds": time.process_time()})
+        stats = {"stats": lambda _arg: {"graph": lab.stats()["graph"], "cpu_seconds": time.process_time()}}
+        command_loop(conn, lab, "graph", stats)
 
 
-class RemoteLab:
-    """The lab in a child process, driven through a pipe."""
+class GraphLab(RemoteLab):
+    """The lab's Exchange Online mode in a child process; the target for its integration app."""
 
     def __init__(self, mailboxes: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_lab_process, args=(child, mailboxes), daemon=True)
-        self.process.start()
-        self.info: dict[str, Any] = self.conn.recv()
+        super().__init__(_lab_process, mailboxes)
 
     def target(self, concurrency: int) -> ExchangeOnline:
         i = self.info
@@ -90,21 +78,8 @@ class RemoteLab:
             deadline_seconds=3600,
         )
 
-    def latency(self, ms: int) -> None:
-        self.conn.send(("latency", ms))
-        self.conn.recv()
 
-    def stats(self) -> dict[str, Any]:
-        self.conn.send(("stats", None))
-        result: dict[str, Any] = self.conn.recv()
-        return result
-
-    def close(self) -> None:
-        self.conn.send(("stop", None))
-        self.process.join(10)
-
-
-def measure_batched(lab: RemoteLab, targets: list[ProbeTarget], concurrency: int, latency_ms: int) -> dict[str, float]:
+def measure_batched(lab: GraphLab, targets: list[ProbeTarget], concurrency: int, latency_ms: int) -> dict[str, float]:
     lab.latency(latency_ms)
     target = lab.target(concurrency)
     settings = ProbeSettings(concurrency=concurrency, deadline_seconds=3600, request_timeout=60)
@@ -121,7 +96,7 @@ def measure_batched(lab: RemoteLab, targets: list[ProbeTarget], concurrency: int
     return {"rate": len(targets) / elapsed, "elapsed": elapsed, "batches": float(prober.batches)}
 
 
-def measure_naive(lab: RemoteLab, addresses: list[str], latency_ms: int, seconds: float) -> dict[str, float]:
+def measure_naive(lab: GraphLab, addresses: list[str], latency_ms: int, seconds: float) -> dict[str, float]:
     """The obvious way: one GET per mailbox, one after the other, time-boxed; the rate is extrapolated."""
     lab.latency(latency_ms)
     target = lab.target(1)
@@ -150,7 +125,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--naive-seconds", type=float, default=10.0)
     args = parser.parse_args()
-    lab = RemoteLab(args.mailboxes)
+    lab = GraphLab(args.mailboxes)
     try:
         addresses = [generated_address(i) for i in range(args.mailboxes)]
         targets = [ProbeTarget(a, "allow", "groupMembers") for a in addresses]

@@ -14,16 +14,16 @@ Kerberos rounds cost (the ticket must be obtained once per run, not per probe).
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.kerberos.realm (the test realm)
+
+from _remote_lab import RemoteLab, command_loop  # bench/ is on sys.path when a bench script runs
 
 from audit.lab.generate import generated_address
 from audit.lab.server import LabServer
@@ -44,17 +44,12 @@ def _lab_process(conn: Connection, mailboxes: int, keytab: str, env: dict[str, s
                 "build": lab.tenant.organization.build,
             }
         )
-        while True:
-            command, arg = conn.recv()
-            if command == "stop":
-                return
-            if command == "latency":
-                lab.reset()
-                lab.faults.set_latency(int(arg), "ews")
-                conn.send(None)
-            elif command == "logons":
-                events = lab.http.logons.events()
-                conn.send({"kerberos": sum(e.mechanism == "kerberos" for e in events), "total": len(events)})
+
+        def logons(_arg: object) -> dict[str, int]:
+            events = lab.http.logons.events()
+            return {"kerberos": sum(e.mechanism == "kerberos" for e in events), "total": len(events)}
+
+        command_loop(conn, lab, "ews", {"logons": logons})
 
 
 def measure(endpoint: EwsEndpoint, targets: list[ProbeTarget], concurrency: int) -> float:
@@ -91,11 +86,8 @@ def main() -> None:
         keytab = realm.add_service(SERVICE_HOST)
         env = realm.env(ccache=Path(tmp) / "runner.ccache")
         os.environ.update(env)
-        ctx = mp.get_context("spawn")
-        conn, child = ctx.Pipe()
-        process = ctx.Process(target=_lab_process, args=(child, args.mailboxes, str(keytab), env), daemon=True)
-        process.start()
-        info: dict[str, Any] = conn.recv()
+        lab = RemoteLab(_lab_process, args.mailboxes, str(keytab), env)
+        info = lab.info
         try:
             url = f"http://{SERVICE_HOST}:{info['port']}/EWS/Exchange.asmx"
             build = tuple(info["build"])
@@ -106,19 +98,16 @@ def main() -> None:
             ntlm = EwsEndpoint(
                 url=url, username=info["username"], password=info["password"], auth="ntlm", server_build=build
             )
-            conn.send(("latency", args.latency_ms))
-            conn.recv()
+            lab.latency(args.latency_ms)
             as0, tgs0 = _kdc_counts(realm.log, "svcServiceAccount")
             rates: dict[str, list[float]] = {"kerberos": [], "ntlm": []}
             for _ in range(args.rounds):
                 rates["kerberos"].append(measure(kerberos, targets, args.concurrency))
                 rates["ntlm"].append(measure(ntlm, targets, args.concurrency))
             as1, tgs1 = _kdc_counts(realm.log, "svcServiceAccount")
-            conn.send(("logons", None))
-            logons = conn.recv()
+            logons = lab.call("logons")
         finally:
-            conn.send(("stop", None))
-            process.join(10)
+            lab.close()
 
     k = sorted(rates["kerberos"])[len(rates["kerberos"]) // 2]
     n = sorted(rates["ntlm"])[len(rates["ntlm"]) // 2]

@@ -14,11 +14,10 @@ same 2 cores; its own request counters (max in flight) are printed so a server-s
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import time
 from multiprocessing.connection import Connection
-from typing import Any
 
+from _remote_lab import RemoteLab, command_loop  # bench/ is on sys.path when a bench script runs
 from exchangelib import Account, Configuration, Credentials, FailFast
 from exchangelib.credentials import IMPERSONATION
 from exchangelib.protocol import CachingProtocol
@@ -44,27 +43,15 @@ def _lab_process(conn: Connection, mailboxes: int) -> None:
                 "build": lab.tenant.organization.build,
             }
         )
-        while True:
-            command, arg = conn.recv()
-            if command == "stop":
-                return
-            if command == "latency":
-                lab.reset()
-                lab.faults.set_latency(int(arg), "ews")
-                conn.send(None)
-            elif command == "stats":
-                conn.send({**lab.stats()["ews"], "cpu_seconds": time.process_time()})
+        stats = {"stats": lambda _arg: {**lab.stats()["ews"], "cpu_seconds": time.process_time()}}
+        command_loop(conn, lab, "ews", stats)
 
 
-class RemoteLab:
-    """The lab in a child process, driven through a pipe."""
+class EwsLab(RemoteLab):
+    """The lab in a child process; the EWS endpoint of its service account."""
 
     def __init__(self, mailboxes: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_lab_process, args=(child, mailboxes), daemon=True)
-        self.process.start()
-        self.info: dict[str, Any] = self.conn.recv()
+        super().__init__(_lab_process, mailboxes)
 
     def endpoint(self) -> EwsEndpoint:
         i = self.info
@@ -72,21 +59,8 @@ class RemoteLab:
             url=i["url"], username=i["username"], password=i["password"], auth=AUTH, server_build=tuple(i["build"])
         )
 
-    def latency(self, ms: int) -> None:
-        self.conn.send(("latency", ms))
-        self.conn.recv()
 
-    def stats(self) -> dict[str, Any]:
-        self.conn.send(("stats", None))
-        result: dict[str, Any] = self.conn.recv()
-        return result
-
-    def close(self) -> None:
-        self.conn.send(("stop", None))
-        self.process.join(10)
-
-
-def measure(lab: RemoteLab, targets: list[ProbeTarget], concurrency: int, latency_ms: int) -> dict[str, float]:
+def measure(lab: EwsLab, targets: list[ProbeTarget], concurrency: int, latency_ms: int) -> dict[str, float]:
     lab.latency(latency_ms)
     lab_cpu0 = lab.stats()["cpu_seconds"]
     cpu0 = time.process_time()
@@ -111,7 +85,7 @@ def measure(lab: RemoteLab, targets: list[ProbeTarget], concurrency: int, latenc
     }
 
 
-def measure_naive(lab: RemoteLab, addresses: list[str], latency_ms: int) -> dict[str, float]:
+def measure_naive(lab: EwsLab, addresses: list[str], latency_ms: int) -> dict[str, float]:
     """The obvious way: a sequential loop over Account(...).calendar (GetFolder root, then calendar)."""
     lab.latency(latency_ms)
     ep = lab.endpoint()
@@ -144,7 +118,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of A, B and C (median shown)")
     args = parser.parse_args()
     n, lat = args.mailboxes, args.latency_ms
-    lab = RemoteLab(n)
+    lab = EwsLab(n)
     runs: dict[str, list[dict[str, float]]] = {"C": [], "A": [], "B": []}
     try:
         targets = [ProbeTarget(generated_address(i), "allow", "groupMembers") for i in range(n)]
