@@ -54,6 +54,7 @@ from audit.probe.interface import (  # the shared seam (probe/interface.py); re-
     ProbeTarget,
 )
 from audit.probe.soap import ContradictoryReply, CreateItem, DeleteItem, FindItem, GetFolder
+from audit.probe.wire import ReadReply, ReadRequest, find_item_request, get_folder_request, send
 from audit.replies import MIB, ReplyLimits, ReplyRefused, VerifyingAdapter, guard_session
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
@@ -68,6 +69,15 @@ DEFAULT_BACKOFF_SECONDS = 1.0  # ErrorServerBusy without BackOffMilliseconds (e.
 # A GetFolder, CreateItem, DeleteItem or FindItem reply for one calendar is a few KiB; FindItem returns at most
 # EWSFindCountLimit (1000) items (exchange-rbac.md section 9). 8 MiB is far above any of them (--max-ews-reply-mib).
 DEFAULT_MAX_EWS_REPLY_BYTES = 8 * MIB
+# Replies that decide an in-scope probe whatever the search asked: refusals, throttling, a lost connection.
+_NOT_A_SEARCH_FAILURE = (
+    ews_errors.ErrorImpersonateUserDenied,
+    ews_errors.ErrorImpersonationDenied,
+    ews_errors.ErrorNonExistentMailbox,
+    ews_errors.ErrorServerBusy,
+    ews_errors.ErrorTimeoutExpired,
+    ews_errors.ErrorInternalServerTransientError,
+)
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "negotiate": NTLM, "kerberos": GSSAPI}
 
 # exchangelib logs failed requests at ERROR with request details; with no handler configured Python would print
@@ -208,6 +218,10 @@ class Prober:
 
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.protocol = protocol
+        # The read probe's two requests, serialised once for the whole run (audit/probe/wire.py).
+        api_version = self.config.version.api_version
+        self._get_folder = get_folder_request(api_version)
+        self._find_item = find_item_request(api_version, MARKER_PREFIX)
         self._cancel = threading.Event()
         self._pending_lock = threading.Lock()
         self._pending: set[str] = set()  # mailboxes where a write-probe item may exist
@@ -328,23 +342,56 @@ class Prober:
             attempts=n,
         )
 
+    def _send(self, request: ReadRequest, mailbox: str) -> ReadReply:
+        """One read request for ``mailbox``; raises exchangelib's exception for every failure (the test seam)."""
+        return send(self.protocol, request, mailbox)
+
+    def _read_in_scope(self, mailbox: str) -> None:
+        """Open an in-scope calendar and list the marked items of earlier runs in it, in one FindItem.
+
+        Raises for a reply that proves no access. A search the server refuses for another reason (its restriction,
+        a folder error) does not decide the probe: the calendar is then opened with GetFolder, as before the search
+        and the opening were one request, and the failed search is recorded as such.
+        """
+        try:
+            reply = self._send(self._find_item, mailbox)
+        except _NOT_A_SEARCH_FAILURE:
+            raise
+        except ews_errors.ResponseMessageError as exc:
+            self._send(self._get_folder, mailbox)
+            self._note_leftovers(mailbox, 0, 0, f"search failed: {_exc_text(exc, self.endpoint)}")
+            return
+        if not reply.complete:  # more marked items than one page: the paged search of the write path counts them
+            account = self._account(mailbox)
+            self._clear_leftovers(account, self._calendar(account))
+            return
+        found = [
+            item for item in reply.items if LEFTOVER_SUBJECT.match(item.subject) and self.marker not in item.subject
+        ]
+        # A read run removes nothing: what it found is reported for the next write run or an admin.
+        self._note_leftovers(mailbox, len(found), 0, "")
+
     def probe_one(self, target: ProbeTarget) -> Probe:
         """Probe one mailbox, retrying ErrorServerBusy after its back-off, never past the run's deadline."""
         start = time.monotonic()
         attempts = 0
-        account = self._account(target.mailbox)
         while True:
             if self._cancel.is_set() or time.monotonic() >= self._deadline:
                 return self._outcome(target, ProbeOutcome.ERROR, "", "deadline reached", start, attempts)
             attempts += 1
             try:
-                calendar = self._calendar(account)
                 if self.operation(target) == CALENDAR_WRITE:
+                    account = self._account(target.mailbox)
+                    calendar = self._calendar(account)
                     self._write(account, calendar)
-                allowed = self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
-                if target.expect == "allow":
+                    allowed = self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
                     self._clear_leftovers(account, calendar)
-                return allowed
+                    return allowed
+                if target.expect != "allow":
+                    self._send(self._get_folder, target.mailbox)
+                    return self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
+                self._read_in_scope(target.mailbox)
+                return self._outcome(target, ProbeOutcome.ALLOWED, "NoError", "", start, attempts)
             except ContradictoryReply as exc:
                 return self._outcome(target, ProbeOutcome.ERROR, "ContradictoryReply", str(exc), start, attempts)
             except ReplyRefused as exc:

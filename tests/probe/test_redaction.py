@@ -2,8 +2,8 @@
 
 exchangelib quotes the server: a ResponseMessage's MessageText becomes the exception text, an unreadable reply
 is quoted whole in MalformedResponseError, an X-CasErrorCode header in CASError. Each real exception class is
-raised from the probe's GetFolder step with the password inside, in every form a server may echo it, and the
-resulting Probe (what the snapshot and every report hold) is searched for it.
+raised from the probe's request (GetFolder for a canary) with the password inside, in every form a server may echo
+it, and the resulting Probe (what the snapshot and every report hold) is searched for it.
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ def test_probe_detail_masks_the_echoed_password(monkeypatch: pytest.MonkeyPatch,
     endpoint = EwsEndpoint(url="http://127.0.0.1:9/EWS/Exchange.asmx", username=USER, password=PASSWORD, auth=auth)
     prober = Prober(endpoint, ProbeSettings(concurrency=1, deadline_seconds=5))
 
-    def calendar(account: object) -> object:
+    def send(request: object, mailbox: object) -> object:
         raise exc
 
-    monkeypatch.setattr(prober, "_calendar", calendar)
+    monkeypatch.setattr(prober, "_send", send)
     prober._deadline = time.monotonic() + 5
     probe = prober.probe_one(ProbeTarget("ceo@contoso.com", "deny", "canary"))
     assert probe.outcome == outcome
