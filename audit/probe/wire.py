@@ -162,7 +162,8 @@ def _message_error(code: str, message: Any) -> Exception:
         value = msg_xml.find(f"{_T}Value") if msg_xml is not None else None
         if value is not None and value.get("Name") == "BackOffMilliseconds" and (value.text or "").isdigit():
             back_off = int(value.text or "0") / 1000.0
-        return ews_errors.ErrorServerBusy(text, back_off=back_off)
+        busy: Exception = ews_errors.ErrorServerBusy(text, back_off=back_off)
+        return busy
     exc: object = ews_services.GetFolder._get_exception(code=code, text=text, msg_xml=msg_xml)
     return exc if isinstance(exc, Exception) else ews_errors.TransportError(f"EWS error {code}")
 
