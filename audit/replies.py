@@ -17,6 +17,9 @@ ERROR with the figure in the message ("reply exceeded 64 MiB").
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -108,6 +111,60 @@ class _Exchange:
 _current = threading.local()
 
 
+class _Watchdog:
+    """One thread that ends every exchange still running at its deadline.
+
+    A ``threading.Timer`` per exchange started and stopped a thread for each HTTP request: more CPU than the rest
+    of a probe's client side, and a wait for the scheduler on a loaded machine. Here the deadlines sit in a heap
+    and a cancelled one only drops its exchange (removed when it reaches the top).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[list[Any]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def watch(self, deadline: float, exchange: _Exchange) -> list[Any]:
+        """Kill ``exchange`` at ``deadline`` (time.monotonic) unless :meth:`cancel` comes first."""
+        entry = [deadline, next(self._order), exchange]
+        with self._cond:
+            if self._pid != os.getpid():  # a forked child inherits the heap but not the thread
+                self._heap, self._thread, self._pid = [], None, os.getpid()
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="exaudit-reply-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._cond.notify()
+        return entry
+
+    def cancel(self, entry: list[Any]) -> None:
+        """The exchange ended in time: forget it."""
+        entry[2] = None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                heap = self._heap
+                while heap and heap[0][2] is None:
+                    heapq.heappop(heap)
+                if not heap:
+                    self._cond.wait()
+                    continue
+                wait = heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                exchange = heapq.heappop(heap)[2]
+            if exchange is not None:
+                exchange.kill()
+
+
+_WATCHDOG = _Watchdog()
+
+
 def _track_connections(adapter: Any) -> None:
     """Make every urllib3 connection the adapter creates report its socket to the exchange on this thread."""
     # Same technique as pypsrp's own _pool_manager (wrapping the pool and connection factories per adapter).
@@ -179,9 +236,7 @@ def _guard_adapter(adapter: Any, limits: ReplyLimits, what: str) -> None:
         exchange = _Exchange()
         outer = getattr(_current, "exchange", None)
         _current.exchange = exchange
-        watchdog = threading.Timer(seconds, exchange.kill)
-        watchdog.daemon = True
-        watchdog.start()
+        watch = _WATCHDOG.watch(start + seconds, exchange)
         try:
             response = inner_send(request, stream=True, timeout=timeout, **kwargs)
             _refuse_other_origin(request.url, response, what)
@@ -193,7 +248,7 @@ def _guard_adapter(adapter: Any, limits: ReplyLimits, what: str) -> None:
                 raise ReplyTooSlow(f"{what} reply took longer than {round(seconds, 1):g} s") from None
             raise
         finally:
-            watchdog.cancel()
+            _WATCHDOG.cancel(watch)
             _current.exchange = outer
         if exchange.expired:
             raise ReplyTooSlow(f"{what} reply took longer than {round(seconds, 1):g} s")
