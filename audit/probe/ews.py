@@ -337,7 +337,7 @@ class Prober:
             outcome=outcome,
             response_code=code,
             # Every detail holds server words (a MessageText can echo anything): mask the password here, once.
-            detail=redact(detail, self.endpoint.username, self.endpoint.password),
+            detail=redact(detail, self.endpoint.username, self.endpoint.password) if detail else "",
             elapsed_ms=round((time.monotonic() - start) * 1000.0, 3),
             attempts=n,
         )
