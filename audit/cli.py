@@ -112,6 +112,7 @@ def _ranged(kind: type[int] | type[float], low: float, high: float, *, low_open:
 # policy, shared/domain exchange-outputs.md: Get-ThrottlingPolicy); a run or call longer
 # than a day is a hang, not a measurement; the lab is a test fixture, not a load generator.
 _CONCURRENCY = _ranged(int, 1, 256)
+_GRAPH_CONCURRENCY = 8  # Exchange Online: Graph $batch probes in flight without --concurrency
 _DEADLINE = _ranged(float, 0, 86_400, low_open=True)
 _TIMEOUT = _ranged(float, 0, 86_400, low_open=True)
 _PORT = _ranged(int, 1, 65_535)
@@ -166,7 +167,12 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--timeout", type=_TIMEOUT, default=60.0, help="per cmdlet call timeout in seconds (default 60)")
     # String defaults go through `type` too (argparse converts them), so a bad EXAUDIT_* value is a usage error.
-    g.add_argument("--concurrency", type=_CONCURRENCY, default=_env("CONCURRENCY", "8"), help="EWS probes in flight")
+    g.add_argument(
+        "--concurrency",
+        type=_CONCURRENCY,
+        default=_env("CONCURRENCY"),
+        help="probes in flight (EWS default: half the service account's EWSMaxConcurrency, 2 if unknown; Graph: 8)",
+    )
     g.add_argument("--deadline", type=_DEADLINE, default=_env("DEADLINE", "600"), help="deadline for all probes, s")
     g.add_argument(
         "--probe",
@@ -693,7 +699,7 @@ def _exo_target(args: argparse.Namespace, stderr: TextIO) -> Any:
         ca_bundle=args.ca_bundle,
         insecure=args.insecure,
         timeout_seconds=args.timeout,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency or _GRAPH_CONCURRENCY,
         deadline_seconds=args.deadline,
         probe_operation=_probe_operation(args.probe),
         sample_seed=args.sample_seed,

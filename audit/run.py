@@ -163,23 +163,32 @@ def probing_identity(login: str, state: CollectedState, principals: Sequence[str
 UNKNOWN_POLICY_CONCURRENCY = 2
 
 
-def probe_concurrency(requested: int, policy: ThrottlingPolicy | None) -> int:
-    """The number of parallel probes: as requested, capped by the account's EWSMaxConcurrency budget.
+# Without --concurrency, the probes take half of the service account's EWSMaxConcurrency: the integration itself
+# runs on the same account and budget (EWSMaxConcurrency counts every connection of the account, exchange-rbac.md
+# section 9), so an audit taking all of it would throttle the product it audits. An Unlimited policy gets half of
+# the Exchange 2013+ default of 27.
+UNLIMITED_POLICY_CONCURRENCY = 27 // 2
+
+
+def probe_concurrency(requested: int | None, policy: ThrottlingPolicy | None) -> int:
+    """The number of parallel probes: as requested (None: half the budget), capped by the account's EWSMaxConcurrency.
 
     With no known policy (None) the cap is :data:`UNKNOWN_POLICY_CONCURRENCY`, never the request.
     """
     if policy is None:
-        return max(1, min(requested, UNKNOWN_POLICY_CONCURRENCY))
+        return max(1, min(requested or UNKNOWN_POLICY_CONCURRENCY, UNKNOWN_POLICY_CONCURRENCY))
     limit = policy.ews_max_concurrency
+    if requested is None:
+        return max(1, limit // 2) if limit else UNLIMITED_POLICY_CONCURRENCY
     return max(1, min(requested, limit) if limit else requested)
 
 
-def probe_budget(requested: int, state: CollectedState, principals: Sequence[str]) -> tuple[int, str]:
+def probe_budget(requested: int | None, state: CollectedState, principals: Sequence[str]) -> tuple[int, str]:
     """Probes in flight for this run, and why it is fewer than requested when the applicable budget is unknown.
 
     Never more than the tightest limit exaudit could not rule out: with Get-ThrottlingPolicy failed, or no policy
     that applies, the conservative default; with Get-Mailbox failed (which policy is the account's own is unknown),
-    the tightest of every policy read.
+    the tightest of every policy read (half of it when no concurrency was requested).
     """
     failed = {c.cmdlet.casefold() for c in state.calls if not c.ok}
     n: int
@@ -188,7 +197,9 @@ def probe_budget(requested: int, state: CollectedState, principals: Sequence[str
         why = "Get-ThrottlingPolicy failed, so the service account's EWSMaxConcurrency is unknown"
     elif "get-mailbox" in failed:
         limits = [t.ews_max_concurrency for t in state.throttling_policies if t.ews_max_concurrency]
-        n = max(1, min([requested, UNKNOWN_POLICY_CONCURRENCY, *limits]))
+        if requested is None:
+            limits = [max(1, limit // 2) for limit in limits]
+        n = max(1, min([requested or UNKNOWN_POLICY_CONCURRENCY, UNKNOWN_POLICY_CONCURRENCY, *limits]))
         why = "Get-Mailbox failed, so which throttling policy applies to the service account is unknown"
     else:
         policy = applicable_throttling_policy(state, principals)
@@ -196,6 +207,8 @@ def probe_budget(requested: int, state: CollectedState, principals: Sequence[str
         if policy is not None:
             return n, ""
         why = "no throttling policy applies to the service account (none read was its own, Organization or Global)"
+    if requested is None:
+        return n, f"{why}: probing at most {n} mailboxes at a time"
     if n >= requested:
         return n, ""
     return n, f"{why}: probing at most {n} mailboxes at a time instead of {requested}"

@@ -33,7 +33,7 @@ class TargetOptions:
     service_username: str = ""
     service_password: str | None = field(default=None, repr=False)
     timeout_seconds: float = 60.0
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int | None = None  # None: half the service account's EWSMaxConcurrency (audit.run)
     deadline_seconds: float = 600.0
     probe_operation: str | None = None  # None: as each policy says; "calendarRead" | "calendarWrite"
     sample_seed: int | None = None

@@ -69,6 +69,32 @@ def test_a_clean_collection_exits_0_in_all_three(lab: LabServer, tmp_path: Path)
     assert _three_commands(lab, None, tmp_path)[:3] == (0, 0, 0)
 
 
+def test_without_concurrency_the_probes_take_half_the_accounts_budget(lab: LabServer, tmp_path: Path) -> None:
+    lab.reset()
+    run = run_cli(lab, tmp_path, "--timeout", "5", "--deadline", "30")
+    probe_run = json.loads((tmp_path / "snapshot.json").read_text(encoding="utf-8"))["probe_run"]
+    service = lab.tenant.account_user(lab.credentials.service_username)
+    assert service is not None
+    budget = lab.tenant.ews_max_concurrency(service)
+    assert budget
+    assert probe_run["concurrency"] == budget // 2
+    assert not probe_run.get("concurrency_note")
+    assert run.code == 0, run.stderr
+
+
+def test_unknown_policy_without_concurrency_keeps_the_fail_safe_budget(lab: LabServer, tmp_path: Path) -> None:
+    lab.reset()
+    lab.faults.apply(SINGLE_CMDLET["Get-ThrottlingPolicy"])
+    try:
+        run = run_cli(lab, tmp_path, "--timeout", "2", "--deadline", "10")
+    finally:
+        lab.reset()
+    probe_run = json.loads((tmp_path / "snapshot.json").read_text(encoding="utf-8"))["probe_run"]
+    assert probe_run["concurrency"] == UNKNOWN_POLICY_CONCURRENCY
+    assert f"probing at most {UNKNOWN_POLICY_CONCURRENCY} mailboxes at a time" in run.stderr
+    assert run.code == 3
+
+
 def test_unknown_throttling_policy_probes_at_the_conservative_budget(lab: LabServer, tmp_path: Path) -> None:
     lab.reset()
     lab.faults.apply(SINGLE_CMDLET["Get-ThrottlingPolicy"])

@@ -92,6 +92,17 @@ def test_concurrency_is_capped_by_the_service_accounts_throttling_policy() -> No
     assert probe_concurrency(8, None) == 2  # no known policy: the conservative budget, never the request
 
 
+def test_without_a_request_the_probes_take_half_the_accounts_ews_budget() -> None:
+    """The integration shares the account's EWSMaxConcurrency: the audit takes half, never all of it."""
+    glob = ThrottlingPolicy("GlobalThrottlingPolicy_x", "GlobalThrottlingPolicy_x", "Global", True, 27)
+    assert probe_concurrency(None, glob) == 13
+    assert probe_concurrency(None, dataclasses.replace(glob, ews_max_concurrency=10)) == 5
+    assert probe_concurrency(None, dataclasses.replace(glob, ews_max_concurrency=1)) == 1
+    assert probe_concurrency(None, dataclasses.replace(glob, ews_max_concurrency=None)) == 13  # Unlimited
+    assert probe_concurrency(None, None) == 2  # unknown policy: the fail-safe budget
+    assert probe_concurrency(27, glob) == 27  # --concurrency overrides, within the budget
+
+
 def test_target_options_hide_secrets_and_derive_the_ews_url() -> None:
     t = TargetOptions(server="ex01.contoso.com", port=443, audit_password="pw-one", service_password="pw-two")
     assert "pw-one" not in repr(t)
