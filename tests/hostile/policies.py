@@ -175,7 +175,7 @@ def _non_utf8_members(folder: Path) -> tuple[Path, str]:
 
 
 def _huge_members(folder: Path) -> None:
-    _write(folder, "ad.viseur@contoso.com\n" * 100_000, "members.txt")  # 2.1 MB
+    _write(folder, "ad.viseur@contoso.com\n" * 400_000, "members.txt")  # 8.8 MB, past MAX_MEMBERS_BYTES
 
 
 def _policy(text: str | bytes, where: tuple[int, int] | None) -> Callable[[Path], tuple[Path, str | None]]:
@@ -220,7 +220,7 @@ CASES: tuple[Case, ...] = (
     Case("members-fifo", _members("members.txt", _fifo("members.txt")), "is not a regular file (a FIFO)"),
     Case("members-directory", _members(".", None), "is a directory"),
     Case("members-url-with-token", _token_members, "not an SMTP address such as ad.viseur@contoso.com (its text is"),
-    Case("members-huge", _members("members.txt", _huge_members), "bytes; the limit is 1,048,576"),
+    Case("members-huge", _members("members.txt", _huge_members), "bytes; the limit is 8,388,608"),
     Case("members-not-utf8", _non_utf8_members, "not UTF-8 text: byte 0xe9 cannot be decoded"),
     Case("policy-fifo", _fifo_policy, "policy file is not a regular file (a FIFO)"),
     Case("policy-dev-zero", _dev_zero_policy, "policy file is not a regular file (a character device)"),
