@@ -313,6 +313,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = False
+    # socketserver's listen backlog is 5: 27 probes opening their connections at once overflowed it, and the
+    # dropped handshakes came back as resets a second later. IIS listens with a far larger queue.
+    request_queue_size = 128
 
     lab: LabHTTPServer
 
