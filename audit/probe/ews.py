@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import queue
 import re
 import threading
 import time
-import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +37,7 @@ from exchangelib.fields import FieldPath
 from exchangelib.folders import Calendar, DistinguishedFolderId, Root
 from exchangelib.items import ALL_OCCURRENCES, HARD_DELETE, SAVE_ONLY, SEND_TO_NONE, CalendarItem
 from exchangelib.properties import ItemId, Mailbox
-from exchangelib.protocol import CachingProtocol, FailFast, Protocol
+from exchangelib.protocol import CachingProtocol, FailFast
 from exchangelib.restriction import Q, Restriction
 from exchangelib.transport import BASIC, GSSAPI, NTLM
 from exchangelib.version import Build, Version
@@ -53,9 +51,10 @@ from audit.probe.interface import (  # the shared seam (probe/interface.py); re-
     ProbeSettings,
     ProbeTarget,
 )
+from audit.probe.session import DEFAULT_MAX_EWS_REPLY_BYTES, AuditProtocol
 from audit.probe.soap import ContradictoryReply, CreateItem, DeleteItem, FindItem, GetFolder
 from audit.probe.wire import ReadReply, ReadRequest, find_item_request, get_folder_request, send
-from audit.replies import MIB, ReplyLimits, ReplyRefused, VerifyingAdapter, guard_session
+from audit.replies import ReplyRefused
 from audit.snapshot import Probe, ProbeOutcome, ProbeRun
 
 MARKER_SUFFIX = "(created and deleted at once by an access audit)"
@@ -66,9 +65,6 @@ LEFTOVER_SUBJECT = re.compile(
     rf"\A{re.escape(MARKER_PREFIX)} [0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}} {re.escape(MARKER_SUFFIX)}\Z"
 )
 DEFAULT_BACKOFF_SECONDS = 1.0  # ErrorServerBusy without BackOffMilliseconds (e.g. a closed connection)
-# A GetFolder, CreateItem, DeleteItem or FindItem reply for one calendar is a few KiB; FindItem returns at most
-# EWSFindCountLimit (1000) items (exchange-rbac.md section 9). 8 MiB is far above any of them (--max-ews-reply-mib).
-DEFAULT_MAX_EWS_REPLY_BYTES = 8 * MIB
 # Replies that decide an in-scope probe whatever the search asked: refusals, throttling, a lost connection.
 _NOT_A_SEARCH_FAILURE = (
     ews_errors.ErrorImpersonateUserDenied,
@@ -105,57 +101,6 @@ class EwsEndpoint:
 
 AfterCreate = Callable[[str], None]
 """Test hook, called in the worker between creating and deleting the write probe's item (mailbox address)."""
-
-
-class _AuditProtocol(Protocol):  # type: ignore[misc]  # exchangelib is untyped
-    """exchangelib's Protocol with a per-run TLS verification setting and environment read once per session."""
-
-    verify: bool | str = True
-    max_reply_bytes: int = DEFAULT_MAX_EWS_REPLY_BYTES
-    gss_credential: Any = None  # Kerberos: the service account's own credential (never the runner's ticket)
-    spn_host: str | None = None
-
-    def create_session(self) -> Any:
-        session = super().create_session()
-        if self.gss_credential is not None:
-            session.auth = _service_spnego(self.gss_credential, self.service_endpoint, self.spn_host)
-        # requests re-reads proxy and CA settings from the environment on every request (about 1 ms per probe
-        # here); read them once, for this endpoint, when the session is made.
-        session.trust_env = False
-        session.proxies = requests.utils.get_environ_proxies(self.service_endpoint)
-        verify = self.verify
-        if verify is True:
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        # Same pool shape as exchangelib's own adapter: one connection per session, no urllib3 retries.
-        adapter = VerifyingAdapter(verify, pool_block=True, pool_connections=1, pool_maxsize=1, max_retries=0)
-        session.mount(self.service_endpoint, adapter)
-        # Every reply read under a size bound and a wall-clock deadline (TIMEOUT is otherwise per socket read, which a
-        # server dripping a byte a second never trips), and no redirect to another origin.
-        return guard_session(session, ReplyLimits(self.max_reply_bytes, float(self.TIMEOUT)), "EWS")
-
-
-def _service_spnego(credential: Any, url: str, spn_host: str | None) -> Any:
-    """requests-gssapi auth bound to the service account's credential and the server's HTTP/<host> SPN.
-
-    exchangelib's own GSSAPI auth is ``HTTPSPNEGOAuth()`` with no credential: it would log on with whatever ticket
-    the runner holds (the auditor's) and so probe the wrong identity.
-    """
-    import requests_gssapi  # noqa: PLC0415  (the kerberos extra, checked before any network call)
-
-    from audit.kerberos import service_name  # noqa: PLC0415
-
-    class _ServiceAuth(requests_gssapi.HTTPSPNEGOAuth):  # type: ignore[misc]
-        def handle_401(self, response: Any, **kwargs: Any) -> Any:
-            try:
-                return super().handle_401(response, **kwargs)
-            except Exception:
-                response.close()  # a refused or impossible logon must not leave its connection open
-                raise
-
-    host = spn_host or (urllib.parse.urlsplit(url).hostname or "")
-    # Mutual authentication stays required (the server proves it holds the SPN's key); one logon per connection,
-    # which the server keeps (IIS binds Negotiate to the connection), so the service ticket is fetched once.
-    return _ServiceAuth(creds=credential, target_name=service_name(host))
 
 
 def _exc_text(exc: BaseException, endpoint: EwsEndpoint | None) -> str:
@@ -205,13 +150,13 @@ class Prober:
             stale = CachingProtocol._protocol_cache.pop(CachingProtocol._cache_key(self.config), None)
         if stale is not None and not isinstance(stale[0], Exception):
             stale[0].close()
-        protocol = _AuditProtocol(config=self.config)
+        protocol = AuditProtocol(config=self.config)
         protocol.verify = endpoint.cert_validation
         protocol.max_reply_bytes = endpoint.max_reply_bytes
         protocol.gss_credential = gss_credential
         protocol.spn_host = endpoint.spn_host
         protocol.TIMEOUT = settings.request_timeout  # per HTTP request (connect and each read)
-        if not isinstance(protocol, _AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
+        if not isinstance(protocol, AuditProtocol) or protocol._session_pool_maxsize != settings.concurrency:
             raise ProbeError("exchangelib returned a cached connection pool; cannot honour the probe concurrency")
         if endpoint.cert_validation is False:
             import urllib3  # noqa: PLC0415  (only when the user asked for --insecure)
