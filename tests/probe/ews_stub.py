@@ -53,9 +53,11 @@ class EwsStub:
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
-        self.behaviour: dict[str, str] = {}  # mailbox -> "deny" | "no_right" | "missing" | "busy" | "hang" | "401"
+        # mailbox -> "deny" | "no_right" | "missing" | "busy" | "hang" | "401" | "nosearch"
+        self.behaviour: dict[str, str] = {}
         self.items: dict[str, dict[str, str]] = {}  # mailbox -> item id -> subject
         self.anchors: list[str | None] = []
+        self.operations: list[str] = []  # the operation of every request, in order
         self.in_flight = 0
         self.max_in_flight = 0
         # When set, a request waits (up to 2 s) until this many are in flight: concurrency is then measured
@@ -78,6 +80,8 @@ class EwsStub:
                     stub.in_flight += 1
                     stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
                     stub.anchors.append(self.headers.get("X-AnchorMailbox"))
+                    op = re.search(r"<m:(\w+)[ >]", body)
+                    stub.operations.append(op.group(1) if op else "")
                     stub._arrived.notify_all()
                     if stub.gather is not None:
                         gather = stub.gather
@@ -122,6 +126,14 @@ class EwsStub:
             }[b]
             return 500, _ENVELOPE.format(_fault(code, 200 if b == "busy" else None))
         box = self.items.setdefault(mailbox, {})
+        if b == "nosearch" and "<m:FindItem" in body:  # the calendar opens, but the server refuses the search
+            message = (
+                '<m:FindItemResponseMessage ResponseClass="Error"><m:MessageText>unsupported</m:MessageText>'
+                "<m:ResponseCode>ErrorUnsupportedPathForQuery</m:ResponseCode></m:FindItemResponseMessage>"
+            )
+            return 200, _ENVELOPE.format(
+                f"<m:FindItemResponse {_NS}><m:ResponseMessages>{message}</m:ResponseMessages></m:FindItemResponse>"
+            )
         if "<m:GetFolder" in body:
             inner = (
                 f'<m:Folders><t:CalendarFolder><t:FolderId Id="CAL-{mailbox}" ChangeKey="ck"/>'

@@ -139,3 +139,31 @@ def test_sweep_deletes_leftover_marked_items(stub: ews_stub.EwsStub) -> None:
     finally:
         prober.close()
     assert stub.items["x@contoso.com"] == {"keep": "Customer visit"}
+
+
+def test_one_request_per_probe_and_leftovers_read_from_the_same_reply(stub: ews_stub.EwsStub) -> None:
+    prober = _prober(stub, concurrency=2, deadline_seconds=20, request_timeout=5)
+    old = f"exaudit-probe {'0' * 8}-0000-0000-0000-{'0' * 12} (created and deleted at once by an access audit)"
+    stub.items["a@contoso.com"] = {"left-1": old, "mine": "exaudit-probe in a user's own meeting"}
+    targets = [ProbeTarget("a@contoso.com", "allow", "groupMembers"), ProbeTarget("ceo@contoso.com", "deny", "canary")]
+    try:
+        probes, run = prober.run(targets)
+    finally:
+        prober.close()
+    assert [p.outcome for p in probes] == [ProbeOutcome.ALLOWED, ProbeOutcome.ALLOWED]
+    assert sorted(stub.operations) == ["FindItem", "GetFolder"]  # FindItem opens the in-scope calendar and searches
+    assert run.leftovers_found == 1  # only the exact marker shape counts; a read run removes nothing
+    assert run.leftovers_removed == 0
+    assert stub.items["a@contoso.com"] == {"left-1": old, "mine": "exaudit-probe in a user's own meeting"}
+
+
+def test_a_refused_search_falls_back_to_opening_the_calendar(stub: ews_stub.EwsStub) -> None:
+    stub.behaviour["odd@contoso.com"] = "nosearch"
+    prober = _prober(stub, concurrency=1, deadline_seconds=20, request_timeout=5)
+    try:
+        probes, run = prober.run([ProbeTarget("odd@contoso.com", "allow", "list")])
+    finally:
+        prober.close()
+    assert probes[0].outcome == ProbeOutcome.ALLOWED  # the search's error proves neither access nor refusal
+    assert stub.operations == ["FindItem", "GetFolder"]
+    assert any("search failed: ErrorUnsupportedPathForQuery" in line for line in run.leftovers)
