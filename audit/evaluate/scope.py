@@ -16,6 +16,7 @@ from audit.errors import FilterError
 from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
 from audit.evaluate.powershell import ps
+from audit.evaluate.reach import ExclusiveScope, below, cover, exclusive_scopes, within
 from audit.findings import Severity, Status
 from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
 from audit.opath.nodes import And, Comparison, Filter, Not, Or
@@ -271,6 +272,9 @@ def exa021(ctx: Context) -> Verdict:
 class _Selector:
     label: str
     test: Callable[[Recipient], bool]
+    # The exclusive scope (key) of an ExclusiveRecipientScope assignment: it reaches only the recipients that scope
+    # contains, and only those reach an assignment's holder once any exclusive scope contains them (reach.py).
+    exclusive: str | None = None
 
 
 def _everyone(recipient: Recipient) -> bool:
@@ -282,15 +286,6 @@ def _in_unit(ctx: Context, members: frozenset[str]) -> Callable[[Recipient], boo
 
     def test(recipient: Recipient) -> bool:
         return bool((ctx.directory.addresses(recipient) | {key(recipient.identity)}) & members)
-
-    return test
-
-
-def _under(root: str, predicate: Callable[[Recipient], bool]) -> Callable[[Recipient], bool]:
-    """Restrict a predicate to recipients below an OU (RecipientRoot / RecipientOrganizationalUnitScope)."""
-
-    def test(recipient: Recipient) -> bool:
-        return key(recipient.identity).startswith(root) and predicate(recipient)
 
     return test
 
@@ -315,7 +310,7 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
         # Whose assignments to follow is unknown; judging the scope the policy names would be a guess.
         return [], evidence, Verdict(Status.ERROR, f"Cannot tell whose access to evaluate: {ctx.principal.problem}.")
     granting = [r for r in ctx.reaching if key(r.assignment.role) == key(ctx.role) and grants_access(r.assignment)]
-    scope_names: list[str] = []
+    scope_names: list[tuple[str, bool]] = []  # (scope name, used as an exclusive scope)
     selectors: list[_Selector] = []
     unit_ids: list[str] = []
     if not granting:
@@ -323,7 +318,7 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
         if ctx.policy.spec.grant.administrative_unit is not None:
             unit_ids = [ctx.policy.spec.grant.administrative_unit.id]
         else:
-            scope_names = [_spec(ctx).name]
+            scope_names = [(_spec(ctx).name, False)]
         evidence.append(
             f"no enabled Regular {ctx.role} assignment reaches the principal; judging scope "
             f"'{ctx.scope_name}' as named by the policy"
@@ -336,12 +331,13 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
             # RBAC for Applications: -RecipientAdministrativeUnitScope, membership read from Entra (Graph).
             unit_ids.append(a.recipient_administrative_unit_scope)
         elif a.custom_resource_scope or wscope in ("customrecipientscope", "exclusiverecipientscope"):
-            scope_names.append(a.custom_resource_scope or a.custom_recipient_write_scope or "")
+            exclusive = not a.custom_resource_scope and wscope == "exclusiverecipientscope"
+            scope_names.append((a.custom_resource_scope or a.custom_recipient_write_scope or "", exclusive))
         elif wscope == "organization":
             selectors.append(_Selector(f"{a.identity!r} (unscoped: every mailbox)", _everyone))
         elif wscope == "ou" and a.recipient_ou_scope:
-            root = key(a.recipient_ou_scope).rstrip("/") + "/"
-            selectors.append(_Selector(f"{a.identity!r} (OU {a.recipient_ou_scope})", _under(root, _everyone)))
+            # -RecipientOrganizationalUnitScope: every recipient below the OU (reach.below takes either form).
+            selectors.append(_Selector(f"{a.identity!r} (OU {a.recipient_ou_scope})", below(a.recipient_ou_scope)))
         else:
             return (
                 [],
@@ -369,7 +365,7 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
         # Members come from Entra by UPN; a recipient is in the unit when any of its addresses is listed.
         evidence.append(f"AdministrativeUnit Id={unit.id} DisplayName={unit.display_name!r} Members={len(members)}")
         selectors.append(_Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
-    for name in dict.fromkeys(scope_names):
+    for name, used_exclusively in dict.fromkeys(scope_names):
         scopes = find_scope(ctx, name)
         if len(scopes) != 1:
             state = "does not exist" if not scopes else "is ambiguous"
@@ -400,12 +396,65 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
                 evidence,
                 Verdict(Status.ERROR, f"Cannot evaluate the filter of '{name}': {exc}.", evidence=tuple(evidence)),
             )
-        if scope.recipient_root:
-            root = key(scope.recipient_root).rstrip("/") + "/"
-            selectors.append(_Selector(f"scope '{name}' under {scope.recipient_root}", _under(root, predicate)))
-        else:
-            selectors.append(_Selector(f"scope '{name}'", predicate))
+        label = f"scope '{name}'" + (f" under {scope.recipient_root}" if scope.recipient_root else "")
+        exclusive_key = key(scope.name) if used_exclusively else None
+        selectors.append(_Selector(label, within(scope.recipient_root, predicate), exclusive_key))
     return selectors, evidence, None
+
+
+def _taken_note(names: tuple[str, ...] | None) -> str:
+    if not names:
+        return ""
+    return " (taken away by exclusive scope " + ", ".join(f"'{n}'" for n in names) + ")"
+
+
+def _exclusive_remedy(taken_by: dict[str, tuple[str, ...]]) -> str:
+    """What to decide when exclusive scopes take expected mailboxes away (a choice for people, so comments only)."""
+    if not taken_by:
+        return ""
+    names = sorted({n for scopes in taken_by.values() for n in scopes})
+    quoted = ", ".join(f"'{n}'" for n in names)
+    return (
+        f"# {len(taken_by)} expected mailbox(es) sit in the exclusive scope(s) {quoted}: only assignments made with\n"
+        "# -ExclusiveRecipientWriteScope on such a scope reach them. Decide with the scope's owner: narrow that\n"
+        "# scope's filter (Set-ManagementScope -RecipientRestrictionFilter), or drop the mailbox(es) from the\n"
+        "# policy. An exclusive assignment for this account would also open every other mailbox the scope guards.\n"
+    )
+
+
+def _reach(
+    selectors: list[_Selector], exclusive: list[ExclusiveScope], mailboxes: list[Recipient]
+) -> tuple[list[Recipient], list[tuple[Recipient, tuple[str, ...]]]]:
+    """(mailboxes the principal reaches, mailboxes a regular path selects but exclusive scopes take away).
+
+    Exchange's own reading (DECOMP ManagementReporting.FindRoleAssignmentsWithWritableRecipient): a recipient inside
+    any exclusive scope is reached only through ExclusiveRecipientScope assignments whose scope contains it; any
+    other recipient through the regular assignments, and an ExclusiveRecipientScope assignment reaches nothing there.
+    """
+    regular = [s.test for s in selectors if s.exclusive is None]
+    exclusive_paths = [(s.exclusive, s.test) for s in selectors if s.exclusive is not None]
+    if not exclusive and not exclusive_paths:
+        if len(regular) == 1:  # the usual case: one scope; no per-recipient generator
+            test = regular[0]
+            return [r for r in mailboxes if test(r)], []
+        return [r for r in mailboxes if any(t(r) for t in regular)], []
+    matched: list[Recipient] = []
+    taken: list[tuple[Recipient, tuple[str, ...]]] = []
+    for recipient in mailboxes:
+        by_regular = any(t(recipient) for t in regular)
+        if not by_regular and not exclusive_paths:
+            continue  # the exclusive scopes are only read for recipients a path could reach
+        covering = cover(exclusive, recipient)
+        if not covering:
+            if by_regular:
+                matched.append(recipient)
+            continue
+        keys = {key(n) for n in covering}
+        if any(k in keys and t(recipient) for k, t in exclusive_paths):
+            matched.append(recipient)
+        elif by_regular:
+            taken.append((recipient, covering))
+    return matched, taken
 
 
 def exa040(ctx: Context) -> Verdict:
@@ -418,15 +467,26 @@ def exa040(ctx: Context) -> Verdict:
     if blocked is not None:
         return blocked
     mailboxes = [r for r in ctx.snapshot.recipients if r.recipient_type.casefold() == MAILBOX_RECIPIENT_TYPE]
-    matched: list[Recipient] = []
+    exclusive: list[ExclusiveScope] = []
+    if not ctx.is_app:  # "Exclusive management scopes don't restrict app access" (exo-2026.md, APPRBAC)
+        try:
+            exclusive = exclusive_scopes(ctx.snapshot.scopes)
+        except FilterError as exc:
+            # Whom an exclusive scope takes away is unknown: never a PASS on a guess.
+            return Verdict(
+                Status.ERROR,
+                f"Cannot evaluate {exc}; which mailboxes it takes away from the principal is unknown.",
+                evidence=tuple(evidence),
+            )
+        evidence.extend(f"exclusive {_scope_line(s)}" for s in ctx.snapshot.scopes if s.exclusive)
     try:
-        if len(selectors) == 1:  # the usual case: one scope; no per-recipient generator
-            test = selectors[0].test
-            matched = [recipient for recipient in mailboxes if test(recipient)]
-        else:
-            matched = [recipient for recipient in mailboxes if any(s.test(recipient) for s in selectors)]
+        matched, taken = _reach(selectors, exclusive, mailboxes)
     except FilterError as exc:
         return Verdict(Status.ERROR, f"Cannot evaluate the scope over the recipients: {exc}.", evidence=tuple(evidence))
+    taken_by: dict[str, tuple[str, ...]] = {}
+    for recipient, names in taken:
+        for address in ctx.directory.addresses(recipient) & required:
+            taken_by[address] = names
     covered: set[str] = set()
     extra: list[str] = []
     for recipient in matched:
@@ -452,7 +512,8 @@ def exa040(ctx: Context) -> Verdict:
     if extra:
         parts.append(f"{len(extra)} mailbox(es) in scope that the policy does not allow: {listing(sorted(extra))}")
     if missing:
-        parts.append(f"{len(missing)} expected mailbox(es) out of scope: {listing(missing)}")
+        shown = [m + _taken_note(taken_by.get(m)) for m in missing]
+        parts.append(f"{len(missing)} expected mailbox(es) out of scope: {listing(shown)}")
     severity = Severity.CRITICAL if extra else Severity.HIGH
     return Verdict(
         Status.FAIL,
@@ -461,8 +522,9 @@ def exa040(ctx: Context) -> Verdict:
         actual=act,
         evidence=tuple(evidence)
         + tuple(f"in scope, not allowed: {e}" for e in sorted(extra)[:LISTED])
-        + tuple(f"expected, not in scope: {m}" for m in missing[:LISTED]),
-        remediation="# Follows from the assignment, scope and membership fixes (EXA012, EXA013, "
+        + tuple(f"expected, not in scope: {m}{_taken_note(taken_by.get(m))}" for m in missing[:LISTED]),
+        remediation=_exclusive_remedy(taken_by)
+        + "# Follows from the assignment, scope and membership fixes (EXA012, EXA013, "
         "EXA020, EXA021, EXA033, EXA034).",
         severity=severity,
     )

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from audit.lab.records import dn_key
 from audit.lab.tenant import ManagementScope, Recipient, RoleAssignment, Tenant
 
 log = logging.getLogger(__name__)
@@ -243,6 +244,7 @@ class Authorizer:
         self._lock = threading.Lock()
         self._assignments: dict[str, tuple[RoleAssignment, ...]] = {}
         self._filters: dict[str, Predicate | None] = {}
+        self._dn_keys: dict[str, str] = {}
 
     def groups_of(self, dn: str) -> set[str]:
         """Return every group DN reaching ``dn`` through membership, nested groups included (lower-case)."""
@@ -287,25 +289,73 @@ class Authorizer:
             self._filters[scope.recipient_filter] = compiled
         return compiled
 
+    def under(self, target: Recipient, ou_dn: str) -> bool:
+        """Whether ``target`` sits below the OU ``ou_dn`` (any depth), DNs compared by RFC 4514 meaning."""
+        key = dn_key(ou_dn)
+        with self._lock:
+            cached = self._dn_keys.get(target.dn)
+        if cached is None:
+            cached = dn_key(target.dn)
+            with self._lock:
+                self._dn_keys[target.dn] = cached
+        return cached.endswith("," + key)
+
+    def scope_contains(self, scope: ManagementScope, target: Recipient) -> bool:
+        """Whether a recipient scope selects ``target``: below its RecipientRoot (when set) and matching its filter.
+
+        -RecipientRoot: "the OU under which the filter specified with the RecipientRestrictionFilter parameter should
+        be applied" (https://learn.microsoft.com/powershell/module/exchangepowershell/new-managementscope).
+        """
+        if scope.recipient_root and not self.under(target, scope.recipient_root):
+            return False
+        predicate = self._filter(scope)
+        return predicate is not None and predicate(self.tenant, target)
+
+    def exclusive_cover(self, target: Recipient) -> tuple[ManagementScope, ...]:
+        """The organisation's exclusive recipient scopes that contain ``target`` (every one, used or not)."""
+        return tuple(
+            s
+            for s in self.tenant.scopes
+            if s.exclusive and s.scope_restriction_type == "RecipientScope" and self.scope_contains(s, target)
+        )
+
     def in_write_scope(self, assignment: RoleAssignment, caller: Recipient, target: Recipient) -> bool:
-        """Return whether ``target`` lies in the assignment's recipient write scope."""
+        """Return whether ``target`` lies in the assignment's own recipient write scope (exclusive scopes aside)."""
         kind = assignment.recipient_write_scope
         if kind == "Organization":
             return True
         if kind == "Self":
             return target.dn.lower() == caller.dn.lower()
+        if kind == "OU":
+            # -RecipientOrganizationalUnitScope: every recipient below that OU.
+            return assignment.recipient_ou_scope is not None and self.under(target, assignment.recipient_ou_scope)
         if kind in ("CustomRecipientScope", "ExclusiveRecipientScope"):
             name = assignment.custom_recipient_write_scope
             scope = self.tenant.scope(name) if name else None
             if scope is None:
                 log.warning("lab: assignment %r names a missing scope %r", assignment.name, name)
                 return False
-            if scope.recipient_root and not target.dn.lower().endswith("," + scope.recipient_root.lower()):
-                return False
-            predicate = self._filter(scope)
-            return predicate is not None and predicate(self.tenant, target)
+            return self.scope_contains(scope, target)
         log.warning("lab: recipient write scope %r of %r is not evaluated; it reaches nothing", kind, assignment.name)
         return False
+
+    def grants(
+        self, assignment: RoleAssignment, caller: Recipient, target: Recipient, cover: tuple[ManagementScope, ...]
+    ) -> bool:
+        """Whether ``assignment`` lets ``caller`` act on ``target``, exclusive scopes applied.
+
+        "Users or USGs that aren't assigned an exclusive scope that contains the objects immediately lose access to
+        those objects" (https://learn.microsoft.com/powershell/module/exchangepowershell/new-managementscope,
+        -Exclusive; https://learn.microsoft.com/exchange/understanding-exclusive-scopes-exchange-2013-help). For a
+        target inside any exclusive scope only ExclusiveRecipientScope assignments whose scope contains it count;
+        elsewhere an ExclusiveRecipientScope assignment reaches nothing (DECOMP ManagementReporting
+        .FindRoleAssignmentsWithWritableRecipient: its regular branch has no ExclusiveRecipientScope case).
+        """
+        exclusive = assignment.recipient_write_scope == "ExclusiveRecipientScope"
+        if cover:
+            name = (assignment.custom_recipient_write_scope or "").lower()
+            return exclusive and any(s.name.lower() == name for s in cover)
+        return not exclusive and self.in_write_scope(assignment, caller, target)
 
     def decide(self, caller_login: str, target_identity: str) -> ImpersonationResult:
         """Decide whether the account ``caller_login`` may impersonate the mailbox named by ``target_identity``."""
@@ -329,9 +379,15 @@ class Authorizer:
             )
         if target is None or not target.has_mailbox:
             return ImpersonationResult(Decision.NO_MAILBOX, None, names, "no mailbox with that identity")
+        cover = self.exclusive_cover(target)
         for assignment in assignments:
-            if self.in_write_scope(assignment, caller, target):
+            if self.grants(assignment, caller, target, cover):
                 return ImpersonationResult(Decision.ALLOWED, target, (assignment.name,), "in scope")
+        if cover:
+            taken = ", ".join(repr(s.name) for s in cover)
+            return ImpersonationResult(
+                Decision.IMPERSONATE_USER_DENIED, target, names, f"taken away by exclusive scope {taken}"
+            )
         return ImpersonationResult(Decision.IMPERSONATE_USER_DENIED, target, names, "outside every write scope")
 
     def reachable_mailboxes(self, caller_login: str) -> list[Recipient]:
@@ -340,7 +396,12 @@ class Authorizer:
         if caller is None:
             return []
         assignments = self.effective_assignments(caller)
-        return [m for m in self.tenant.mailboxes() if any(self.in_write_scope(a, caller, m) for a in assignments)]
+        out = []
+        for mailbox in self.tenant.mailboxes():
+            cover = self.exclusive_cover(mailbox)
+            if any(self.grants(a, caller, mailbox, cover) for a in assignments):
+                out.append(mailbox)
+        return out
 
 
 def decide(tenant: Tenant, caller_login: str, target_identity: str) -> ImpersonationResult:

@@ -26,6 +26,7 @@ from audit.lab.cmdlets.objects import (
     mvp_string,
 )
 from audit.lab.cmdlets.recipients import _reduced_recipient
+from audit.lab.records import dn_to_canonical
 from audit.lab.tenant import Group, ManagementRole, ManagementScope, Recipient, RoleAssignment, RoleGroup, Tenant
 
 if TYPE_CHECKING:
@@ -81,6 +82,14 @@ def _assignment(
         identity = a.name
         assignment_chain = None
     write_scope = a.recipient_write_scope
+    # ExchangeRoleAssignmentPresentation has one CustomRecipientWriteScope (ADObjectId) for the three kinds that use
+    # it: a custom scope's or an exclusive scope's name (RecipientWriteScope CustomRecipientScope or
+    # ExclusiveRecipientScope), or for -RecipientOrganizationalUnitScope the OU, printed as its canonical name
+    # (RecipientWriteScope OU). There is no RecipientOrganizationUnitScope on it: that getter belongs to ECP's
+    # RoleAssignmentObjectResolverRow (DECOMP ExchangeRoleAssignmentPresentation, -Schema; exchange-rbac.md 1.3).
+    custom_scope = a.custom_recipient_write_scope
+    if write_scope == "OU" and a.recipient_ou_scope:
+        custom_scope = dn_to_canonical(a.recipient_ou_scope)
     props: list[tuple[str, Value]] = [
         ("DataObject", a.name),
         ("User", user_id),
@@ -92,7 +101,7 @@ def _assignment(
         ("RoleAssignee", assignee_id),
         ("Role", a.role),
         ("RoleAssignmentDelegationType", a.delegation),
-        ("CustomRecipientWriteScope", a.custom_recipient_write_scope),
+        ("CustomRecipientWriteScope", custom_scope),
         ("CustomConfigWriteScope", None),
         ("RecipientReadScope", a.recipient_read_scope),
         ("ConfigReadScope", a.config_read_scope),
@@ -133,7 +142,8 @@ def _assignment(
 def _scope(s: ExchangeSession, sc: ManagementScope) -> ExchangeObject:
     """Get-ManagementScope output (ManagementScope : ADConfigurationObject), DECOMP declaration order."""
     props: list[tuple[str, Value]] = [
-        ("RecipientRoot", sc.recipient_root),
+        # An ADObjectId: shown as the OU's canonical name whatever form -RecipientRoot was given in.
+        ("RecipientRoot", dn_to_canonical(sc.recipient_root) if sc.recipient_root else None),
         ("RecipientFilter", sc.recipient_filter or None),
         ("ServerFilter", None),
         ("DatabaseFilter", None),

@@ -1,0 +1,102 @@
+"""Which recipients an OU or an exclusive scope covers: the pieces of EXA040's effective scope beyond filters.
+
+- An OU (a scope's RecipientRoot, an assignment's RecipientWriteScope OU) is an OrganizationalUnitIdParameter:
+  Exchange accepts a DN or a canonical name and prints the canonical name (``contoso.com/Field Sales``). Whichever
+  form a snapshot holds, a recipient is below the OU when its DN ends in the OU's DN, or its canonical name (its
+  Identity on premises) starts with the OU's canonical name and a slash.
+  https://learn.microsoft.com/powershell/module/exchangepowershell/new-managementscope (-RecipientRoot)
+- Exclusive scopes: "Users or USGs that aren't assigned an exclusive scope that contains the objects immediately
+  lose access to those objects" (same page, -Exclusive;
+  https://learn.microsoft.com/exchange/understanding-exclusive-scopes-exchange-2013-help). Every exclusive
+  recipient scope of the organisation counts, whether or not the principal's assignments use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from audit.errors import FilterError
+from audit.evaluate.directory import key
+from audit.opath import compile_filter, parse
+from audit.opath.normal import canonical_dn
+from audit.snapshot import ManagementScope, Recipient
+
+RecipientTest = Callable[[Recipient], bool]
+RECIPIENT_SCOPE = "recipientscope"
+
+
+def is_dn(ou: str) -> bool:
+    """Whether an OU identity is written as a DN (``OU=Field Sales,DC=contoso,DC=com``), not a canonical name."""
+    head = ou.strip().split(",", 1)[0]
+    return "=" in head and "/" not in head.split("=", 1)[0]
+
+
+def below(ou: str) -> RecipientTest:
+    """A test: is the recipient below the OU ``ou`` (any depth), given as a DN or as a canonical name."""
+    if is_dn(ou):
+        suffix = "," + canonical_dn(ou)
+        memo: dict[str, str] = {}
+
+        def by_dn(recipient: Recipient) -> bool:
+            dn = recipient.distinguished_name
+            canonical = memo.get(dn)
+            if canonical is None:
+                canonical = memo[dn] = canonical_dn(dn)
+            return canonical.endswith(suffix)
+
+        return by_dn
+    prefix = key(ou).rstrip("/") + "/"
+
+    def by_canonical(recipient: Recipient) -> bool:
+        return key(recipient.identity).startswith(prefix)
+
+    return by_canonical
+
+
+def within(root: str | None, predicate: RecipientTest) -> RecipientTest:
+    """Restrict a predicate to the recipients below ``root`` (no root: the predicate itself)."""
+    if not root:
+        return predicate
+    under = below(root)
+
+    def test(recipient: Recipient) -> bool:
+        return under(recipient) and predicate(recipient)
+
+    return test
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExclusiveScope:
+    """An exclusive recipient scope of the organisation and the test for the recipients it contains."""
+
+    name: str
+    test: RecipientTest
+
+
+def _everyone(_recipient: Recipient) -> bool:
+    return True
+
+
+def exclusive_scopes(scopes: tuple[ManagementScope, ...]) -> list[ExclusiveScope]:
+    """Every exclusive recipient scope, compiled; FilterError when one of them cannot be evaluated (fail closed).
+
+    A scope without a filter restricts by its root alone (everything below it); server and database scopes do not
+    cover recipients and are left out.
+    """
+    out: list[ExclusiveScope] = []
+    for scope in scopes:
+        if not scope.exclusive or key(scope.scope_restriction_type) != RECIPIENT_SCOPE:
+            continue
+        text = (scope.recipient_filter or "").strip()
+        try:
+            predicate = compile_filter(parse(text)) if text else _everyone
+        except FilterError as exc:
+            raise FilterError(f"the exclusive scope '{scope.name}': {exc}") from exc
+        out.append(ExclusiveScope(scope.name, within(scope.recipient_root, predicate)))
+    return out
+
+
+def cover(exclusive: list[ExclusiveScope], recipient: Recipient) -> tuple[str, ...]:
+    """The names of the exclusive scopes that contain ``recipient``."""
+    return tuple(s.name for s in exclusive if s.test(recipient))
