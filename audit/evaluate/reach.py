@@ -54,6 +54,52 @@ def below(ou: str) -> RecipientTest:
     return by_canonical
 
 
+def ou_canonical(ou: str) -> str:
+    """An OU identity as its canonical name (``contoso.com/Field Sales``), from a DN or a canonical name.
+
+    A DN's DC components make the domain, the others the path from the top (RFC 4514 escapes resolved).
+    """
+    text = ou.strip()
+    if not is_dn(text):
+        return text.rstrip("/")
+    parts: list[tuple[str, str]] = []
+    for rdn in _split_rdns(text):
+        kind, _, value = rdn.partition("=")
+        parts.append((kind.strip().upper(), value.strip()))
+    domain = ".".join(v for k, v in parts if k == "DC")
+    return "/".join([domain, *(v for k, v in reversed(parts) if k != "DC")])
+
+
+def _split_rdns(dn: str) -> list[str]:
+    out: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(dn):
+        ch = dn[i]
+        if ch == "\\" and i + 1 < len(dn):
+            pair = dn[i + 1 : i + 3]
+            if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
+                current.append(chr(int(pair, 16)))
+                i += 3
+            else:
+                current.append(dn[i + 1])
+                i += 2
+            continue
+        if ch == ",":
+            out.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    out.append("".join(current))
+    return out
+
+
+def same_ou(a: str, b: str) -> bool:
+    """Whether two OU identities (each a DN or a canonical name) name the same OU."""
+    return ou_canonical(a).casefold() == ou_canonical(b).casefold()
+
+
 def within(root: str | None, predicate: RecipientTest) -> RecipientTest:
     """Restrict a predicate to the recipients below ``root`` (no root: the predicate itself)."""
     if not root:

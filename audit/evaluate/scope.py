@@ -16,7 +16,7 @@ from audit.errors import FilterError
 from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
 from audit.evaluate.powershell import ps
-from audit.evaluate.reach import ExclusiveScope, below, cover, exclusive_scopes, within
+from audit.evaluate.reach import ExclusiveScope, below, cover, exclusive_scopes, same_ou, within
 from audit.findings import Severity, Status
 from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
 from audit.opath.nodes import And, Comparison, Filter, Not, Or
@@ -106,13 +106,15 @@ def _set_filter(ctx: Context, scope_name: str) -> str:
 def _new_scope(ctx: Context) -> str:
     spec = _spec(ctx).recipient_filter
     name = _spec(ctx).name
+    wanted_root = _spec(ctx).recipient_root
+    root = f" -RecipientRoot {ps(wanted_root)}" if wanted_root else ""
     if spec.member_of_group is not None:
         return (
             f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n"
             f"New-ManagementScope -Name {ps(name)} "
-            "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
+            "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\"" + root
         )
-    return f"New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter {ps(spec.opath or '')}"
+    return f"New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter {ps(spec.opath or '')}" + root
 
 
 def _scope_line(s: ManagementScope) -> str:
@@ -128,6 +130,8 @@ def exa020(ctx: Context) -> Verdict:
     scopes = find_scope(ctx, name)
     expected, expected_text, status_if_none, why = _expected_filter(ctx)
     exp = f"RecipientScope '{name}' with filter {expected_text}"
+    if _spec(ctx).recipient_root:
+        exp += f" under RecipientRoot {_spec(ctx).recipient_root}"
     if not scopes:
         return Verdict(
             Status.FAIL,
@@ -181,22 +185,54 @@ def exa020(ctx: Context) -> Verdict:
             evidence=evidence,
             remediation=_set_filter(ctx, scope.name) if status_if_none is Status.FAIL else "",
         )
+    root_problem, root_note = _root_state(ctx, scope)
+    root_text = f" under RecipientRoot {scope.recipient_root}" if scope.recipient_root else ""
+    root_fix = f"Set-ManagementScope -Identity {ps(scope.name)} -RecipientRoot {ps(_spec(ctx).recipient_root or '')}"
     if equivalent(stored, expected):
+        if root_problem:
+            return Verdict(
+                Status.FAIL,
+                f"The filter of '{name}' means {expected_text}, but {root_problem}.",
+                expected=exp,
+                actual=f"{scope.recipient_filter} under RecipientRoot {scope.recipient_root or '(none)'}",
+                evidence=evidence,
+                remediation=root_fix,
+            )
         return Verdict(
             Status.PASS,
-            f"The filter of '{name}' means {expected_text}.",
+            f"The filter of '{name}' means {expected_text}{root_note}.",
             expected=exp,
-            actual=scope.recipient_filter or "",
+            actual=(scope.recipient_filter or "") + root_text,
             evidence=evidence,
         )
     return Verdict(
         Status.FAIL,
-        f"The filter of '{name}' is {scope.recipient_filter!r}, which does not mean {expected_text}.",
+        f"The filter of '{name}' is {scope.recipient_filter!r}, which does not mean {expected_text}"
+        + (f"; and {root_problem}." if root_problem else f"{root_note}."),
         expected=exp,
-        actual=to_text(stored),
+        actual=to_text(stored) + root_text,
         evidence=evidence,
-        remediation=_set_filter(ctx, scope.name),
+        remediation=_set_filter(ctx, scope.name) + (f"\n{root_fix}" if root_problem else ""),
     )
+
+
+def _root_state(ctx: Context, scope: ManagementScope) -> tuple[str, str]:
+    """(what is wrong with the scope's RecipientRoot or "", a note on a root the policy does not name or "").
+
+    Exchange shows RecipientRoot as a canonical name and accepts a DN or a canonical name when it is set
+    (New-ManagementScope -RecipientRoot); either form on either side compares by the OU it names.
+    """
+    wanted = _spec(ctx).recipient_root
+    actual = scope.recipient_root
+    if wanted:
+        if not actual:
+            return f"it has no RecipientRoot where the policy expects {wanted!r}", ""
+        if not same_ou(wanted, actual):
+            return f"its RecipientRoot is {actual!r}, not {wanted!r}", ""
+        return "", f" under RecipientRoot {actual}"
+    if actual:
+        return "", f", applied only under RecipientRoot {actual} (the policy names no root; EXA040 judges the result)"
+    return "", ""
 
 
 def exa021(ctx: Context) -> Verdict:

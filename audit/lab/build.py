@@ -46,8 +46,7 @@ from audit.lab.records import (
     RoleGroup,
     ThrottlingPolicy,
     escape_rdn,
-    looks_like_dn,
-    split_dn,
+    ou_dn,
     stable_guid,
 )
 from audit.lab.tenant import Tenant
@@ -184,21 +183,8 @@ class _Builder:
         return RoleAssignment(dn=self.rbac_dn("Role Assignments", name), guid=stable_guid("assignment", name), **kw)
 
     def ou_dn(self, identity: str) -> str:
-        """The DN of an OU given as a DN or a canonical name; ValueError when it is neither (or another domain).
-
-        -RecipientRoot and -RecipientOrganizationalUnitScope take an OrganizationalUnitIdParameter, which accepts
-        either form; Exchange shows the OU as its canonical name (New-ManagementScope.md, exchange-outputs.md 4).
-        """
-        text = identity.strip()
-        if looks_like_dn(text):
-            parts = split_dn(text)
-            if not parts or [v.lower() for k, v in parts if k == "DC"] != self.org.domain.lower().split("."):
-                raise ValueError(f"{identity!r} is not an OU of {self.org.domain}")
-            return ",".join(f"{kind}={escape_rdn(value)}" for kind, value in parts)
-        domain, _, path = text.partition("/")
-        if domain.lower() != self.org.domain.lower() or not path.strip("/"):
-            raise ValueError(f"{identity!r} is neither a DN nor a canonical name under {self.org.domain}/")
-        return self.container(path)[0]
+        """The DN of an OU given as a DN or a canonical name (records.ou_dn); ValueError when it is neither."""
+        return ou_dn(identity, self.org.domain)
 
     def scope(self, spec: Mapping[str, Any]) -> ManagementScope:
         name = str(spec["name"])

@@ -487,3 +487,27 @@ def looks_like_dn(text: str) -> bool:
     """Whether an OU identity is written as a DN (``OU=...,DC=...``) rather than a canonical name."""
     head = text.strip().split(",", 1)[0]
     return "=" in head and "/" not in head.split("=", 1)[0]
+
+
+_BUILTIN_CONTAINERS = ("Users", "Builtin", "Computers")  # CN= containers at the domain root; the rest are OUs
+
+
+def ou_dn(identity: str, domain: str) -> str:
+    """The DN of an OU or container given as a DN or a canonical name; ValueError when it is neither, or elsewhere.
+
+    -RecipientRoot and -RecipientOrganizationalUnitScope take an OrganizationalUnitIdParameter, which accepts
+    either form; Exchange shows the OU as its canonical name (New-ManagementScope.md, exchange-outputs.md 4).
+    """
+    text = identity.strip()
+    domain_dcs = domain.lower().split(".")
+    if looks_like_dn(text):
+        parts = split_dn(text)
+        if [v.lower() for k, v in parts if k == "DC"] != domain_dcs or len(parts) == len(domain_dcs):
+            raise ValueError(f"{identity!r} is not an OU of {domain}")
+        return ",".join(f"{kind}={escape_rdn(value)}" for kind, value in parts)
+    head, _, path = text.partition("/")
+    names = [n for n in path.split("/") if n]
+    if head.lower() != domain.lower() or not names:
+        raise ValueError(f"{identity!r} is neither a DN nor a canonical name under {domain}/")
+    rdns = [f"{'CN' if i == 0 and n in _BUILTIN_CONTAINERS else 'OU'}={escape_rdn(n)}" for i, n in enumerate(names)]
+    return ",".join([*reversed(rdns), *(f"DC={dc}" for dc in domain.split("."))])

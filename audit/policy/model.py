@@ -267,6 +267,13 @@ class Scope(_Model):
 
     name: Text = Field(description="Name of the management scope.")
     recipient_filter: RecipientFilter = Field(description="What the scope's RecipientRestrictionFilter must mean.")
+    recipient_root: Text | None = Field(
+        default=None,
+        description=(
+            "The OU the scope's RecipientRoot must name, as a DN or a canonical name (contoso.com/Field Sales); "
+            "when absent, a root on the scope is reported but not required."
+        ),
+    )
 
 
 class Members(_Model):

@@ -160,3 +160,79 @@ def test_below_does_not_match_a_sibling_with_a_longer_name(compliant: Snapshot) 
     snap = moved(compliant, "cor.veld", "OU=Field Sales North,DC=contoso,DC=com", "contoso.com/Field Sales North")
     for ou in ("OU=Field Sales,DC=contoso,DC=com", "contoso.com/Field Sales"):
         assert not any(below(ou)(r) for r in snap.recipients)
+
+
+# -- RecipientRoot: EXA020 and EXA040 ---------------------------------------------------------------------------
+
+
+def finding(policy: LoadedPolicy, snap: Snapshot, check: str) -> Finding:
+    return next(f for f in evaluate(policy, snap, NOW) if f.check_id == check)
+
+
+def rooted(snap: Snapshot, root: str | None) -> Snapshot:
+    return dataclasses.replace(snap, scopes=tuple(dataclasses.replace(s, recipient_root=root) for s in snap.scopes))
+
+
+def policy_with_root(tmp_path: Path, root: str) -> LoadedPolicy:
+    text = (ROOT / "policies" / "callpro.yaml").read_text(encoding="utf-8")
+    old = "  recipientFilter:\n    memberOfGroup: SecurityGroup-CallPro Calendar Access\n"
+    assert old in text
+    path = tmp_path / "p.yaml"
+    path.write_text(text.replace(old, old + f"  recipientRoot: '{root}'\n"), encoding="utf-8")
+    return load_policy(path)
+
+
+@pytest.mark.parametrize("root", ["contoso.com/Users", "CN=Users,DC=contoso,DC=com", "cn=users, dc=contoso, dc=com"])
+def test_exa040_computes_a_root_in_either_form(policy: LoadedPolicy, compliant: Snapshot, root: str) -> None:
+    assert finding(policy, rooted(compliant, root), "EXA040").status is Status.PASS  # every member is in Users
+    snap = moved(rooted(compliant, root), "cor.veld", "OU=Field Sales,DC=contoso,DC=com", "contoso.com/Field Sales")
+    found = finding(policy, snap, "EXA040")
+    assert found.status is Status.FAIL
+    assert "cor.veld@contoso.com" in found.message
+
+
+def test_exa020_reports_a_root_the_policy_does_not_name(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    found = finding(policy, rooted(compliant, "contoso.com/Users"), "EXA020")
+    assert found.status is Status.PASS
+    assert "RecipientRoot contoso.com/Users" in found.message
+    assert "under RecipientRoot contoso.com/Users" in found.actual
+
+
+@pytest.mark.parametrize(
+    ("declared", "actual", "status"),
+    [
+        ("contoso.com/Users", "CN=Users,DC=contoso,DC=com", Status.PASS),
+        ("CN=Users,DC=contoso,DC=com", "contoso.com/Users", Status.PASS),
+        ("contoso.com/Users/", "contoso.com/users", Status.PASS),
+        ("contoso.com/Field Sales", "contoso.com/Users", Status.FAIL),
+        ("contoso.com/Users", None, Status.FAIL),
+    ],
+)
+def test_exa020_compares_the_declared_root_in_either_form(
+    tmp_path: Path, compliant: Snapshot, declared: str, actual: str | None, status: Status
+) -> None:
+    found = finding(policy_with_root(tmp_path, declared), rooted(compliant, actual), "EXA020")
+    assert found.status is status
+    assert f"RecipientRoot {declared}" in found.expected
+    if status is Status.FAIL:
+        assert found.remediation.startswith("Set-ManagementScope -Identity 'Scope-CallPro Calendar Access'")
+        assert f"-RecipientRoot '{declared}'" in found.remediation
+
+
+# -- OU-scoped assignments --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ou", ["contoso.com/Field Sales", "OU=Field Sales,DC=contoso,DC=com"])
+def test_exa040_reaches_everyone_below_an_ou_scope(policy: LoadedPolicy, compliant: Snapshot, ou: str) -> None:
+    snap = compliant
+    for alias in ("ad.viseur", "bea.buiten", "cor.veld", "dirk.dealer", "eva.expediteur", "fien.field", "jet.janssen"):
+        snap = moved(snap, alias, "OU=Field Sales,DC=contoso,DC=com", "contoso.com/Field Sales")
+    assignments = tuple(
+        dataclasses.replace(a, recipient_write_scope="OU", custom_recipient_write_scope=None, recipient_ou_scope=ou)
+        if a.name == CALLPRO_ASSIGNMENT
+        else a
+        for a in snap.role_assignments
+    )
+    found = exa040(policy, dataclasses.replace(snap, role_assignments=assignments))
+    assert found.status is Status.FAIL
+    assert found.message == "1 mailbox(es) in scope that the policy does not allow: jet.janssen@contoso.com."

@@ -87,3 +87,67 @@ def test_exclusive_recipient_scope_needs_an_exclusive_scope(tmp_path: Path) -> N
             "role_assignments:\n  - {name: X, role: ApplicationImpersonation, assignee: svcServiceAccount,"
             " scope: Scope-CallPro Calendar Access, recipient_write_scope: ExclusiveRecipientScope}\n",
         )
+
+
+# -- RecipientRoot ------------------------------------------------------------------------------------------
+
+
+def test_recipient_root_in_either_form_is_stored_as_a_dn_and_applied() -> None:
+    canonical = load_tenant(scenario_path("recipient-root"))
+    dn = load_tenant(scenario_path("recipient-root-dn"))
+    assert canonical.scopes[0].recipient_root == "OU=Field Sales,DC=contoso,DC=com"
+    assert dn.scopes[0].recipient_root == "OU=Staff,DC=contoso,DC=com"  # blanks around separators dropped
+    assert reach(canonical) == FIELD - {"eva.expediteur", "fien.field"}  # still in CN=Users
+    assert reach(dn) == FIELD  # OU=Field Sales,OU=Staff lies below OU=Staff
+
+
+@pytest.mark.parametrize(
+    "root",
+    ["contoso.com/Field", "OU=Field,DC=contoso,DC=com", "ou=FIELD SALES ,dc=contoso,dc=com"],
+)
+def test_a_root_contains_only_what_lies_below_it(tmp_path: Path, root: str) -> None:
+    tenant = tenant_from(
+        tmp_path,
+        "users:\n  - {name: Ad Viseur, ou: Field Sales}\n"
+        f"scopes:\n  - {{name: Scope-CallPro Calendar Access, recipient_root: '{root}'}}\n",
+    )
+    # OU=Field is not a parent of OU=Field Sales; "FIELD SALES" names it in another case, with a blank.
+    assert reach(tenant) == ({"ad.viseur"} if "sales" in root.lower() else set())
+
+
+@pytest.mark.parametrize("root", ["fabrikam.com/Field Sales", "OU=Field Sales,DC=fabrikam,DC=com", "Field Sales"])
+def test_a_root_outside_the_domain_is_refused_with_its_line(tmp_path: Path, root: str) -> None:
+    with pytest.raises(LabError, match="recipient_root") as caught:
+        tenant_from(tmp_path, f"scopes:\n  - {{name: Scope-CallPro Calendar Access, recipient_root: '{root}'}}\n")
+    assert "t.yaml" in str(caught.value)
+
+
+# -- OU-scoped assignments ------------------------------------------------------------------------------------
+
+
+def test_an_ou_scoped_assignment_reaches_everyone_below_the_ou() -> None:
+    tenant = load_tenant(scenario_path("ou-scoped-assignment"))
+    assignment = next(
+        a for a in tenant.role_assignments if a.name == "ApplicationImpersonation-CallPro Calendar Access"
+    )
+    assert (assignment.recipient_write_scope, assignment.custom_recipient_write_scope) == ("OU", None)
+    assert assignment.recipient_ou_scope == "OU=Field Sales,DC=contoso,DC=com"
+    assert reach(tenant) == FIELD | {"jet.janssen"}
+
+
+def test_an_ou_scope_needs_the_ou_write_scope_alone(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="recipient_write_scope OU alone"):
+        tenant_from(
+            tmp_path,
+            "role_assignments:\n  - {name: X, role: ApplicationImpersonation, assignee: svcServiceAccount,"
+            " recipient_organizational_unit_scope: contoso.com/Users, recipient_write_scope: Organization}\n",
+        )
+
+
+def test_exclusive_scopes_also_bind_ou_scoped_assignments(tmp_path: Path) -> None:
+    tenant = tenant_from(
+        tmp_path,
+        "scopes:\n  - {name: VIP, recipient_filter: \"Alias -eq 'jet.janssen'\", exclusive: true}\n",
+        base="ou-scoped-assignment",
+    )
+    assert reach(tenant) == FIELD
