@@ -36,13 +36,12 @@ def below(ou: str) -> RecipientTest:
     """A test: is the recipient below the OU ``ou`` (any depth), given as a DN or as a canonical name."""
     if is_dn(ou):
         suffix = "," + canonical_dn(ou)
-        memo: dict[str, str] = {}
 
         def by_dn(recipient: Recipient) -> bool:
             dn = recipient.distinguished_name
-            canonical = memo.get(dn)
-            if canonical is None:
-                canonical = memo[dn] = canonical_dn(dn)
+            # Without escapes the canonical form is the RDNs stripped and lower-cased: much cheaper than the full
+            # RFC 4514 walk, which only DNs with a backslash need.
+            canonical = canonical_dn(dn) if "\\" in dn else ",".join(p.strip() for p in dn.split(",")).lower()
             return canonical.endswith(suffix)
 
         return by_dn
@@ -107,7 +106,7 @@ def within(root: str | None, predicate: RecipientTest) -> RecipientTest:
     under = below(root)
 
     def test(recipient: Recipient) -> bool:
-        return under(recipient) and predicate(recipient)
+        return predicate(recipient) and under(recipient)  # the filter first: it is the more selective test
 
     return test
 

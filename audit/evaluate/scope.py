@@ -469,11 +469,25 @@ def _reach(
     """
     regular = [s.test for s in selectors if s.exclusive is None]
     exclusive_paths = [(s.exclusive, s.test) for s in selectors if s.exclusive is not None]
-    if not exclusive and not exclusive_paths:
+    if not exclusive_paths:
         if len(regular) == 1:  # the usual case: one scope; no per-recipient generator
             test = regular[0]
-            return [r for r in mailboxes if test(r)], []
-        return [r for r in mailboxes if any(t(r) for t in regular)], []
+            hits = [r for r in mailboxes if test(r)]
+        else:
+            hits = [r for r in mailboxes if any(t(r) for t in regular)]
+        if not exclusive:
+            return hits, []
+        # The exclusive scopes are only read for the recipients a regular path reaches, one scope at a time.
+        taken_by: dict[int, list[str]] = {}
+        for scope in exclusive:
+            test = scope.test
+            for r in hits:
+                if test(r):
+                    taken_by.setdefault(id(r), []).append(scope.name)
+        if not taken_by:
+            return hits, []
+        kept = [r for r in hits if id(r) not in taken_by]
+        return kept, [(r, tuple(taken_by[id(r)])) for r in hits if id(r) in taken_by]
     matched: list[Recipient] = []
     taken: list[tuple[Recipient, tuple[str, ...]]] = []
     for recipient in mailboxes:
