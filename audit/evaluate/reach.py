@@ -126,7 +126,8 @@ def _everyone(_recipient: Recipient) -> bool:
 def exclusive_scopes(scopes: tuple[ManagementScope, ...]) -> list[ExclusiveScope]:
     """Every exclusive recipient scope, compiled; FilterError when one of them cannot be evaluated (fail closed).
 
-    A scope without a filter restricts by its root alone (everything below it); server and database scopes do not
+    A scope without a filter restricts by its root alone (everything below it: the reading that takes more away,
+    UNVERIFIED in Exchange, whose New-ManagementScope always sets a filter); server and database scopes do not
     cover recipients and are left out.
     """
     out: list[ExclusiveScope] = []

@@ -308,6 +308,11 @@ class Authorizer:
         """
         if scope.recipient_root and not self.under(target, scope.recipient_root):
             return False
+        if not scope.recipient_filter.strip():
+            # Without a filter only the root restricts. UNVERIFIED in Exchange, whose cmdlets always set a filter
+            # (-RecipientRestrictionFilter is mandatory in New-ManagementScope's recipient parameter set); a tenant
+            # file may leave it out, and the auditor reads such an exclusive scope the same way.
+            return True
         predicate = self._filter(scope)
         return predicate is not None and predicate(self.tenant, target)
 

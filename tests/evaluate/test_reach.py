@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from audit.evaluate import evaluate
+from audit.evaluate.export import export_policy
 from audit.evaluate.reach import below, is_dn
 from audit.findings import Finding, Status
 from audit.policy import LoadedPolicy, load_policy
@@ -236,3 +237,13 @@ def test_exa040_reaches_everyone_below_an_ou_scope(policy: LoadedPolicy, complia
     found = exa040(policy, dataclasses.replace(snap, role_assignments=assignments))
     assert found.status is Status.FAIL
     assert found.message == "1 mailbox(es) in scope that the policy does not allow: jet.janssen@contoso.com."
+
+
+def test_export_keeps_the_root_and_the_export_evaluates_clean(compliant: Snapshot, tmp_path: Path) -> None:
+    snap = rooted(compliant, "contoso.com/Users")
+    text = export_policy(snap, "svcServiceAccount@contoso.com")
+    assert '  recipientRoot: "contoso.com/Users"' in text
+    path = tmp_path / "exported.yaml"
+    path.write_text(text, encoding="utf-8")
+    found = finding(load_policy(path), snap, "EXA020")
+    assert found.status is Status.PASS

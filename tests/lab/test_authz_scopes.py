@@ -151,3 +151,12 @@ def test_exclusive_scopes_also_bind_ou_scoped_assignments(tmp_path: Path) -> Non
         base="ou-scoped-assignment",
     )
     assert reach(tenant) == FIELD
+
+
+def test_an_exclusive_scope_without_filter_covers_everything_below_its_root(tmp_path: Path) -> None:
+    tenant = tenant_from(
+        tmp_path,
+        "users:\n  - {name: Ad Viseur, ou: Field Sales}\n  - {name: Carla Eo, ou: Field Sales}\n"
+        "scopes:\n  - {name: Field OU, recipient_root: contoso.com/Field Sales, exclusive: true}\n",
+    )
+    assert reach(tenant) == FIELD - {"ad.viseur"}
