@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from audit.lab.dn import dn_key
 from audit.lab.tenant import ManagementScope, Recipient, RoleAssignment, Tenant
 
 log = logging.getLogger(__name__)
@@ -188,8 +189,15 @@ def _compare(prop: str, op: str, value: str) -> Predicate:
     if name == "memberofgroup":
         # memberOf holds DIRECT memberships only, and only a DN matches (a name or GUID matches nothing).
         # https://learn.microsoft.com/powershell/exchange/recipientfilter-properties#memberofgroup
+        # -eq/-ne compare DNs as LDAP does (RFC 4514 syntax, values ignoring case: audit.lab.dn); a value that is
+        # not a DN equals no group. -like stays a text match on the DN as the lab stores it.
+        wanted_dn = dn_key(value) if op in ("-eq", "-ne") else None
+
         def member_of(t: Tenant, r: Recipient) -> bool:
-            hit = any(test(dn) for dn in t.member_of(r.dn))
+            if op in ("-eq", "-ne"):
+                hit = wanted_dn is not None and any(dn_key(dn) == wanted_dn for dn in t.member_of(r.dn))
+            else:
+                hit = any(test(dn) for dn in t.member_of(r.dn))
             return hit != negate
 
         return member_of

@@ -43,6 +43,8 @@ _HEX = "0123456789abcdefABCDEF"
 # Characters that RFC 4514 requires escaped wherever they appear in a value (besides the backslash itself).
 _MUST_ESCAPE = '"+,;<>'
 _BLANKS = " "
+# A "#"-hex value is kept apart from the string "#..." (written "\\#...") by a lone surrogate no UTF-8 decodes to.
+_BER_MARK = "\ud800#"
 MAX_DN_LENGTH = 16384  # a directory DN is far shorter; a longer text is hostile input, not a DN
 
 Rdn = tuple[tuple[str, str], ...]
@@ -63,7 +65,9 @@ def parse_dn(text: str) -> tuple[Rdn, ...]:
 
 # A DN with no escape, no multi-valued RDN, no hex value, no ";" and no blank around a separator, as Exchange
 # writes them; its key is found by splitting (the parser gives the same key, a property test holds them together).
-_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9-]*=[^\\\s,+;\"<>#=\x00](?:[^\\,+;\"<>=\x00]*[^\\\s,+;\"<>=\x00])?")
+_PLAIN = re.compile(
+    r"[A-Za-z][A-Za-z0-9-]*=[^\\\s,+;\"<>#=\x00\ud800-\udfff](?:[^\\,+;\"<>=\x00\ud800-\udfff]*[^\\\s,+;\"<>=\x00\ud800-\udfff])?"
+)
 _PLAIN_DN = re.compile(rf"{_PLAIN.pattern}(?:,{_PLAIN.pattern})*")
 
 
@@ -71,14 +75,14 @@ _PLAIN_DN = re.compile(rf"{_PLAIN.pattern}(?:,{_PLAIN.pattern})*")
 def dn_key(text: str) -> DnKey | None:
     """The comparison key of a DN (types and values case-folded, each RDN's pairs sorted); None if not a DN."""
     if _PLAIN_DN.fullmatch(text) is not None:
-        return tuple(((kind.lower(), value.casefold()),) for kind, value in (p.split("=", 1) for p in text.split(",")))
+        return tuple(((kind.lower(), value.lower()),) for kind, value in (p.split("=", 1) for p in text.split(",")))
     try:
         rdns = parse_dn(text)
     except DnError:
         return None
     if not rdns:
         return None
-    return tuple(tuple(sorted((kind, value.casefold()) for kind, value in rdn)) for rdn in rdns)
+    return tuple(tuple(sorted((kind, value.lower()) for kind, value in rdn)) for rdn in rdns)
 
 
 def dn_equal(left: str, right: str) -> bool:
@@ -157,7 +161,7 @@ class _Parser:
             if not digits or len(digits) % 2:
                 raise DnError(f"bad hex value at position {self.pos}")
             self.pos = end
-            return "#" + digits.lower()
+            return _BER_MARK + digits.lower()
         out = bytearray()
         keep = 0  # length of ``out`` up to the last character that is not an unescaped trailing blank
         while self.pos < n:
@@ -180,7 +184,10 @@ class _Parser:
                 break
             if ch in _MUST_ESCAPE or ch == "\x00":
                 raise DnError(f"{ch!r} must be escaped (position {self.pos})")
-            out.extend(ch.encode())
+            try:
+                out.extend(ch.encode())
+            except UnicodeEncodeError as exc:  # a lone surrogate is no character of a directory name
+                raise DnError(f"not text at position {self.pos}") from exc
             self.pos += 1
             if ch not in _BLANKS:
                 keep = len(out)
