@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from audit.lab.records import dn_key
+from audit.lab.dn import dn_key
 from audit.lab.tenant import ManagementScope, Recipient, RoleAssignment, Tenant
 
 log = logging.getLogger(__name__)
@@ -189,8 +189,15 @@ def _compare(prop: str, op: str, value: str) -> Predicate:
     if name == "memberofgroup":
         # memberOf holds DIRECT memberships only, and only a DN matches (a name or GUID matches nothing).
         # https://learn.microsoft.com/powershell/exchange/recipientfilter-properties#memberofgroup
+        # -eq/-ne compare DNs as LDAP does (RFC 4514 syntax, values ignoring case: audit.lab.dn); a value that is
+        # not a DN equals no group. -like stays a text match on the DN as the lab stores it.
+        wanted_dn = dn_key(value) if op in ("-eq", "-ne") else None
+
         def member_of(t: Tenant, r: Recipient) -> bool:
-            hit = any(test(dn) for dn in t.member_of(r.dn))
+            if op in ("-eq", "-ne"):
+                hit = wanted_dn is not None and any(dn_key(dn) == wanted_dn for dn in t.member_of(r.dn))
+            else:
+                hit = any(test(dn) for dn in t.member_of(r.dn))
             return hit != negate
 
         return member_of
@@ -244,7 +251,6 @@ class Authorizer:
         self._lock = threading.Lock()
         self._assignments: dict[str, tuple[RoleAssignment, ...]] = {}
         self._filters: dict[str, Predicate | None] = {}
-        self._dn_keys: dict[str, str] = {}
 
     def groups_of(self, dn: str) -> set[str]:
         """Return every group DN reaching ``dn`` through membership, nested groups included (lower-case)."""
@@ -291,14 +297,11 @@ class Authorizer:
 
     def under(self, target: Recipient, ou_dn: str) -> bool:
         """Whether ``target`` sits below the OU ``ou_dn`` (any depth), DNs compared by RFC 4514 meaning."""
-        key = dn_key(ou_dn)
-        with self._lock:
-            cached = self._dn_keys.get(target.dn)
-        if cached is None:
-            cached = dn_key(target.dn)
-            with self._lock:
-                self._dn_keys[target.dn] = cached
-        return cached.endswith("," + key)
+        # audit.lab.dn caches its keys, so a scope evaluated over many recipients parses each DN once.
+        root, key = dn_key(ou_dn), dn_key(target.dn)
+        if root is None or key is None or len(key) <= len(root):
+            return False  # a DN that does not parse is below nothing (fail closed)
+        return key[len(key) - len(root) :] == root
 
     def scope_contains(self, scope: ManagementScope, target: Recipient) -> bool:
         """Whether a recipient scope selects ``target``: below its RecipientRoot (when set) and matching its filter.

@@ -470,11 +470,6 @@ def split_dn(dn: str) -> list[tuple[str, str]]:
     return parts
 
 
-def dn_key(dn: str) -> str:
-    """A comparison key for a DN: types and values case-folded, escapes and blanks around separators resolved."""
-    return ",".join(f"{kind.lower()}={escape_rdn(value.casefold())}" for kind, value in split_dn(dn))
-
-
 def dn_to_canonical(dn: str) -> str:
     """The canonical name of a DN, as an ADObjectId prints it: ``contoso.com/Field Sales/Berlin``."""
     parts = split_dn(dn)
