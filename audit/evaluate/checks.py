@@ -288,7 +288,10 @@ CHECKS: dict[str, CheckSpec] = {
         severity=Severity.MEDIUM,
         rationale=(
             "Only a mailbox hosted in this organization has a calendar EWS can impersonate. Mail users, contacts, "
-            "remote mailboxes and disabled user accounts are members the integration will fail on."
+            "remote mailboxes and disabled user accounts are members the integration will fail on. When the policy "
+            "lists group.memberTypes (RecipientTypeDetails, e.g. [UserMailbox] for field staff), a member of another "
+            "type is named too: a shared, room or equipment mailbox can be impersonated, but it is not who the "
+            "scope is for."
         ),
         remediation="Remove-DistributionGroupMember -Identity '{group}' -Member '{member}' -Confirm:$false",
         doc_url=_IMPERSONATION,
