@@ -204,7 +204,10 @@ CHECKS: dict[str, CheckSpec] = {
         severity=Severity.HIGH,
         rationale=(
             "MemberOfGroup takes a distinguished name. A DN built from a misspelled lookup (the seed article's "
-            "'Claendar' typo) or copied from another group silently selects no mailboxes or the wrong ones."
+            "'Claendar' typo) or copied from another group silently selects no mailboxes or the wrong ones. Renaming "
+            "the group changes its DN while the scope's stored filter keeps the old one: when exactly one group has "
+            "the policy's members, the finding says the group was probably renamed to it and points the fix at the "
+            "scope's filter."
         ),
         remediation=(
             "$g = Get-DistributionGroup -Identity '{group}'\n"
