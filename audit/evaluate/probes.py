@@ -259,7 +259,7 @@ def exa051(ctx: Context) -> Verdict:
             capped = (
                 f"all {len(pool)} recipient(s) outside the scope probed, sample {probes.deny.sample} capped"
                 if pool
-                else f"no recipient exists outside the scope to sample (sample {probes.deny.sample} capped to 0)"
+                else f"no recipient exists outside the scope to sample: sample {probes.deny.sample} capped to 0"
             )
         elif len(sampled) < probes.deny.sample:
             note = f"only {len(sampled)} of {probes.deny.sample} sampled recipients were probed"
@@ -329,7 +329,7 @@ def exa051(ctx: Context) -> Verdict:
     if not canaries and not sampled:
         if capped:
             # Nothing outside the scope exists, so nothing was refused: not a PASS of "refused".
-            return Verdict(Status.SKIP, f"The policy names no canary and {capped}: nothing to prove refused.")
+            return Verdict(Status.SKIP, f"The policy names no canary and {capped}; nothing was proven refused.")
         return Verdict(Status.SKIP, "The policy names no canary and asks for no sample.")
     return Verdict(
         Status.PASS,

@@ -110,7 +110,7 @@ def test_an_empty_pool_is_said_not_passed_silently(sampling: LoadedPolicy, compl
     assert outside_pool(sampling, snap.groups, snap.recipients) == []
     found = _exa051(sampling, snap)
     assert found.status is Status.PASS  # the two canaries were refused
-    assert "no recipient exists outside the scope to sample (sample 10 capped to 0)" in found.message
+    assert "no recipient exists outside the scope to sample: sample 10 capped to 0" in found.message
     # Without canaries nothing at all was refused: SKIP with the reason, never PASS.
     text = sampling.path.read_text(encoding="utf-8")
     start = text.index("    canaries:")
