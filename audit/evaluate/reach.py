@@ -19,7 +19,7 @@ from collections.abc import Callable
 from audit.errors import FilterError
 from audit.evaluate.directory import key
 from audit.opath import compile_filter, parse
-from audit.opath.normal import canonical_dn
+from audit.opath.dn import canonical_dn
 from audit.snapshot import ManagementScope, Recipient
 
 RecipientTest = Callable[[Recipient], bool]
@@ -38,11 +38,9 @@ def below(ou: str) -> RecipientTest:
         suffix = "," + canonical_dn(ou)
 
         def by_dn(recipient: Recipient) -> bool:
-            dn = recipient.distinguished_name
-            # Without escapes the canonical form is the RDNs stripped and lower-cased: much cheaper than the full
-            # RFC 4514 walk, which only DNs with a backslash need.
-            canonical = canonical_dn(dn) if "\\" in dn else ",".join(p.strip() for p in dn.split(",")).lower()
-            return canonical.endswith(suffix)
+            # canonical_dn (RFC 4514: escapes, multi-valued RDNs, blanks, case) has its own fast path for the
+            # plain DNs Exchange prints.
+            return canonical_dn(recipient.distinguished_name).endswith(suffix)
 
         return by_dn
     prefix = key(ou).rstrip("/") + "/"

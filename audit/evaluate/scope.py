@@ -17,6 +17,7 @@ from audit.evaluate.context import Context, Verdict, assignment_line, grants_acc
 from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
 from audit.evaluate.powershell import ps
 from audit.evaluate.reach import ExclusiveScope, below, cover, exclusive_scopes, same_ou, within
+from audit.evaluate.renamed import renamed_fix, renamed_group, renamed_problem
 from audit.findings import Severity, Status
 from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
 from audit.opath.nodes import And, Comparison, Filter, Not, Or
@@ -272,12 +273,18 @@ def exa021(ctx: Context) -> Verdict:
         )
     problems: list[str] = []
     resolved: list[str] = []
+    renames: list[str] = []  # the fix for a group renamed under the scope (audit.evaluate.renamed)
     all_names = sorted({g.name for g in ctx.snapshot.groups})
     for dn in dns:
         group = ctx.directory.group_by_dn(dn)
         if group is None:
             cn = dn.split(",", 1)[0].partition("=")[2]
             near = difflib.get_close_matches(cn, all_names, n=1, cutoff=0.8)
+            renamed = None if near else renamed_group(ctx, dn)  # a near name is a typo; a far one, a rename
+            if renamed is not None:
+                problems.append(renamed_problem(dn, renamed))
+                renames.append(renamed_fix(ctx, scope.name, renamed))
+                continue
             hint = f" (a typo of '{near[0]}'?)" if near else ""
             problems.append(f"{dn!r} matches no group{hint}: the filter selects no one through it")
             continue
@@ -293,7 +300,7 @@ def exa021(ctx: Context) -> Verdict:
             expected=expected,
             actual="; ".join(problems),
             evidence=tuple(evidence),
-            remediation=_set_filter(ctx, scope.name) if wanted else "",
+            remediation="\n".join(renames) or (_set_filter(ctx, scope.name) if wanted else ""),
         )
     return Verdict(
         Status.PASS,

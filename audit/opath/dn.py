@@ -43,7 +43,7 @@ _UNIT = re.compile(r"\\(?P<hex>[0-9A-Fa-f]{2})|\\(?P<char>[\"+,;<>\\=# ])|(?P<se
 _KEYWORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _NEEDS_PARSING = re.compile(r'[\\"+;<>#\x00-\x1f\x7f\ud800-\udfff]|^ | $| ,|, | =|= |^$')
 _MUST_BE_ESCAPED = frozenset('"<>\x00')  # inside a value, besides the separators the tokenizer already splits on
-_INVALID_PREFIX = "\x00not a DN:"
+_INVALID_PREFIX = "\x00not a dn:"  # lower case: the whole marked text is case-folded
 # Marks a value written as "#" and BER hex in parse_dn's output: a lone surrogate, which no UTF-8 text decodes to.
 _BER = "\ud800#"
 _MAX = 16384
@@ -82,7 +82,9 @@ def canonical_dn(dn: str) -> str:
             return dn.lower()
     rdns = parse_dn(dn)
     if not rdns:
-        return dn if dn.startswith(_INVALID_PREFIX) else _INVALID_PREFIX + dn  # idempotent, as normalize needs
+        # Not a DN: it matches no DN, but two spellings of it that differ in case are still one value (idempotent,
+        # as normalize needs).
+        return dn.lower() if dn.startswith(_INVALID_PREFIX) else _INVALID_PREFIX + dn.lower()
     return _printed(rdns)
 
 
