@@ -212,7 +212,7 @@ class _Array:
     """An array member: its lines, each given as the pieces of its canonical text (records joined by commas)."""
 
     count: int
-    lines: Callable[[], Iterator[list[bytes]]]
+    lines: Callable[[], Iterator[Iterable[bytes]]]
 
 
 def _emit(sink: _Sink, members: Iterable[tuple[str, Any]]) -> str:
@@ -237,22 +237,23 @@ def _emit(sink: _Sink, members: Iterable[tuple[str, Any]]) -> str:
 
 
 def _records(items: typing.Sequence[Any], dump: Callable[[Any], Any]) -> _Array:
-    def lines() -> Iterator[list[bytes]]:
+    def lines() -> Iterator[Iterable[bytes]]:
         for start in range(0, len(items), CHUNK):
             yield [_canon(dump(items[start : start + CHUNK]))[1:-1]]
 
     return _Array(len(items), lines)
 
 
-def _raw_output_line(head: Mapping[str, Any], objects: typing.Sequence[Any], dump: Callable[[Any], Any]) -> list[bytes]:
-    """One evidence record as pieces: its members in sorted order with the objects streamed a chunk at a time."""
+def _raw_output_line(
+    head: Mapping[str, Any], objects: typing.Sequence[Any], dump: Callable[[Any], Any]
+) -> Iterator[bytes]:
+    """One evidence record as pieces: its members in sorted order, the objects serialized a chunk at a time."""
     before = b",".join(_canon(k) + b":" + _canon(v) for k, v in sorted(head.items()) if k < _OBJECTS)
     after = b",".join(_canon(k) + b":" + _canon(v) for k, v in sorted(head.items()) if k > _OBJECTS)
-    pieces = [b"{" + before + (b"," if before else b"") + b'"objects":[']
+    yield b"{" + before + (b"," if before else b"") + b'"objects":['
     for start in range(0, len(objects), CHUNK):
-        pieces.append((b"," if start else b"") + _canon(dump(objects[start : start + CHUNK]))[1:-1])
-    pieces.append(b"]" + (b"," + after if after else b"") + b"}")
-    return pieces
+        yield (b"," if start else b"") + _canon(dump(objects[start : start + CHUNK]))[1:-1]
+    yield b"]" + (b"," + after if after else b"") + b"}"
 
 
 def _evidence(raws: typing.Sequence[RawOutput]) -> _Array:
@@ -262,7 +263,7 @@ def _evidence(raws: typing.Sequence[RawOutput]) -> _Array:
     def dump_objects(chunk: Any) -> Any:
         return objects_adapter.dump_python(chunk, mode="json")
 
-    def lines() -> Iterator[list[bytes]]:
+    def lines() -> Iterator[Iterable[bytes]]:
         for raw in raws:
             head = head_adapter.dump_python(replace(raw, objects=()), mode="json")
             head.pop(_OBJECTS)
@@ -296,7 +297,7 @@ def _document_members(doc: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         if key == _EVIDENCE and isinstance(value, list):
             heads = [({k: v for k, v in raw.items() if k != _OBJECTS}, raw.get(_OBJECTS, [])) for raw in value]
 
-            def lines(heads: list[tuple[dict[str, Any], Any]] = heads) -> Iterator[list[bytes]]:
+            def lines(heads: list[tuple[dict[str, Any], Any]] = heads) -> Iterator[Iterable[bytes]]:
                 return (_raw_output_line(head, objects, same) for head, objects in heads)
 
             yield key, _Array(len(heads), lines)
