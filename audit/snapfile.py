@@ -7,7 +7,7 @@ reads it. This layout lets a reader parse a record section at a time and only ha
     {                                        <- line 1: exactly "{"
     "administrative_units":[],               <- a member: "key":value, (one line)
     "calls":[                                <- an array member opens ...
-    {...},{...}                              <- ... up to 1,000 records per line ...
+    {...},{...}                              <- ... records, about 1 MiB of them per line ...
     ,{...},{...}                             <- ... later lines start with the comma ...
     ],                                       <- ... and it closes
     "evidence":[                             <- the evidence: one raw cmdlet output per line
@@ -58,8 +58,9 @@ from audit.errors import SnapshotError, UsageError
 from audit.files import DEFAULT_FILE_MODE, open_private
 from audit.snapshot import OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, RawOutput, Snapshot, loads
 
-CHUNK = 1_000  # records per line: a line of recipients is ~0.6 MiB, parsed and released one at a time
-MAX_LINE = 64 << 20  # a parsed line (1,000 records) is a few MiB at most; more is not a file exaudit wrote
+CHUNK = 100  # records serialized at a time
+LINE_TARGET = 1 << 20  # records go on one line until it holds about 1 MiB (~1,600 recipients): parsed one at a time
+MAX_LINE = 256 << 20  # a line is ~1 MiB, or one record (a group of a million members is ~60 MiB); more is hostile
 MAX_PARSED = 1 << 30  # bytes parsed into objects (~1.2 million recipients); bounds the memory a file can claim
 MAX_TOTAL = 4 << 30  # decompressed bytes in all, evidence included (hashed in pieces, never held)
 MAX_DOCUMENT = 1 << 30  # a single-line (older) snapshot is read whole: bounded before it is parsed
@@ -109,12 +110,46 @@ def _zstd(path: Path) -> ModuleType:
         ) from None
 
 
+class _Gunzip(io.RawIOBase):
+    """gzip decompression in pieces of up to 1 MiB, the CRC and length checked by zlib itself.
+
+    gzip.GzipFile hands out 8 KiB at a time and computes the CRC in Python: a third of the time of reading a
+    compressed 100,000-recipient snapshot. Concatenated members are read as one stream, as gzip does.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.inflate = zlib.decompressobj(wbits=31)
+        self.input = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = len(buffer)
+        while True:
+            if self.inflate.eof:
+                rest = self.inflate.unused_data or self.raw.read(_PIECE)
+                if not rest:
+                    return 0
+                self.inflate, self.input = zlib.decompressobj(wbits=31), rest
+            if not self.input:
+                self.input = self.raw.read(_PIECE)
+                if not self.input:
+                    raise EOFError("the compressed file ends before the end of its stream")
+            out = self.inflate.decompress(self.input, size)  # at most what was asked: bombs stay bounded
+            self.input = self.inflate.unconsumed_tail
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+
+
 @contextlib.contextmanager
 def _reading(path: Path) -> Iterator[IO[bytes]]:
     """The decompressed content of a snapshot file, checked against what its name says it is."""
     codec = codec_for(path)
     try:
-        raw = path.open("rb")
+        raw = path.open("rb", buffering=_PIECE)
     except FileNotFoundError as exc:
         raise SnapshotError(f"{path}: no such snapshot file") from exc
     except OSError as exc:
@@ -129,7 +164,7 @@ def _reading(path: Path) -> Iterator[IO[bytes]]:
             raise SnapshotError(f"{path}: named as {said} but the file is {actual}; rename it to match its content")
         damaged: tuple[type[Exception], ...] = (EOFError, zlib.error, gzip.BadGzipFile)
         if codec == "gzip":
-            stream: IO[bytes] = typing.cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+            stream: IO[bytes] = io.BufferedReader(_Gunzip(raw), buffer_size=_PIECE)
         elif codec == "zstd":
             zstd = _zstd(path)
             stream, damaged = zstd.ZstdFile(raw, "rb"), (EOFError, zstd.ZstdError)
@@ -238,8 +273,17 @@ def _emit(sink: _Sink, members: Iterable[tuple[str, Any]]) -> str:
 
 def _records(items: typing.Sequence[Any], dump: Callable[[Any], Any]) -> _Array:
     def lines() -> Iterator[Iterable[bytes]]:
+        pieces: list[bytes] = []
+        size = 0
         for start in range(0, len(items), CHUNK):
-            yield [_canon(dump(items[start : start + CHUNK]))[1:-1]]
+            text = _canon(dump(items[start : start + CHUNK]))[1:-1]
+            pieces.append(b"," + text if pieces else text)
+            size += len(text)
+            if size >= LINE_TARGET:
+                yield pieces
+                pieces, size = [], 0
+        if pieces:
+            yield pieces
 
     return _Array(len(items), lines)
 
@@ -392,13 +436,14 @@ class _Reader:
             self.digest.update(memoryview(content)[:-1])
             self.pending = content[-1:]
 
-    def line(self) -> bytes | None:
-        """The next line without its line break, hashed and counted as parsed; None at the end of the file."""
+    def line(self, limit: int | None = None) -> bytes | None:
+        """The next line without its line break, counted as parsed; None at the end of the file."""
+        limit = MAX_LINE if limit is None else limit
         self.lineno += 1
         parts: list[bytes] = []
         size = 0
         while True:
-            piece = self._piece(min(_PIECE, MAX_LINE + 1 - size))
+            piece = self._piece(min(_PIECE, limit + 1 - size))
             if not piece:
                 if parts:
                     raise self.fail("the file ends in the middle of a line: it is truncated")
@@ -407,9 +452,9 @@ class _Reader:
             size += len(piece)
             if piece.endswith(b"\n"):
                 break
-            if size > MAX_LINE:
+            if size > limit:
                 where = f"{self.source}:{self.lineno}"
-                raise SnapshotError(f"{where}: a line longer than {MAX_LINE >> 20} MiB: not a snapshot exaudit wrote")
+                raise SnapshotError(f"{where}: a line longer than {limit >> 20} MiB: not a snapshot exaudit wrote")
         content = b"".join(parts)[:-1]
         self.parsed += len(content)
         if self.parsed > MAX_PARSED:
@@ -450,7 +495,8 @@ def _read_array(reader: _Reader, key: str, keep: bool, parsed: _Parsed) -> None:
     count = 0
     first = True
     while True:
-        line = reader.line() if keep else reader.skip_line()
+        # One cmdlet's raw output is one line (51 MiB for Get-Recipient of 100,000): bounded by the parsed total.
+        line = reader.line(MAX_PARSED if key == _EVIDENCE else None) if keep else reader.skip_line()
         if line is None:
             raise reader.fail(f"the file ends inside '{key}': it is truncated")
         if line in (b"],", b"],\n"):

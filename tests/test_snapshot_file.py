@@ -195,11 +195,16 @@ def test_a_damaged_layout_is_refused(snap: s.Snapshot, tmp_path: Path, edit: obj
         s.load(path)
 
 
-def test_a_wrong_type_names_the_record_across_lines(snap: s.Snapshot, tmp_path: Path) -> None:
+def test_a_wrong_type_names_the_record_across_lines(
+    snap: s.Snapshot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapfile, "LINE_TARGET", 10_000)  # many lines of recipients
     doc = json.loads(s.dumps(snap))
-    doc["recipients"][2_345]["member_of"] = 5  # on the third line of recipients
+    doc["recipients"][2_345]["member_of"] = 5
     path = tmp_path / "snap.json"
     snapfile.write_document(doc, path)
+    assert b'"recipients":[\n' in path.read_bytes()
+    assert path.read_bytes().count(b"\n,{") > 20  # a line per 100 records, the least serialized at a time
     with pytest.raises(SnapshotError, match=r"invalid snapshot at 'recipients\.2345\.member_of'"):
         s.load(path)
 
@@ -239,6 +244,7 @@ def test_a_decompression_bomb_is_stopped_while_decompressing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: bytes, limit: str, needle: str
 ) -> None:
     monkeypatch.setattr(snapfile, limit, 8 << 20)
+    monkeypatch.setattr(snapfile, "MAX_PARSED", 16 << 20)  # also bounds one cmdlet's raw output when parsed
     path = _bomb(tmp_path, 256 << 20, head)
     tracemalloc.start()
     try:
