@@ -814,6 +814,8 @@ def _cmd_schema(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
 
 
 def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    import gc
+
     from audit import snapshot as snap
     from audit.evaluate import evaluate_all
 
@@ -821,10 +823,16 @@ def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     now = _now(args.now)
     policies = _load_policies(args.policies)
     snapshot, sha = snap.load(args.snapshot)
-    findings = evaluate_all(policies, snapshot, now)
-    result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
-    result = _with_drift(result, args, policies, snapshot, now, stderr)
-    write_reports(result, args, stdout)
+    # The snapshot's million records outlive the command and hold no cycles: keep the cycle collector from walking
+    # them on every collection while evaluating (a sixth of the CPU time of evaluating 100,000 recipients).
+    gc.freeze()
+    try:
+        findings = evaluate_all(policies, snapshot, now)
+        result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
+        result = _with_drift(result, args, policies, snapshot, now, stderr)
+        write_reports(result, args, stdout)
+    finally:
+        gc.unfreeze()
     _summary(result, args, stderr)
     _collection_problems(snapshot, stderr)
     return _gate(result, args)

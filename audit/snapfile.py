@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import gzip
 import hashlib
 import importlib
@@ -65,7 +66,7 @@ MAX_PARSED = 1 << 30  # bytes parsed into objects (~1.2 million recipients); bou
 MAX_TOTAL = 4 << 30  # decompressed bytes in all, evidence included (hashed in pieces, never held)
 MAX_DOCUMENT = 1 << 30  # a single-line (older) snapshot is read whole: bounded before it is parsed
 _PIECE = 1 << 20
-_GZIP_LEVEL = 6  # ~19x on snapshots; level 9 is several times slower for a few percent
+_GZIP_LEVEL = 1  # ~11x on a large snapshot in 0.5 s of CPU; level 6 gains 15% in size for 4.5x the time
 _EVIDENCE = "evidence"
 _OBJECTS = "objects"
 
@@ -620,11 +621,27 @@ def _snapshot_of(members: dict[str, Any], source: str) -> Snapshot:
     return Snapshot(**members)
 
 
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Parsing builds a million acyclic records: the cycle collector would walk them all, again and again.
+
+    Measured on 100,000 recipients: a quarter of the load time. Reference counting still frees everything.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _load_stream(stream: IO[bytes], source: str, wanted: Callable[[str], bool]) -> tuple[Snapshot, str] | None:
     """The snapshot in the line layout, or None when the stream holds another layout (read whole by the caller)."""
     if not _is_layout(stream):
         return None
-    parsed = _parse_layout(stream, source, wanted)
+    with _no_cycle_collection():
+        parsed = _parse_layout(stream, source, wanted)
     _checked(parsed, source)
     return _snapshot_of(parsed.members, source), parsed.sha
 

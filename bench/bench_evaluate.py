@@ -35,14 +35,14 @@ WRITE = (
     "from audit.files import write_private\n"
     "snap, _ = s.load(Path(sys.argv[1]), evidence=True)\n"
     "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-    "t = time.perf_counter()\n"
+    "t, c = time.perf_counter(), time.process_time()\n"
     "if sys.argv[2].endswith('.old.json'):\n"
     "    write_private(Path(sys.argv[2]), s.dumps(snap).encode('utf-8'))  # how write() worked before\n"
     "else:\n"
     "    s.write(snap, Path(sys.argv[2]))\n"
-    "wall = time.perf_counter() - t\n"
+    "wall, cpu = time.perf_counter() - t, time.process_time() - c\n"
     "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base\n"
-    "print(f'{wall:.3f} {grown}')\n"
+    "print(f'{wall:.3f} {cpu:.3f} {grown}')\n"
 )
 
 
@@ -118,9 +118,11 @@ def main() -> int:
                 [sys.executable, "-c", WRITE, str(files["line layout .json"]), str(folder / f"w-{name}")],
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
-            seconds, grown = proc.stdout.split()
+            seconds, cpu_s, grown = proc.stdout.split()
             label = "old single-line (dumps, baseline)" if name.endswith(".old.json") else f"line layout {name[3:]}"
-            print(f"  {label:36s} {float(seconds):6.2f} s   +{int(grown) / 1024:6.0f} MiB")
+            print(
+                f"  {label:36s} wall {float(seconds):6.2f} s  cpu {float(cpu_s):6.2f} s  +{int(grown) / 1024:6.0f} MiB"
+            )
         print("file sizes:")
         plain = files["line layout .json"].stat().st_size
         for label, path in files.items():
