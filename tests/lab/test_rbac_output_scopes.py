@@ -80,3 +80,14 @@ def test_new_and_set_management_scope_take_a_dn_or_a_canonical_root() -> None:
     _, errors = lab.run("Set-ManagementScope", Identity="Rooted", RecipientRoot="fabrikam.com/Users")
     assert [e.reason for e in errors] == ["ManagementObjectNotFoundException"]
     assert lab.tenant.scope("Rooted").recipient_root == "OU=Groups,DC=contoso,DC=com"  # type: ignore[union-attr]
+
+
+def test_exclusive_and_custom_scope_filters_follow_the_write_scope() -> None:
+    lab = Lab("exclusive-vip")
+    out, _ = lab.run("Get-ManagementRoleAssignment", Exclusive=True)
+    assert [o.get("Name") for o in out] == ["Mail Recipients-VIP Mailbox Admins"]
+    # -CustomRecipientWriteScope returns regular assignments only (RecipientWriteScope CustomRecipientScope).
+    out, _ = lab.run("Get-ManagementRoleAssignment", CustomRecipientWriteScope="VIP Mailboxes")
+    assert out == []
+    out, _ = lab.run("Get-ManagementRoleAssignment", CustomRecipientWriteScope=SCOPE)
+    assert [o.get("Name") for o in out] == ["ApplicationImpersonation-CallPro Calendar Access"]
