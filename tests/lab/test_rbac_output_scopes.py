@@ -91,3 +91,16 @@ def test_exclusive_and_custom_scope_filters_follow_the_write_scope() -> None:
     assert out == []
     out, _ = lab.run("Get-ManagementRoleAssignment", CustomRecipientWriteScope=SCOPE)
     assert [o.get("Name") for o in out] == ["ApplicationImpersonation-CallPro Calendar Access"]
+
+
+def test_set_custom_recipient_write_scope_overwrites_an_ou_scope() -> None:
+    lab = Lab("ou-scoped-assignment")
+    name = "ApplicationImpersonation-CallPro Calendar Access"
+    _, errors = lab.run("Set-ManagementRoleAssignment", Identity=name, CustomRecipientWriteScope=SCOPE)
+    assert errors == []
+    changed = next(a for a in lab.tenant.role_assignments if a.name == name)
+    assert (changed.recipient_write_scope, changed.custom_recipient_write_scope, changed.recipient_ou_scope) == (
+        "CustomRecipientScope",
+        SCOPE,
+        None,
+    )
