@@ -1,4 +1,4 @@
-"""Which recipients an OU or an exclusive scope covers: the pieces of EXA040's effective scope beyond filters.
+"""EXA040's effective scope beyond filters: OUs in either form, exclusive scopes, and the union of the paths.
 
 - An OU (a scope's RecipientRoot, an assignment's RecipientWriteScope OU) is an OrganizationalUnitIdParameter:
   Exchange accepts a DN or a canonical name and prints the canonical name (``contoso.com/Field Sales``). Whichever
@@ -144,3 +144,87 @@ def exclusive_scopes(scopes: tuple[ManagementScope, ...]) -> list[ExclusiveScope
 def cover(exclusive: list[ExclusiveScope], recipient: Recipient) -> tuple[str, ...]:
     """The names of the exclusive scopes that contain ``recipient``."""
     return tuple(s.name for s in exclusive if s.test(recipient))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Selector:
+    """One path of the principal's access: what it reaches, as a recipient test, and how to name it."""
+
+    label: str
+    test: RecipientTest
+    # The exclusive scope (key) of an ExclusiveRecipientScope assignment: it reaches only the recipients that scope
+    # contains, and only those reach an assignment's holder once any exclusive scope contains them (reach.py).
+    exclusive: str | None = None
+    # A scope with a RecipientRoot: the root and the filter alone, to say why an expected mailbox is out of scope.
+    root: str | None = None
+    unrooted: RecipientTest | None = None
+
+
+def taken_note(names: tuple[str, ...] | None) -> str:
+    """The note naming the exclusive scopes that took a mailbox away (empty when none did)."""
+    if not names:
+        return ""
+    return " (taken away by exclusive scope " + ", ".join(f"'{n}'" for n in names) + ")"
+
+
+def exclusive_remedy(taken_by: dict[str, tuple[str, ...]]) -> str:
+    """What to decide when exclusive scopes take expected mailboxes away (a choice for people, so comments only)."""
+    if not taken_by:
+        return ""
+    names = sorted({n for scopes in taken_by.values() for n in scopes})
+    quoted = ", ".join(f"'{n}'" for n in names)
+    return (
+        f"# {len(taken_by)} expected mailbox(es) sit in the exclusive scope(s) {quoted}: only assignments made with\n"
+        "# -ExclusiveRecipientWriteScope on such a scope reach them. Decide with the scope's owner: narrow that\n"
+        "# scope's filter (Set-ManagementScope -RecipientRestrictionFilter), or drop the mailbox(es) from the\n"
+        "# policy. An exclusive assignment for this account would also open every other mailbox the scope guards.\n"
+    )
+
+
+def reach(
+    selectors: list[Selector], exclusive: list[ExclusiveScope], mailboxes: list[Recipient]
+) -> tuple[list[Recipient], list[tuple[Recipient, tuple[str, ...]]]]:
+    """(mailboxes the principal reaches, mailboxes a regular path selects but exclusive scopes take away).
+
+    Exchange's own reading (DECOMP ManagementReporting.FindRoleAssignmentsWithWritableRecipient): a recipient inside
+    any exclusive scope is reached only through ExclusiveRecipientScope assignments whose scope contains it; any
+    other recipient through the regular assignments, and an ExclusiveRecipientScope assignment reaches nothing there.
+    """
+    regular = [s.test for s in selectors if s.exclusive is None]
+    exclusive_paths = [(s.exclusive, s.test) for s in selectors if s.exclusive is not None]
+    if not exclusive_paths:
+        if len(regular) == 1:  # the usual case: one scope; no per-recipient generator
+            test = regular[0]
+            hits = [r for r in mailboxes if test(r)]
+        else:
+            hits = [r for r in mailboxes if any(t(r) for t in regular)]
+        if not exclusive:
+            return hits, []
+        # The exclusive scopes are only read for the recipients a regular path reaches, one scope at a time.
+        taken_by: dict[int, list[str]] = {}
+        for scope in exclusive:
+            test = scope.test
+            for r in hits:
+                if test(r):
+                    taken_by.setdefault(id(r), []).append(scope.name)
+        if not taken_by:
+            return hits, []
+        kept = [r for r in hits if id(r) not in taken_by]
+        return kept, [(r, tuple(taken_by[id(r)])) for r in hits if id(r) in taken_by]
+    matched: list[Recipient] = []
+    taken: list[tuple[Recipient, tuple[str, ...]]] = []
+    for recipient in mailboxes:
+        by_regular = any(t(recipient) for t in regular)
+        if not by_regular and not exclusive_paths:
+            continue  # the exclusive scopes are only read for recipients a path could reach
+        covering = cover(exclusive, recipient)
+        if not covering:
+            if by_regular:
+                matched.append(recipient)
+            continue
+        keys = {key(n) for n in covering}
+        if any(k in keys and t(recipient) for k, t in exclusive_paths):
+            matched.append(recipient)
+        elif by_regular:
+            taken.append((recipient, covering))
+    return matched, taken

@@ -8,7 +8,6 @@ https://learn.microsoft.com/en-us/powershell/exchange/recipientfilter-properties
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Callable
 
@@ -16,7 +15,17 @@ from audit.errors import FilterError
 from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
 from audit.evaluate.powershell import ps
-from audit.evaluate.reach import ExclusiveScope, below, cover, exclusive_scopes, same_ou, within
+from audit.evaluate.reach import (
+    ExclusiveScope,
+    Selector,
+    below,
+    exclusive_remedy,
+    exclusive_scopes,
+    reach,
+    same_ou,
+    taken_note,
+    within,
+)
 from audit.evaluate.renamed import renamed_fix, renamed_group, renamed_problem
 from audit.findings import Severity, Status
 from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
@@ -311,15 +320,6 @@ def exa021(ctx: Context) -> Verdict:
     )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Selector:
-    label: str
-    test: Callable[[Recipient], bool]
-    # The exclusive scope (key) of an ExclusiveRecipientScope assignment: it reaches only the recipients that scope
-    # contains, and only those reach an assignment's holder once any exclusive scope contains them (reach.py).
-    exclusive: str | None = None
-
-
 def _everyone(recipient: Recipient) -> bool:
     return True
 
@@ -346,7 +346,7 @@ def expected_mailboxes(ctx: Context) -> tuple[frozenset[str], frozenset[str] | N
     return None
 
 
-def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None]:
+def _selectors(ctx: Context) -> tuple[list[Selector], list[str], Verdict | None]:
     """What the principal's effective ApplicationImpersonation reaches, as recipient tests (union of all paths)."""
     evidence: list[str] = []
     if ctx.principal.ambiguous:
@@ -354,7 +354,7 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
         return [], evidence, Verdict(Status.ERROR, f"Cannot tell whose access to evaluate: {ctx.principal.problem}.")
     granting = [r for r in ctx.reaching if key(r.assignment.role) == key(ctx.role) and grants_access(r.assignment)]
     scope_names: list[tuple[str, bool]] = []  # (scope name, used as an exclusive scope)
-    selectors: list[_Selector] = []
+    selectors: list[Selector] = []
     unit_ids: list[str] = []
     if not granting:
         # Nothing grants the role now: judge the scope the policy names, which is what the grant will use.
@@ -377,10 +377,10 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
             exclusive = not a.custom_resource_scope and wscope == "exclusiverecipientscope"
             scope_names.append((a.custom_resource_scope or a.custom_recipient_write_scope or "", exclusive))
         elif wscope == "organization":
-            selectors.append(_Selector(f"{a.identity!r} (unscoped: every mailbox)", _everyone))
+            selectors.append(Selector(f"{a.identity!r} (unscoped: every mailbox)", _everyone))
         elif wscope == "ou" and a.recipient_ou_scope:
             # -RecipientOrganizationalUnitScope: every recipient below the OU (reach.below takes either form).
-            selectors.append(_Selector(f"{a.identity!r} (OU {a.recipient_ou_scope})", below(a.recipient_ou_scope)))
+            selectors.append(Selector(f"{a.identity!r} (OU {a.recipient_ou_scope})", below(a.recipient_ou_scope)))
         else:
             return (
                 [],
@@ -407,7 +407,7 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
         members = frozenset(key(m) for m in unit.members)
         # Members come from Entra by UPN; a recipient is in the unit when any of its addresses is listed.
         evidence.append(f"AdministrativeUnit Id={unit.id} DisplayName={unit.display_name!r} Members={len(members)}")
-        selectors.append(_Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
+        selectors.append(Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
     for name, used_exclusively in dict.fromkeys(scope_names):
         scopes = find_scope(ctx, name)
         if len(scopes) != 1:
@@ -441,77 +441,21 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
             )
         label = f"scope '{name}'" + (f" under {scope.recipient_root}" if scope.recipient_root else "")
         exclusive_key = key(scope.name) if used_exclusively else None
-        selectors.append(_Selector(label, within(scope.recipient_root, predicate), exclusive_key))
+        selectors.append(
+            Selector(label, within(scope.recipient_root, predicate), exclusive_key, scope.recipient_root, predicate)
+        )
     return selectors, evidence, None
 
 
-def _taken_note(names: tuple[str, ...] | None) -> str:
-    if not names:
+def _root_note(ctx: Context, selectors: list[Selector], address: str) -> str:
+    """A note for a mailbox a scope's filter selects but its RecipientRoot does not contain ("" otherwise)."""
+    recipient = ctx.directory.recipient_by_address(address)
+    if recipient is None:
         return ""
-    return " (taken away by exclusive scope " + ", ".join(f"'{n}'" for n in names) + ")"
-
-
-def _exclusive_remedy(taken_by: dict[str, tuple[str, ...]]) -> str:
-    """What to decide when exclusive scopes take expected mailboxes away (a choice for people, so comments only)."""
-    if not taken_by:
-        return ""
-    names = sorted({n for scopes in taken_by.values() for n in scopes})
-    quoted = ", ".join(f"'{n}'" for n in names)
-    return (
-        f"# {len(taken_by)} expected mailbox(es) sit in the exclusive scope(s) {quoted}: only assignments made with\n"
-        "# -ExclusiveRecipientWriteScope on such a scope reach them. Decide with the scope's owner: narrow that\n"
-        "# scope's filter (Set-ManagementScope -RecipientRestrictionFilter), or drop the mailbox(es) from the\n"
-        "# policy. An exclusive assignment for this account would also open every other mailbox the scope guards.\n"
-    )
-
-
-def _reach(
-    selectors: list[_Selector], exclusive: list[ExclusiveScope], mailboxes: list[Recipient]
-) -> tuple[list[Recipient], list[tuple[Recipient, tuple[str, ...]]]]:
-    """(mailboxes the principal reaches, mailboxes a regular path selects but exclusive scopes take away).
-
-    Exchange's own reading (DECOMP ManagementReporting.FindRoleAssignmentsWithWritableRecipient): a recipient inside
-    any exclusive scope is reached only through ExclusiveRecipientScope assignments whose scope contains it; any
-    other recipient through the regular assignments, and an ExclusiveRecipientScope assignment reaches nothing there.
-    """
-    regular = [s.test for s in selectors if s.exclusive is None]
-    exclusive_paths = [(s.exclusive, s.test) for s in selectors if s.exclusive is not None]
-    if not exclusive_paths:
-        if len(regular) == 1:  # the usual case: one scope; no per-recipient generator
-            test = regular[0]
-            hits = [r for r in mailboxes if test(r)]
-        else:
-            hits = [r for r in mailboxes if any(t(r) for t in regular)]
-        if not exclusive:
-            return hits, []
-        # The exclusive scopes are only read for the recipients a regular path reaches, one scope at a time.
-        taken_by: dict[int, list[str]] = {}
-        for scope in exclusive:
-            test = scope.test
-            for r in hits:
-                if test(r):
-                    taken_by.setdefault(id(r), []).append(scope.name)
-        if not taken_by:
-            return hits, []
-        kept = [r for r in hits if id(r) not in taken_by]
-        return kept, [(r, tuple(taken_by[id(r)])) for r in hits if id(r) in taken_by]
-    matched: list[Recipient] = []
-    taken: list[tuple[Recipient, tuple[str, ...]]] = []
-    for recipient in mailboxes:
-        by_regular = any(t(recipient) for t in regular)
-        if not by_regular and not exclusive_paths:
-            continue  # the exclusive scopes are only read for recipients a path could reach
-        covering = cover(exclusive, recipient)
-        if not covering:
-            if by_regular:
-                matched.append(recipient)
-            continue
-        keys = {key(n) for n in covering}
-        if any(k in keys and t(recipient) for k, t in exclusive_paths):
-            matched.append(recipient)
-        elif by_regular:
-            taken.append((recipient, covering))
-    return matched, taken
+    for s in selectors:
+        if s.root and s.unrooted is not None and s.unrooted(recipient) and not s.test(recipient):
+            return f" (outside RecipientRoot {s.root})"
+    return ""
 
 
 def exa040(ctx: Context) -> Verdict:
@@ -537,7 +481,7 @@ def exa040(ctx: Context) -> Verdict:
             )
         evidence.extend(f"exclusive {_scope_line(s)}" for s in ctx.snapshot.scopes if s.exclusive)
     try:
-        matched, taken = _reach(selectors, exclusive, mailboxes)
+        matched, taken = reach(selectors, exclusive, mailboxes)
     except FilterError as exc:
         return Verdict(Status.ERROR, f"Cannot evaluate the scope over the recipients: {exc}.", evidence=tuple(evidence))
     taken_by: dict[str, tuple[str, ...]] = {}
@@ -552,6 +496,7 @@ def exa040(ctx: Context) -> Verdict:
         if allowed is not None and not (addresses & allowed):
             extra.append(recipient.primary_smtp_address or recipient.identity)
     missing = sorted(required - covered)
+    notes = {m: taken_note(taken_by.get(m)) or _root_note(ctx, selectors, m) for m in missing[:LISTED]}
     exp = f"{len(required)} mailbox(es) from {source}" + ("" if allowed is not None else " at least")
     act = f"{len(matched)} of {len(mailboxes)} mailboxes selected by " + "; ".join(s.label for s in selectors)
     if not missing and not extra:
@@ -569,7 +514,7 @@ def exa040(ctx: Context) -> Verdict:
     if extra:
         parts.append(f"{len(extra)} mailbox(es) in scope that the policy does not allow: {listing(sorted(extra))}")
     if missing:
-        shown = [m + _taken_note(taken_by.get(m)) for m in missing]
+        shown = [m + notes.get(m, "") for m in missing]
         parts.append(f"{len(missing)} expected mailbox(es) out of scope: {listing(shown)}")
     severity = Severity.CRITICAL if extra else Severity.HIGH
     return Verdict(
@@ -579,8 +524,8 @@ def exa040(ctx: Context) -> Verdict:
         actual=act,
         evidence=tuple(evidence)
         + tuple(f"in scope, not allowed: {e}" for e in sorted(extra)[:LISTED])
-        + tuple(f"expected, not in scope: {m}{_taken_note(taken_by.get(m))}" for m in missing[:LISTED]),
-        remediation=_exclusive_remedy(taken_by)
+        + tuple(f"expected, not in scope: {m}{notes[m]}" for m in missing[:LISTED]),
+        remediation=exclusive_remedy(taken_by)
         + "# Follows from the assignment, scope and membership fixes (EXA012, EXA013, "
         "EXA020, EXA021, EXA033, EXA034).",
         severity=severity,

@@ -247,3 +247,16 @@ def test_export_keeps_the_root_and_the_export_evaluates_clean(compliant: Snapsho
     path.write_text(text, encoding="utf-8")
     found = finding(load_policy(path), snap, "EXA020")
     assert found.status is Status.PASS
+
+
+def test_exa040_says_which_members_a_root_leaves_out(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = moved(
+        rooted(compliant, "OU=Field Sales,DC=contoso,DC=com"),
+        "cor.veld",
+        "OU=Field Sales,DC=contoso,DC=com",
+        "contoso.com/Field Sales",
+    )
+    found = exa040(policy, snap)
+    assert found.status is Status.FAIL
+    assert "ad.viseur@contoso.com (outside RecipientRoot OU=Field Sales,DC=contoso,DC=com)" in found.message
+    assert "cor.veld" not in found.message

@@ -80,3 +80,27 @@ def test_new_and_set_management_scope_take_a_dn_or_a_canonical_root() -> None:
     _, errors = lab.run("Set-ManagementScope", Identity="Rooted", RecipientRoot="fabrikam.com/Users")
     assert [e.reason for e in errors] == ["ManagementObjectNotFoundException"]
     assert lab.tenant.scope("Rooted").recipient_root == "OU=Groups,DC=contoso,DC=com"  # type: ignore[union-attr]
+
+
+def test_exclusive_and_custom_scope_filters_follow_the_write_scope() -> None:
+    lab = Lab("exclusive-vip")
+    out, _ = lab.run("Get-ManagementRoleAssignment", Exclusive=True)
+    assert [o.get("Name") for o in out] == ["Mail Recipients-VIP Mailbox Admins"]
+    # -CustomRecipientWriteScope returns regular assignments only (RecipientWriteScope CustomRecipientScope).
+    out, _ = lab.run("Get-ManagementRoleAssignment", CustomRecipientWriteScope="VIP Mailboxes")
+    assert out == []
+    out, _ = lab.run("Get-ManagementRoleAssignment", CustomRecipientWriteScope=SCOPE)
+    assert [o.get("Name") for o in out] == ["ApplicationImpersonation-CallPro Calendar Access"]
+
+
+def test_set_custom_recipient_write_scope_overwrites_an_ou_scope() -> None:
+    lab = Lab("ou-scoped-assignment")
+    name = "ApplicationImpersonation-CallPro Calendar Access"
+    _, errors = lab.run("Set-ManagementRoleAssignment", Identity=name, CustomRecipientWriteScope=SCOPE)
+    assert errors == []
+    changed = next(a for a in lab.tenant.role_assignments if a.name == name)
+    assert (changed.recipient_write_scope, changed.custom_recipient_write_scope, changed.recipient_ou_scope) == (
+        "CustomRecipientScope",
+        SCOPE,
+        None,
+    )

@@ -213,11 +213,14 @@ def _get_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
         if scope is None:
             s.not_found(wanted, "ManagementScopeIdParameter")
             return
-        # Only Regular assignments using that scope (exchange-rbac.md 1.1).
+        # Only regular (non-exclusive) assignments using that scope, Delegating ones included: the filter is
+        # RecipientWriteScope CustomRecipientScope and the scope (DECOMP GetManagementRoleAssignment; "To return
+        # exclusive role assignments, use the ExclusiveRecipientWriteScope parameter", exchange-rbac.md 1.1).
         assignments = [
             a
             for a in assignments
-            if a.delegation == "Regular" and (a.custom_recipient_write_scope or "").lower() == scope.name.lower()
+            if a.recipient_write_scope == "CustomRecipientScope"
+            and (a.custom_recipient_write_scope or "").lower() == scope.name.lower()
         ]
     if p.get("Delegating") is not None:
         delegating = _as_bool(p["Delegating"])
@@ -248,8 +251,8 @@ def _get_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
 
 
 def _is_exclusive(t: Tenant, a: RoleAssignment) -> bool:
-    scope = t.scope(a.custom_recipient_write_scope) if a.custom_recipient_write_scope else None
-    return scope is not None and scope.exclusive
+    # -Exclusive filters on RecipientWriteScope ExclusiveRecipientScope (DECOMP GetManagementRoleAssignment).
+    return a.recipient_write_scope == "ExclusiveRecipientScope"
 
 
 def _method(a: RoleAssignment, user: Recipient | None) -> str:

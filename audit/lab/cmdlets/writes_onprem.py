@@ -143,7 +143,12 @@ def set_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Excha
         found = _scope_or_fail(s, _text(p["CustomRecipientWriteScope"]))
         if found is None:
             return
-        changes |= {"custom_recipient_write_scope": found.name, "recipient_write_scope": "CustomRecipientScope"}
+        # "any configured OU or predefined scope on the role assignment is overwritten" (Set-ManagementRoleAssignment)
+        changes |= {
+            "custom_recipient_write_scope": found.name,
+            "recipient_write_scope": "CustomRecipientScope",
+            "recipient_ou_scope": None,
+        }
     if p.get("Enabled") is not None:
         changes["enabled"] = _as_bool(p["Enabled"])
     assignments = list(s.tenant.role_assignments)
