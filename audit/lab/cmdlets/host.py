@@ -167,7 +167,7 @@ class ExchangeSession:
                         ),
                         category=_INVALID_ARGUMENT,
                         reason="ParameterBindingException",
-                        fully_qualified_error_id=f"PositionalParameterNotFound,{cmdlet.name}",
+                        fully_qualified_error_id=f"PositionalParameterNotFound,{cmdlet.task}",
                         terminating=True,
                         activity=cmdlet.name,
                     )
@@ -245,13 +245,13 @@ class ExchangeSession:
                 f"Cannot process argument transformation on parameter '{name}'. Cannot convert value "
                 f'"{bad_value}" to type "System.Boolean".'
             )
-            fqid = f"ParameterArgumentTransformationError,{cmdlet.name}"
+            fqid = f"ParameterArgumentTransformationError,{cmdlet.task}"
         elif ambiguous:
             message = f"Parameter cannot be processed because the parameter name '{name}' is ambiguous."
-            fqid = f"AmbiguousParameter,{cmdlet.name}"
+            fqid = f"AmbiguousParameter,{cmdlet.task}"
         else:
             message = f"A parameter cannot be found that matches parameter name '{name}'."
-            fqid = f"NamedParameterNotFound,{cmdlet.name}"
+            fqid = f"NamedParameterNotFound,{cmdlet.task}"
         raise _Terminate(
             ErrorSpec(
                 message=message,
@@ -313,7 +313,7 @@ class ExchangeSession:
                     ),
                     category=_INVALID_ARGUMENT,
                     reason="ParameterBindingArgumentTransformationException",
-                    fully_qualified_error_id=f"ParameterArgumentTransformationError,{cmdlet.name}",
+                    fully_qualified_error_id=f"ParameterArgumentTransformationError,{cmdlet.task}",
                     terminating=True,
                     activity=cmdlet.name,
                 )

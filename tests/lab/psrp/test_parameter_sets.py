@@ -25,7 +25,7 @@ GROUP_DN = "CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com
 
 
 def _emit(tenant: Tenant, user: str, cmdlet: str, **params: Any) -> list[Any]:
-    call = CommandCall(cmdlet, False, [(f"-{k}", v) for k, v in params.items()])
+    call = CommandCall(cmdlet, False, list(params.items()))  # names as pypsrp sends them, without "-"
     return list(run_pipeline(tenant, user, [[call]]))
 
 
@@ -196,3 +196,13 @@ def test_pypsrp_the_auditors_calls_bind(pool: RunspacePool) -> None:
         ps.invoke()
         assert ps.state == PSInvocationState.COMPLETED, cmdlet
         assert not ps.had_errors, cmdlet
+
+
+def test_every_binding_error_names_the_cmdlet_class(tenant: Tenant) -> None:
+    """A server-side binding error names the compiled cmdlet's .NET class, like the set errors above."""
+    error = _binding_error(_emit(tenant, "exaudit-reader", "Get-Mailbox", NoSuchParameter="x"))
+    assert (
+        error.fully_qualified_error_id
+        == "NamedParameterNotFound,Microsoft.Exchange.Management.RecipientTasks.GetMailbox"
+    )
+    assert error.message == "A parameter cannot be found that matches parameter name 'NoSuchParameter'."
