@@ -134,6 +134,7 @@ class EwsStats:
         self.by_account: Counter[str] = Counter()
         self.by_response: Counter[str] = Counter()
         self.by_mailbox: Counter[str] = Counter()
+        self.by_identity_form: Counter[str] = Counter()  # ConnectingSID child element sent (PrimarySmtpAddress, ...)
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight = 0
         self.max_in_flight_by_account: Counter[str] = Counter()
@@ -149,6 +150,7 @@ class EwsStats:
                 "by_account": dict(self.by_account),
                 "by_response": dict(self.by_response),
                 "impersonated_mailboxes": len(self.by_mailbox),
+                "by_identity_form": dict(self.by_identity_form),
                 "max_in_flight": self.max_in_flight,
                 "max_in_flight_by_account": dict(self.max_in_flight_by_account),
                 "in_flight": sum(self.in_flight.values()),
@@ -252,6 +254,8 @@ class EwsHandler:
         if not value or form not in ("PrincipalName", "SID", "PrimarySmtpAddress", "SmtpAddress"):
             raise EwsFault("ErrorInvalidExchangeImpersonationHeaderData")
         login = request.user or ""
+        with self.stats.lock:
+            self.stats.by_identity_form[form] += 1
         # Each ConnectingSID form names the account by its own attribute: PrincipalName by userPrincipalName,
         # SID by objectSid, PrimarySmtpAddress and SmtpAddress by an SMTP proxy address ("cost an extra Active
         # Directory lookup in order to obtain the SID of the user"). Source: ODX web-service-reference

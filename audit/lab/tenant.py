@@ -133,6 +133,7 @@ class Tenant:
     _by_sid: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
     _by_upn: dict[str, Recipient] = field(default_factory=dict, repr=False)
     _by_smtp: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
+    _by_canonical: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
     _member_of: dict[DnKey, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _scopes: dict[str, ManagementScope] = field(default_factory=dict, repr=False)
     _roles: dict[str, ManagementRole] = field(default_factory=dict, repr=False)
@@ -148,6 +149,7 @@ class Tenant:
         by_sid: dict[str, DirectoryObject] = {}
         by_upn: dict[str, Recipient] = {}
         by_smtp: dict[str, DirectoryObject] = {}
+        by_canonical: dict[str, DirectoryObject] = {}
         objects: list[DirectoryObject] = [*self.role_groups, *self.groups, *self.recipients]
         # Later objects (users) win ties on a bare name in the -Identity index. The attribute tables below are
         # separate on purpose: a UPN and a proxy address are different attributes (userPrincipalName,
@@ -157,6 +159,7 @@ class Tenant:
             if (own := dn_key(obj.dn)) is not None:
                 by_dn[own] = obj
             by_sid[obj.sid.upper()] = obj
+            by_canonical[obj.identity.casefold()] = obj
             for key in _lookup_keys(obj):
                 index[key] = obj
             if isinstance(obj, Recipient) and obj.upn:
@@ -165,7 +168,7 @@ class Tenant:
                 for address in smtp_addresses(obj.email_addresses):
                     by_smtp.setdefault(address.casefold(), obj)
         self._index, self._by_dn, self._by_sid = index, by_dn, by_sid
-        self._by_upn, self._by_smtp = by_upn, by_smtp
+        self._by_upn, self._by_smtp, self._by_canonical = by_upn, by_smtp, by_canonical
         member_of: dict[DnKey, list[str]] = {}
         holders: list[Group | RoleGroup] = [*self.groups, *self.role_groups]
         for holder in holders:
@@ -210,6 +213,10 @@ class Tenant:
     def by_sid(self, sid: str) -> DirectoryObject | None:
         """Return the object with this SID."""
         return self._by_sid.get(sid.strip().upper())
+
+    def by_canonical_name(self, name: str) -> DirectoryObject | None:
+        """Return the object whose canonical name (its Identity, ``contoso.com/Groups/X``) is ``name``."""
+        return self._by_canonical.get(name.strip().casefold())
 
     def by_upn(self, upn: str) -> Recipient | None:
         """Return the user whose userPrincipalName is ``upn`` (case-insensitive), and only by that attribute."""

@@ -18,6 +18,9 @@ from audit.opath.nodes import And, Comparison, Filter, Not, Operator, Or, System
 from audit.opath.properties import KNOWN_PROPERTIES, Kind, canonical_name, kind_of
 from audit.opath.text import to_text
 
+# canonical_dn moved to audit.opath.dn; it stays importable from here for existing callers.
+__all__ = ["canonical_dn", "canonical_proxy", "equivalent", "normalize"]
+
 _NEGATED = {
     Operator.EQ: Operator.NE,
     Operator.NE: Operator.EQ,

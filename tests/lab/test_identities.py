@@ -117,3 +117,32 @@ def test_tenant_tables_are_per_attribute() -> None:
     assert tenant.by_upn("adriaan.viseur@contoso.com") is None
     assert tenant.by_smtp("adv1042@contoso.com") is None
     assert tenant.by_sid(ad.sid) is ad
+
+
+def test_the_auditors_probe_sends_primary_smtp_address_and_reaches_the_right_mailboxes(lab: LabServer) -> None:
+    """exaudit's prober (exchangelib Account(primary_smtp_address=...)) names each mailbox by the SMTP address the
+    policy gives, in the PrimarySmtpAddress form, the form for that attribute (connectingsid.md)."""
+    from audit.probe import EwsEndpoint, Prober, ProbeSettings, ProbeTarget
+    from audit.snapshot import ProbeOutcome
+
+    creds = lab.credentials
+    endpoint = EwsEndpoint(
+        url=lab.ews_url, username=creds.service_username, password=creds.service_password, auth="basic"
+    )
+    before = dict(lab.stats()["ews"]["by_identity_form"])
+    prober = Prober(endpoint, ProbeSettings(concurrency=2, deadline_seconds=30, request_timeout=10))
+    try:
+        probes, run = prober.run(
+            [
+                ProbeTarget("ad.viseur@contoso.com", "allow", "groupMembers"),  # Adriaan's UPN, Ad's address
+                ProbeTarget("adriaan.viseur@contoso.com", "deny", "canary"),
+            ]
+        )
+    finally:
+        prober.close()
+    assert run.completed
+    assert [p.outcome for p in probes] == [ProbeOutcome.ALLOWED, ProbeOutcome.DENIED]
+    after = lab.stats()["ews"]["by_identity_form"]
+    sent = {form: n - before.get(form, 0) for form, n in after.items() if n > before.get(form, 0)}
+    assert set(sent) <= {"PrimarySmtpAddress"}
+    assert sent["PrimarySmtpAddress"] >= 2

@@ -241,10 +241,21 @@ def _get_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
         wanted = _text(p["RoleAssigneeType"]).lower()
         assignments = [a for a in assignments if a.assignee_type.lower() == wanted]
     if p.get("AssignmentMethod") is not None:
+        if p.get("RoleAssignee") is None:
+            # "You must specify a value with the RoleAssignee parameter if you use the AssignmentMethod parameter"
+            # (OPD Get-ManagementRoleAssignment.md). Exchange's own wording for this refusal is UNVERIFIED.
+            s.fail("The AssignmentMethod parameter can only be used with the RoleAssignee parameter.")
+            return
         methods = {m.strip().lower() for m in _text(p["AssignmentMethod"]).split(",")}
         assignments = [a for a in assignments if _method(a, assignee_user).lower() in methods]
     effective = bool(p.get("GetEffectiveUsers"))
     for a in assignments:
+        if assignee_user is not None and _method(a, assignee_user) != "Direct":
+            # -RoleAssignee <user> returns the assignments that reach the user through a role group or USG as the
+            # user's own rows (AssignmentMethod RoleGroup/SecurityGroup, AssignmentChain), so that -AssignmentMethod
+            # RoleGroup never shows a row saying Direct (OPD -RoleAssignee; row shape UNVERIFIED).
+            yield from _effective_rows(s, a, assignee_user)
+            continue
         yield _assignment(s, a)
         if effective and a.assignee_type != "User":
             yield from _effective_rows(s, a, assignee_user)
