@@ -502,6 +502,14 @@ def _write_snapshot(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MOD
         raise ReportError(f"cannot write the snapshot {path}: {exc.strerror or exc}") from exc
 
 
+def _check_snapshot_name(path: Path | None) -> None:
+    """Refuse a snapshot name whose compression is unknown before collecting, not after (raises UsageError)."""
+    if path is not None:
+        from audit.snapfile import codec_for
+
+        codec_for(path)
+
+
 def _undecided_probes(snapshot: Snapshot) -> list[Probe]:
     """Probes that observed nothing (HTTP 401, timeout, 5xx, deadline): the mailbox's access is unknown."""
     from audit.snapshot import ProbeOutcome
@@ -812,6 +820,8 @@ def _cmd_schema(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exi
 
 
 def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    import gc
+
     from audit import snapshot as snap
     from audit.evaluate import evaluate_all
 
@@ -819,10 +829,16 @@ def _cmd_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> E
     now = _now(args.now)
     policies = _load_policies(args.policies)
     snapshot, sha = snap.load(args.snapshot)
-    findings = evaluate_all(policies, snapshot, now)
-    result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
-    result = _with_drift(result, args, policies, snapshot, now, stderr)
-    write_reports(result, args, stdout)
+    # The snapshot's million records outlive the command and hold no cycles: keep the cycle collector from walking
+    # them on every collection while evaluating (a sixth of the CPU time of evaluating 100,000 recipients).
+    gc.freeze()
+    try:
+        findings = evaluate_all(policies, snapshot, now)
+        result = _result(findings, policies, f"snapshot {args.snapshot}", snapshot, sha, now)
+        result = _with_drift(result, args, policies, snapshot, now, stderr)
+        write_reports(result, args, stdout)
+    finally:
+        gc.unfreeze()
     _summary(result, args, stderr)
     _collection_problems(snapshot, stderr)
     return _gate(result, args)
@@ -891,6 +907,7 @@ def _cmd_collect(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Ex
 
     if args.out is None and args.bundle is None:
         raise UsageError("give --out FILE (the snapshot) or --bundle DIR (a signed evidence bundle)")
+    _check_snapshot_name(args.out)
     policies = _load_policies(args.policies)
     target = _target(args, policies, stderr)
     if not _is_exchange_online(target):
@@ -919,6 +936,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     if not _is_exchange_online(target):
         _preflight(target, probes=True)
     _check_fail_on(args)
+    _check_snapshot_name(args.snapshot_out)
     sign_key = _bundle_key(args)
     if args.bundle is not None:
         args.snapshot_out = args.snapshot_out or args.bundle / "snapshot.json"
@@ -926,7 +944,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> ExitCo
     sha = (
         _write_snapshot(snapshot, args.snapshot_out, _file_mode(args))
         if args.snapshot_out
-        else str(snap.to_document(snapshot)["sha256"])  # checksummed once; the same hash `collect` would write
+        else snap.digest(snapshot)  # streamed; the same hash `collect` would write
     )
     result = _result(findings, policies, _target_label(args, snapshot), snapshot, sha, now)
     result = _with_drift(result, args, policies, snapshot, now, stderr)

@@ -287,6 +287,13 @@ def role_assignments(objects: Iterable[Mapping[str, Any]]) -> tuple[RoleAssignme
     out = []
     for p in _objects("Get-ManagementRoleAssignment", objects):
         assignee = p.req_text("RoleAssignee")
+        write_scope = p.req_text("RecipientWriteScope")
+        custom = p.opt_text("CustomRecipientWriteScope")
+        # -RecipientOrganizationalUnitScope: Exchange keeps the OU in the custom-scope attribute and
+        # ExchangeRoleAssignmentPresentation shows it as CustomRecipientWriteScope (canonical name) with
+        # RecipientWriteScope OU; it has no RecipientOrganizationUnitScope property (that is ECP's
+        # RoleAssignmentObjectResolverRow). DECOMP ExchangeRoleAssignmentPresentation(Schema); exchange-rbac.md 1.3.
+        ou_scope = custom if write_scope.casefold() == "ou" else None
         out.append(
             RoleAssignment(
                 name=p.req_text("Name"),
@@ -298,11 +305,10 @@ def role_assignments(objects: Iterable[Mapping[str, Any]]) -> tuple[RoleAssignme
                 assignment_method=p.text("AssignmentMethod"),
                 delegation_type=p.req_text("RoleAssignmentDelegationType"),
                 enabled=p.req_flag("Enabled"),
-                recipient_write_scope=p.req_text("RecipientWriteScope"),
-                custom_recipient_write_scope=p.opt_text("CustomRecipientWriteScope"),
+                recipient_write_scope=write_scope,
+                custom_recipient_write_scope=None if ou_scope else custom,
                 custom_resource_scope=p.opt_text("CustomResourceScope"),
-                recipient_ou_scope=p.opt_text("RecipientOrganizationalUnitScope")
-                or p.opt_text("RecipientOrganizationUnitScope"),
+                recipient_ou_scope=ou_scope,
                 distinguished_name=p.text("DistinguishedName"),
                 guid=p.text("Guid"),
             )

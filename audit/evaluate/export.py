@@ -17,6 +17,7 @@ from audit.errors import FilterError, UsageError
 from audit.evaluate.context import grants_access
 from audit.evaluate.directory import ASSIGNMENT_POLICY, Directory, key
 from audit.evaluate.powershell import escape_control
+from audit.evaluate.reach import within
 from audit.opath import Comparison, compile_filter, parse
 from audit.snapshot import Group, ManagementScope, RoleAssignment, RoleGroup, Snapshot, User
 
@@ -122,10 +123,11 @@ def _in_filter(snapshot: Snapshot, scope: ManagementScope) -> list[str]:
     except FilterError:
         return []
     mailboxes = {key(m.identity) for m in snapshot.mailboxes}
+    selects = within(scope.recipient_root, predicate)  # only below the scope's RecipientRoot, when it has one
     return sorted(
         r.primary_smtp_address.lower()
         for r in snapshot.recipients
-        if key(r.identity) in mailboxes and r.primary_smtp_address and predicate(r)
+        if key(r.identity) in mailboxes and r.primary_smtp_address and selects(r)
     )
 
 
@@ -240,6 +242,8 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
         out.append(f"    memberOfGroup: {_q(group.name)}")
     else:
         out.append(f"    opath: {_q(scope.recipient_filter or '')}")
+    if scope.recipient_root:
+        out.append(f"  recipientRoot: {_q(scope.recipient_root)}")
     if group is not None:
         out += group_section(directory, group)
     allow = " groupMembers" if group is not None else _list(_in_filter(snapshot, scope), "    ")
