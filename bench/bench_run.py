@@ -38,8 +38,10 @@ from typing import Any
 
 from _remote_lab import RemoteLab, command_loop  # bench/ is on sys.path when a bench script runs
 
+from audit import snapshot as snap
 from audit.lab.generate import generated_address
 from audit.lab.server import LabServer
+from audit.snapshot import Probe, ProbeOutcome
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY = REPO / "policies" / "callpro.yaml"
@@ -140,9 +142,12 @@ def exaudit_run(lab: RemoteLab, policy: Path, out: Path, args: argparse.Namespac
     )
     if proc.returncode not in (0, 1) or not bench:
         print(f"  (exaudit run exited {proc.returncode}: {proc.stderr.strip()[-800:]})")
-    snapshot = json.loads((out / "snapshot.json").read_text(encoding="utf-8")) if proc.returncode in (0, 1) else {}
-    probes = snapshot.get("probes") or []
-    run = snapshot.get("probe_run") or {}
+    probes: tuple[Probe, ...] = ()
+    concurrency = 0
+    if proc.returncode in (0, 1):  # read with exaudit's own loader: the file layout is its business
+        snapshot, _sha = snap.load(out / "snapshot.json")
+        probes = snapshot.probes
+        concurrency = snapshot.probe_run.concurrency if snapshot.probe_run is not None else 0
     return {
         "code": proc.returncode,
         "wall": wall,
@@ -150,9 +155,9 @@ def exaudit_run(lab: RemoteLab, policy: Path, out: Path, args: argparse.Namespac
         "cpu": bench.get("cpu", 0.0),
         "phases": bench.get("phases", {}),
         "probes": len(probes),
-        "allowed": sum(1 for p in probes if p.get("outcome") == "allowed"),
-        "retried": sum(1 for p in probes if (p.get("attempts") or 0) > 1),
-        "concurrency": run.get("concurrency", 0),
+        "allowed": sum(1 for p in probes if p.outcome == ProbeOutcome.ALLOWED),
+        "retried": sum(1 for p in probes if p.attempts > 1),
+        "concurrency": concurrency,
         **lab.stats(),
     }
 
