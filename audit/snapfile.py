@@ -150,14 +150,13 @@ def _reading(path: Path) -> Iterator[IO[bytes]]:
     """The decompressed content of a snapshot file, checked against what its name says it is."""
     codec = codec_for(path)
     try:
-        raw = path.open("rb", buffering=_PIECE)
+        raw = io.BufferedReader(io.FileIO(path, "r"), buffer_size=_PIECE)
     except FileNotFoundError as exc:
         raise SnapshotError(f"{path}: no such snapshot file") from exc
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from exc
     with raw:
-        head = raw.read(4)
-        raw.seek(0)
+        head = raw.peek(4)[:4]  # not consumed: the stream starts at the first byte
         found = next((c for magic, c in _MAGIC.items() if head.startswith(magic)), "")
         if found != codec:
             said = f"{codec}-compressed" if codec else "plain JSON"
