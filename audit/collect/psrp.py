@@ -23,7 +23,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, require_read_only
-from audit.collect.psrp_clixml import _ExchangeSerializer, fast_output_object, plain
+from audit.collect.psrp_clixml import Skimmed, _ExchangeSerializer, fast_output_object, plain
 from audit.errors import CmdletUnavailableError, redact
 from audit.replies import MIB, ReplyLimits, ReplyRefused, ReplyTooSlow, call_deadline, guard_session
 
@@ -203,6 +203,9 @@ class PsrpRunner:
         self._cond = threading.Condition()
         self._timeouts = 0
         self._fatal: TransportFailure | None = None  # once set, no call contacts the server again
+        # Read only the wanted properties' text (psrp_clixml.skim_output_object); False parses every element and
+        # drops the unwanted afterwards, as earlier versions did (kept for the side-by-side benchmark).
+        self.skim = True
 
     def _scrub(self, text: str) -> str:
         return redact(text, self.endpoint.username, self.endpoint.password)
@@ -438,13 +441,15 @@ class PsrpRunner:
     ) -> CmdletResult:
         """Run one Get-* cmdlet with parameters; see :class:`audit.collect.interface.CmdletRunner`."""
         require_read_only(cmdlet)
+        keep = frozenset(p.lower() for p in properties) if properties is not None else None
         failure: TransportFailure | None = None
         pool: RunspacePool | None = None
         try:
             pool = self._checkout(timeout)
             serializer = pool._serializer
             if isinstance(serializer, _ExchangeSerializer):
-                serializer.keep = frozenset(p.lower() for p in properties) if properties is not None else None
+                serializer.keep = keep
+                serializer.skim = self.skim
             ps = PowerShell(pool).add_cmdlet(cmdlet)
             for name, value in params.items():
                 # A True value is a switch parameter (e.g. -GetEffectiveUsers); pypsrp sends a name-only argument.
@@ -478,10 +483,13 @@ class PsrpRunner:
         objects: list[dict[str, Any]] = []
         type_names: list[tuple[str, ...]] = []
         for item in output or []:
-            if isinstance(item, GenericComplexObject):
+            if type(item) is Skimmed:
+                # Already plain values, and only the wanted properties (see skim_output_object).
+                objects.append(item.adapted_properties)
+                type_names.append(tuple(item.types))
+            elif isinstance(item, GenericComplexObject):
                 wanted = item.adapted_properties
-                if properties is not None:
-                    keep = {p.lower() for p in properties}
+                if keep is not None:
                     wanted = {k: v for k, v in wanted.items() if k.lower() in keep}
                 objects.append({str(k): plain(v) for k, v in wanted.items()})
                 type_names.append(tuple(str(t) for t in item.types))

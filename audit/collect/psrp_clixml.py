@@ -151,13 +151,144 @@ def fast_output_object(xml_text: str, keep: Collection[str] | None = None) -> Ge
     return obj
 
 
+class Skimmed(GenericComplexObject):
+    """An output object read by :func:`skim_output_object`: ``adapted_properties`` holds plain values only."""
+
+
+# The head of a top-level output object as PowerShell's serializer writes it: its own type chain (a TNRef to a
+# chain sent earlier is pypsrp's business), an optional ToString, then the adapted properties.
+_HEAD = re.compile(
+    r'<Obj RefId="\d+"><TN RefId="\d+">((?:<T>[^<]*</T>)*)</TN>(?:<ToString>([^<]*)</ToString>|<ToString ?/>)?<Props>'
+)
+_TYPE = re.compile(r"<T>([^<]*)</T>")
+_NESTED = re.compile(r"<(?:Props|MS|DCT)[ />]")
+# A multi-valued property as Exchange sends it: its collection type (or a reference to one), then a list of strings.
+_STRING_LIST = re.compile(
+    r'<Obj N="[^"]*" RefId="\d+">(?:<TN RefId="\d+">(?:<T>[^<]*</T>)*</TN>|<TNRef RefId="\d+" ?/>)'
+    r"(?:<LST>((?:<S>[^<]*</S>|<S ?/>)*)</LST>|<LST ?/>)</Obj>"
+)
+_LIST_ITEM = re.compile(r"<S>([^<]*)</S>|<S ?/>")
+_PATTERNS: dict[frozenset[str], re.Pattern[str]] = {}
+
+
+def _names_regex(names: Collection[str]) -> str:
+    """A regex matching any of ``names``, case-insensitively, built as a trie so a mismatch fails at once."""
+    trie: dict[str, Any] = {}
+    for name in names:
+        node = trie
+        for ch in name.lower():
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        alts = [
+            (f"[{ch}{ch.upper()}]" if ch.isalpha() else re.escape(ch)) + build(node[ch]) for ch in sorted(node) if ch
+        ]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
+def _pattern(keep: frozenset[str]) -> re.Pattern[str]:
+    """The regex finding every kept property's element: (tag, name, self-closed, text follows, text)."""
+    pattern = _PATTERNS.get(keep)
+    if pattern is None:
+        # The empty last alternative makes every start tag of a kept name match, whatever follows it: a shape
+        # other than a flat scalar is then seen (and handed to the full parser), never silently skipped.
+        pattern = _PATTERNS[keep] = re.compile(
+            rf'<([A-Za-z0-9]+) N="({_names_regex(keep)})"(?:( ?/>)|(>)([^<]*)</\1>|)'
+        )
+    return pattern
+
+
+def _text(raw: str) -> str:
+    """Element text (no markup in it) with XML's entity and character references resolved, as a parser would."""
+    if "&" in raw:
+        return ET.fromstring(f"<t>{raw}</t>").text or ""  # noqa: S314  (no markup, no DTD: only references)
+    return raw
+
+
+def skim_output_object(xml_text: str, keep: frozenset[str]) -> Skimmed | None:
+    """Read only the ``keep`` properties (lower-case names) of one Exchange output object, or None.
+
+    Exchange's remote PowerShell runs in no-language mode and only an account's RBAC cmdlets are exposed
+    (https://github.com/jborean93/pypsrp/issues/103; exchange-rbac.md sections 7.3 and 11), so a Select-Object
+    on the server is not something exaudit can count on: every property comes over the wire. This drops the
+    unwanted ones before any object is built: one regex over the ``<Props>`` text finds the kept properties'
+    elements, and only those are converted, so a 150-property Mailbox costs the few it keeps.
+
+    It is sound only on the flat shape of Exchange's Partial serialization, so anything else goes to the full
+    parser (None): markup that is not plain elements (``<!``, ``<?``), nested property bags (``<Props>``,
+    ``<MS>``, ``<DCT>`` inside a property, where a name could be a nested one), a kept value that is a reference
+    or an object other than a list of strings. XML text and attribute values cannot hold ``<``, so a match is
+    always a real start tag. Unlike the full parser it does not check the well-formedness of the skipped bytes;
+    every kept value is read strictly.
+    """
+    head = _HEAD.match(xml_text)
+    if head is None or "&" in head.group(1):
+        return None
+    # A one-character search first: "<!" and "<?" scan every "<" of the object, "!" and "?" are rare.
+    if ("!" in xml_text and "<!" in xml_text) or ("?" in xml_text and "<?" in xml_text):
+        return None
+    start = head.end()
+    end = xml_text.find("</Props>", start)
+    if end < 0 or xml_text[end + 8 :] != "</Obj>":
+        return None  # extended properties (MS) or trailing content: the full parser reads them
+    section = xml_text[start:end]
+    if _NESTED.search(section) is not None:
+        return None
+    obj = Skimmed()
+    obj.types = _TYPE.findall(head.group(1))
+    if not obj.types or obj.types[0].removeprefix("Deserialized.").startswith("System."):
+        return None
+    if head.group(2) is not None:
+        obj.to_string = _decode(_text(head.group(2)))
+    props = obj.adapted_properties
+    try:
+        for tag, name, closed, opened, text in _pattern(keep).findall(section):
+            convert = _SCALARS.get(tag)
+            if opened and convert is not None:
+                props[name] = convert(_text(text))
+            elif closed and convert is not None:
+                props[name] = convert(None)
+            elif tag == "Obj" and not closed and not opened:
+                props[name] = _string_list(section, name)
+            else:
+                return None  # <Ref>, <SS>, <BA>, more attributes than N, markup in a scalar: pypsrp's business
+    except (_Unsupported, ValueError, ET.ParseError):
+        return None  # e.g. an I32 that is no number, a list of objects: the full parser decides
+    return obj
+
+
+def _string_list(section: str, name: str) -> list[Any]:
+    """A multi-valued property (an object holding a list of strings) by name, as a list of strings."""
+    begin = section.find(f'<Obj N="{name}"')
+    if section.find(f'<Obj N="{name}"', begin + 1) >= 0:
+        raise _Unsupported("a multi-valued property sent twice")
+    match = _STRING_LIST.match(section, begin)
+    if match is None:
+        raise _Unsupported("a multi-valued property that is not a list of strings")
+    items = match.group(1)
+    if not items:
+        return []
+    return [_decode(_text(text)) for text in _LIST_ITEM.findall(items)]
+
+
 class _ExchangeSerializer(Serializer):
     """pypsrp's serializer with a fast path for pipeline output objects (see :func:`fast_output_object`)."""
 
     keep: frozenset[str] | None = None  # adapted properties to keep (lower case), None for all
+    skim: bool = True  # read only the kept properties' text (False: parse every element, then drop)
 
     def deserialize(self, element: Any, metadata: Any = None, clear: bool = True) -> Any:
         if metadata is None and clear and isinstance(element, str) and element.startswith("<Obj"):
+            if self.keep is not None and self.skim:
+                skimmed = skim_output_object(element, self.keep)
+                if skimmed is not None:
+                    return skimmed
             fast = fast_output_object(element, self.keep)
             if fast is not None:
                 return fast
