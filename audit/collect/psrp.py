@@ -522,11 +522,12 @@ class PsrpRunner:
                 raise CmdletUnavailableError(cmdlet, role, group)
         objects: list[dict[str, Any]] = []
         type_names: list[tuple[str, ...]] = []
+        chains: dict[int, tuple[str, ...]] = {}  # skimmed objects share their chain's list: one tuple per chain
         for item in output or []:
             if type(item) is Skimmed:
                 # Already plain values, and only the wanted properties (see skim_output_object).
                 objects.append(item.adapted_properties)
-                type_names.append(tuple(item.types))
+                type_names.append(chains.get(id(item.types)) or chains.setdefault(id(item.types), tuple(item.types)))
             elif isinstance(item, GenericComplexObject):
                 wanted = item.adapted_properties
                 if keep is not None:

@@ -151,8 +151,19 @@ def fast_output_object(xml_text: str, keep: Collection[str] | None = None) -> Ge
     return obj
 
 
-class Skimmed(GenericComplexObject):
-    """An output object read by :func:`skim_output_object`: ``adapted_properties`` holds plain values only."""
+class Skimmed:
+    """An output object read by :func:`skim_output_object`: ``adapted_properties`` holds plain values only.
+
+    Not a pypsrp GenericComplexObject: a 100,000-recipient answer is held whole by pypsrp until the pipeline
+    ends, and each of those carries a dozen attributes exaudit never reads.
+    """
+
+    __slots__ = ("adapted_properties", "to_string", "types")
+
+    def __init__(self, types: list[str], to_string: str | None) -> None:
+        self.types = types  # shared by every object of the same type chain (see _chain)
+        self.to_string = to_string
+        self.adapted_properties: dict[str, Any] = {}
 
 
 # The head of a top-level output object as PowerShell's serializer writes it: its own type chain (a TNRef to a
@@ -169,6 +180,19 @@ _STRING_LIST = re.compile(
 )
 _LIST_ITEM = re.compile(r"<S>([^<]*)</S>|<S ?/>")
 _PATTERNS: dict[frozenset[str], re.Pattern[str]] = {}
+
+
+_CHAINS: dict[str, list[str]] = {}
+
+
+def _chain(tn_text: str) -> list[str]:
+    """The type names of a ``<TN>``, one list per distinct chain (every Mailbox shares one, not 100,000 copies)."""
+    chain = _CHAINS.get(tn_text)
+    if chain is None:
+        chain = _TYPE.findall(tn_text)
+        if len(_CHAINS) < 1024:  # a server sending ever new chains gets no cache, not unbounded memory
+            _CHAINS[tn_text] = chain
+    return chain
 
 
 def _names_regex(names: Collection[str]) -> str:
@@ -240,12 +264,10 @@ def skim_output_object(xml_text: str, keep: frozenset[str]) -> Skimmed | None:
     section = xml_text[start:end]
     if _NESTED.search(section) is not None:
         return None
-    obj = Skimmed()
-    obj.types = _TYPE.findall(head.group(1))
-    if not obj.types or obj.types[0].removeprefix("Deserialized.").startswith("System."):
+    types = _chain(head.group(1))
+    if not types or types[0].removeprefix("Deserialized.").startswith("System."):
         return None
-    if head.group(2) is not None:
-        obj.to_string = _decode(_text(head.group(2)))
+    obj = Skimmed(types, _decode(_text(head.group(2))) if head.group(2) is not None else None)
     props = obj.adapted_properties
     try:
         for tag, name, closed, opened, text in _pattern(keep).findall(section):
