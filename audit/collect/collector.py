@@ -197,7 +197,8 @@ class _Session:
         shown = {k: str(v) for k, v in params.items()}
         if result is not None:
             result = dataclasses.replace(result, objects=mapping.keep_properties(cmdlet, result.objects))
-            self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects)))
+            kept = mapping.ORGANIZATION_SCALE.get(cmdlet)
+            self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects), tuple(kept) if kept else None))
             if not result.ok:
                 error = "; ".join(result.errors) or f"{cmdlet} failed"
                 kind = result.error_kind or ErrorKind.NON_TERMINATING

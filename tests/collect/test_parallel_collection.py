@@ -84,3 +84,12 @@ def test_workers_default_to_the_runners_pools() -> None:
     runner.pools = 2  # type: ignore[attr-defined]
     collect_state(runner, ["svc@contoso.com"])
     assert runner.peak == 2
+
+
+def test_the_evidence_says_which_properties_were_kept() -> None:
+    state = collect_state(SlowRunner(canned()), ["svc@contoso.com"], workers=3)
+    evidence = {e.cmdlet: e for e in state.evidence}
+    for cmdlet in ("Get-Recipient", "Get-Mailbox"):
+        assert evidence[cmdlet].kept_properties == ORGANIZATION_SCALE[cmdlet]
+        assert all(set(o) <= set(ORGANIZATION_SCALE[cmdlet]) for o in evidence[cmdlet].objects)
+    assert evidence["Get-OrganizationConfig"].kept_properties is None
