@@ -52,12 +52,12 @@ print(json.dumps({"wall": wall, "cpu": cpu, "objects": sum(c.object_count for c 
 
 
 def _lab_process(conn: Connection, recipients: int) -> None:
-    from audit.lab.server import LabServer, scenario_path
-    from audit.lab.tenant import load_tenant
+    from audit.lab.server import LabServer
 
-    # The compliant tenant grown by generated mailboxes to the wanted number of recipients. No Kerberos realm:
-    # /PowerShell offers Negotiate (NTLM) with WinRM message encryption.
-    grow = max(0, recipients - len(load_tenant(scenario_path("compliant")).recipients))
+    # The compliant tenant grown by generated mailboxes to the wanted number of recipients (counted as the lab
+    # serves them; not started, the first LabServer only counts). No Kerberos realm: /PowerShell offers Negotiate
+    # (NTLM) with WinRM message encryption.
+    grow = max(0, recipients - len(LabServer(scenario="compliant", kerberos_keytab="").tenant.recipients))
     with LabServer(scenario="compliant", mailboxes=grow, kerberos_keytab="") as lab:
         creds = lab.credentials
         conn.send(
