@@ -100,9 +100,9 @@ def _with_reasons(ctx: Context, failed: list[str], denied: dict[int, str]) -> tu
     """The failures with EXA040's reason for each refusal it can explain, and one evidence line per reason.
 
     A mailbox refused as outside the scope that an exclusive scope takes away, or that the scope's RecipientRoot
-    does not contain, is named with that reason in EXA040's words (scope.out_of_reach), so the two findings tell one
-    story. Only the wording changes: the refusal is a failure whatever its reason, and a refusal EXA040 cannot
-    explain keeps "outside the scope".
+    does not contain, is named with that reason in EXA040's words instead of "outside the scope"
+    (scope.out_of_reach), so the two findings tell one story. Only the wording changes: the refusal is a failure
+    whatever its reason, and a refusal EXA040 cannot explain keeps "outside the scope".
     """
     if not denied:
         return failed, []
@@ -114,7 +114,7 @@ def _with_reasons(ctx: Context, failed: list[str], denied: dict[int, str]) -> tu
     for index, mailbox in denied.items():
         reason = reasons.get(mailbox)
         if reason:
-            out[index] = out[index].removesuffix(")") + f": {reason}, see EXA040)"
+            out[index] = out[index].removesuffix("(outside the scope)") + f"({reason}, see EXA040)"
             evidence.append(f"effective scope (EXA040): {mailbox} {reason}")
     return out, evidence
 
