@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from audit.errors import FilterError, UsageError
 from audit.evaluate.context import grants_access
 from audit.evaluate.directory import ASSIGNMENT_POLICY, Directory, key
-from audit.evaluate.powershell import escape_control
+from audit.evaluate.powershell import escape_control, ps
 from audit.evaluate.reach import is_dn, ou_canonical, within
 from audit.opath import Comparison, compile_filter, parse
 from audit.policy.model import HOSTED_MAILBOX_TYPES
@@ -243,6 +243,18 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
         )
     main = paths[0]
     scope_name = main.assignment.custom_recipient_write_scope
+    ou = main.assignment.recipient_ou_scope
+    if not scope_name and ou:
+        # Scoped, but not by a management scope, which is what a policy names (grant.scope): say so, never
+        # "unscoped". Set-ManagementRoleAssignment -CustomRecipientWriteScope overwrites the OU scope
+        # (https://learn.microsoft.com/powershell/module/exchangepowershell/set-managementroleassignment).
+        raise UsageError(
+            f"{ROLE} reaches {user.user_principal_name or user.name} through the OU-scoped assignment "
+            f"{main.assignment.name!r} (RecipientWriteScope OU: every mailbox below {escape_control(ou)}); a policy "
+            f"names a management scope. Create one (New-ManagementScope -RecipientRoot {ps(ou)} and a filter for the "
+            "mailboxes the integration needs) and give it to the assignment with Set-ManagementRoleAssignment "
+            "-CustomRecipientWriteScope, which replaces the OU scope; then export."
+        )
     if not scope_name:
         raise UsageError(
             f"{ROLE} reaches {user.user_principal_name or user.name} unscoped (RecipientWriteScope "

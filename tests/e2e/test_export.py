@@ -69,3 +69,27 @@ def test_export_keeps_a_root_set_as_a_dn_in_canonical_form(tmp_path: Path) -> No
     with LabServer("recipient-root-dn") as lab:
         text = _export_then_run(lab, tmp_path)
     assert '  recipientRoot: "contoso.com/Staff"\n' in text
+
+
+def test_export_of_an_ou_scoped_assignment_says_what_to_create(tmp_path: Path) -> None:
+    # ou-scoped-assignment: the CallPro assignment is scoped by -RecipientOrganizationalUnitScope, which a policy
+    # cannot name: a one-line usage error (exit 2) saying so, never "unscoped".
+    with LabServer("ou-scoped-assignment") as lab:
+        creds = lab.credentials
+        target = ["--server", "127.0.0.1", "--port", str(lab.port), "--scheme", "http", "--auth", "ntlm"]
+        target += ["--audit-user", creds.auditor_username, "--timeout", "10"]
+        saved = dict(os.environ)
+        os.environ["EXAUDIT_AUDIT_PASSWORD"] = creds.auditor_password
+        try:
+            out, err = io.StringIO(), io.StringIO()
+            argv = ["export", "--service-account", "svcServiceAccount@contoso.com", "--out", str(tmp_path / "p.yaml")]
+            code = main([*argv, "-q", *target], out, err)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    assert code == 2
+    assert "through the OU-scoped assignment" in err.getvalue()
+    assert "every mailbox below contoso.com/Field Sales" in err.getvalue()
+    assert "unscoped" not in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    assert not (tmp_path / "p.yaml").exists()

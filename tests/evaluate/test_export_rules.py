@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.errors import UsageError
 from audit.evaluate import evaluate
 from audit.evaluate.export import export_policy
 from audit.findings import Finding, Status
@@ -148,3 +149,26 @@ def test_a_dn_root_with_a_slash_stays_a_dn(compliant: Snapshot, tmp_path: Path) 
     text, _, found = exported(snap, tmp_path)
     assert f'  recipientRoot: "{root}"\n' in text
     assert found["EXA020"].status is Status.PASS
+
+
+def test_an_ou_scoped_assignment_is_not_called_unscoped(compliant: Snapshot) -> None:
+    # RecipientWriteScope OU reaches the recipients below the OU, not every mailbox; a policy cannot name an OU as
+    # its scope, so export says what to create instead.
+    assignments = tuple(
+        dataclasses.replace(
+            a,
+            recipient_write_scope="OU",
+            custom_recipient_write_scope=None,
+            recipient_ou_scope="contoso.com/Field Sales",
+        )
+        if a.name == "ApplicationImpersonation-CallPro Calendar Access"
+        else a
+        for a in compliant.role_assignments
+    )
+    with pytest.raises(UsageError) as raised:
+        export_policy(dataclasses.replace(compliant, role_assignments=assignments), SVC)
+    message = str(raised.value)
+    assert "unscoped" not in message
+    assert "every mailbox below contoso.com/Field Sales" in message
+    assert "New-ManagementScope -RecipientRoot 'contoso.com/Field Sales'" in message
+    assert "\n" not in message
