@@ -7,6 +7,7 @@ snapshot (checksum verified, so a damaged baseline is refused, never half-compar
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 import re
@@ -140,7 +141,11 @@ def read(path: Path, policies: Sequence[LoadedPolicy] = (), now: datetime | None
     from audit.evaluate import evaluate_all  # noqa: PLC0415  (the core is imported only to evaluate)
 
     snapshot, _sha = snapfile.load(path)
-    evaluated = tuple(evaluate_all(list(policies), snapshot, now))
+    gc.freeze()  # as `exaudit evaluate`: the cycle collector need not walk the snapshot's acyclic records
+    try:
+        evaluated = tuple(evaluate_all(list(policies), snapshot, now))
+    finally:
+        gc.unfreeze()
     # Keep only what the comparison reads, so the recipients of the first snapshot are freed before the second one
     # is read: one full snapshot in memory at a time.
     kept = _State(

@@ -120,6 +120,9 @@ _LAB_PORT = _ranged(int, 0, 65_535)
 _SEED = _ranged(int, 0, 2**32 - 1)
 _MAILBOXES = _ranged(int, 1, 100_000)
 _LATENCY_MS = _ranged(int, 0, 60_000)
+# PowerShell sessions collecting at once: the account's PowerShellMaxConcurrency (18 in the default throttling
+# policy, exchange-outputs.md section 4.8) also counts its admins' shells, so a few, never close to it.
+_PSRP_POOLS = _ranged(int, 1, 8)
 
 
 def _add_report_options(p: argparse.ArgumentParser) -> None:
@@ -172,6 +175,12 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         type=_CONCURRENCY,
         default=_env("CONCURRENCY"),
         help="probes in flight (EWS default: half the service account's EWSMaxConcurrency, 2 if unknown; Graph: 8)",
+    )
+    g.add_argument(
+        "--psrp-pools",
+        type=_PSRP_POOLS,
+        default=_env("PSRP_POOLS", "3"),
+        help="PowerShell sessions reading Exchange at once (default 3, at most 8; 1: one cmdlet at a time)",
     )
     g.add_argument("--deadline", type=_DEADLINE, default=_env("DEADLINE", "600"), help="deadline for all probes, s")
     g.add_argument(
@@ -603,6 +612,7 @@ def _target_options(args: argparse.Namespace, stderr: TextIO) -> Any:
         client_key=args.client_key,
         max_reply_mib=args.max_reply_mib,
         max_ews_reply_mib=args.max_ews_reply_mib,
+        psrp_pools=args.psrp_pools,
         spn_host=args.spn_host,
         service_keytab=os.environ.get("EXAUDIT_SERVICE_KEYTAB") or None,
     )

@@ -233,7 +233,8 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
             certificate_key_pem=str(target.client_key) if target.client_key else None,
             max_reply_bytes=int(target.max_reply_mib * MIB),
             spn_host=target.spn_host,
-        )
+        ),
+        pools=target.psrp_pools,
     )
     if progress is not None:
         progress.start(call_count(len(set(principals))), "reading Exchange over PowerShell remoting")

@@ -19,10 +19,10 @@ reads it. This layout lets a reader parse a record section at a time and only ha
 Removing the line breaks (and the checksum member) gives exactly the canonical JSON of the content, and the
 checksum is SHA-256 over that text: the same definition as the single-line layout (``content_hash`` in
 audit/snapshot.py), so the file is one JSON document any JSON tool reads, an older exaudit loads it (through its
-general path), and the checksum is the same whether the file is plain or compressed. Writing and hashing stream
-(a 1 MiB buffer; records are serialized a chunk at a time), reading streams too: the evidence lines are hashed
-without being parsed unless asked for (:func:`load_evidence`), so they are verified on every load and cost no
-memory.
+general path), and the checksum is the same whether the file is plain or compressed. Writing (audit/snapwrite.py)
+and hashing stream (a 1 MiB buffer; records are serialized a hundred at a time), reading streams too: the evidence
+lines are hashed without being parsed unless asked for (:func:`load_evidence`), so they are verified on every load
+and cost no memory.
 
 Compression is chosen by the file name: ``.json`` plain, ``.gz`` gzip (standard library), ``.zst``/``.zstd`` zstd
 when the running Python has ``compression.zstd`` (3.14+; no extra dependency). Any other name is an error.
@@ -56,7 +56,7 @@ from typing import IO, Any
 import pydantic
 
 from audit.errors import SnapshotError, UsageError
-from audit.files import DEFAULT_FILE_MODE, open_private
+from audit.files import DEFAULT_FILE_MODE
 from audit.snapshot import OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, RawOutput, Snapshot, loads
 
 CHUNK = 100  # records serialized at a time
@@ -66,9 +66,8 @@ MAX_PARSED = 1 << 30  # bytes parsed into objects (~1.2 million recipients); bou
 MAX_TOTAL = 4 << 30  # decompressed bytes in all, evidence included (hashed in pieces, never held)
 MAX_DOCUMENT = 1 << 30  # a single-line (older) snapshot is read whole: bounded before it is parsed
 _PIECE = 1 << 20
-_GZIP_LEVEL = 1  # ~11x on a large snapshot in 0.5 s of CPU; level 6 gains 15% in size for 4.5x the time
+
 _EVIDENCE = "evidence"
-_OBJECTS = "objects"
 
 _KEY = re.compile(rb'\A"([a-z0-9_]{1,64})":')
 _OPEN = re.compile(rb'\A"([a-z0-9_]{1,64})":\[\Z')
@@ -90,7 +89,7 @@ def codec_for(path: Path) -> str:
     if name.endswith(".gz"):
         return "gzip"
     if name.endswith((".zst", ".zstd")):
-        _zstd(path)
+        zstd_module(path)
         return "zstd"
     if name.endswith(".json"):
         return ""
@@ -100,7 +99,8 @@ def codec_for(path: Path) -> str:
     )
 
 
-def _zstd(path: Path) -> ModuleType:
+def zstd_module(path: Path) -> ModuleType:
+    """The standard library's zstd module (Python 3.14+); a UsageError naming ``path`` where there is none."""
     try:
         return importlib.import_module("compression.zstd")
     except ImportError:
@@ -150,14 +150,13 @@ def _reading(path: Path) -> Iterator[IO[bytes]]:
     """The decompressed content of a snapshot file, checked against what its name says it is."""
     codec = codec_for(path)
     try:
-        raw = path.open("rb", buffering=_PIECE)
+        raw = io.BufferedReader(io.FileIO(path, "r"), buffer_size=_PIECE)
     except FileNotFoundError as exc:
         raise SnapshotError(f"{path}: no such snapshot file") from exc
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from exc
     with raw:
-        head = raw.read(4)
-        raw.seek(0)
+        head = raw.peek(4)[:4]  # not consumed: the stream starts at the first byte
         found = next((c for magic, c in _MAGIC.items() if head.startswith(magic)), "")
         if found != codec:
             said = f"{codec}-compressed" if codec else "plain JSON"
@@ -167,7 +166,7 @@ def _reading(path: Path) -> Iterator[IO[bytes]]:
         if codec == "gzip":
             stream: IO[bytes] = io.BufferedReader(_Gunzip(raw), buffer_size=_PIECE)
         elif codec == "zstd":
-            zstd = _zstd(path)
+            zstd = zstd_module(path)
             stream, damaged = zstd.ZstdFile(raw, "rb"), (EOFError, zstd.ZstdError)
         else:
             stream = raw
@@ -188,198 +187,6 @@ def read_bounded(path: Path, limit: int) -> bytes:
     return bytes(out)
 
 
-# --- writing -----------------------------------------------------------------------------------------------------
-
-
-def _canon(value: object) -> bytes:
-    # The same encoding as audit.snapshot._canonical: the checksum is defined over it.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-class _Output(typing.Protocol):
-    def write(self, data: bytes, /) -> int: ...
-
-
-class _Sink:
-    """Buffers what is written and hashes it without the layout's line breaks and checksum member.
-
-    The last byte of what was written is held back from the hash: it is the comma before the next member, except
-    before the checksum line, where the canonical text closes with "}" instead.
-    """
-
-    def __init__(self, out: _Output | None) -> None:
-        self.out = out
-        self.digest = hashlib.sha256()
-        self.pending = b""
-        self.buffer: list[bytes] = []
-        self.size = 0
-
-    def put(self, piece: bytes) -> None:
-        if not piece:
-            return
-        self.digest.update(self.pending)
-        self.digest.update(memoryview(piece)[:-1])
-        self.pending = piece[-1:]
-        self._write(piece)
-
-    def newline(self) -> None:
-        self._write(b"\n")
-
-    def _write(self, data: bytes) -> None:
-        if self.out is None:
-            return
-        self.buffer.append(data)
-        self.size += len(data)
-        if self.size >= _PIECE:
-            self.out.write(b"".join(self.buffer))
-            self.buffer, self.size = [], 0
-
-    def seal(self) -> str:
-        self.digest.update(b"}")
-        sha = self.digest.hexdigest()
-        self._write(b'"sha256":"' + sha.encode("ascii") + b'"}\n')
-        if self.out is not None and self.buffer:
-            self.out.write(b"".join(self.buffer))
-        return sha
-
-
-@dataclass(frozen=True, slots=True)
-class _Array:
-    """An array member: its lines, each given as the pieces of its canonical text (records joined by commas)."""
-
-    count: int
-    lines: Callable[[], Iterator[Iterable[bytes]]]
-
-
-def _emit(sink: _Sink, members: Iterable[tuple[str, Any]]) -> str:
-    sink.put(b"{")
-    sink.newline()
-    for key, value in sorted(members, key=lambda m: m[0]):
-        name = _canon(key)
-        if isinstance(value, _Array) and value.count:
-            sink.put(name + b":[")
-            sink.newline()
-            for index, pieces in enumerate(value.lines()):
-                if index:
-                    sink.put(b",")
-                for piece in pieces:
-                    sink.put(piece)
-                sink.newline()
-            sink.put(b"],")
-        else:
-            sink.put(name + b":" + (b"[]" if isinstance(value, _Array) else _canon(value)) + b",")
-        sink.newline()
-    return sink.seal()
-
-
-def _records(items: typing.Sequence[Any], dump: Callable[[Any], Any]) -> _Array:
-    def lines() -> Iterator[Iterable[bytes]]:
-        pieces: list[bytes] = []
-        size = 0
-        for start in range(0, len(items), CHUNK):
-            text = _canon(dump(items[start : start + CHUNK]))[1:-1]
-            pieces.append(b"," + text if pieces else text)
-            size += len(text)
-            if size >= LINE_TARGET:
-                yield pieces
-                pieces, size = [], 0
-        if pieces:
-            yield pieces
-
-    return _Array(len(items), lines)
-
-
-def _raw_output_line(
-    head: Mapping[str, Any], objects: typing.Sequence[Any], dump: Callable[[Any], Any]
-) -> Iterator[bytes]:
-    """One evidence record as pieces: its members in sorted order, the objects serialized a chunk at a time."""
-    before = b",".join(_canon(k) + b":" + _canon(v) for k, v in sorted(head.items()) if k < _OBJECTS)
-    after = b",".join(_canon(k) + b":" + _canon(v) for k, v in sorted(head.items()) if k > _OBJECTS)
-    yield b"{" + before + (b"," if before else b"") + b'"objects":['
-    for start in range(0, len(objects), CHUNK):
-        yield (b"," if start else b"") + _canon(dump(objects[start : start + CHUNK]))[1:-1]
-    yield b"]" + (b"," + after if after else b"") + b"}"
-
-
-def _evidence(raws: typing.Sequence[RawOutput]) -> _Array:
-    head_adapter = _adapter_of(RawOutput)
-    objects_adapter = _adapter_of(tuple[dict[str, Any], ...])
-
-    def dump_objects(chunk: Any) -> Any:
-        return objects_adapter.dump_python(chunk, mode="json")
-
-    def lines() -> Iterator[Iterable[bytes]]:
-        for raw in raws:
-            head = head_adapter.dump_python(replace(raw, objects=()), mode="json")
-            head.pop(_OBJECTS)
-            yield _raw_output_line(head, raw.objects, dump_objects)
-
-    return _Array(len(raws), lines)
-
-
-def _snapshot_members(snapshot: Snapshot) -> Iterator[tuple[str, Any]]:
-    for f in fields(Snapshot):
-        value = getattr(snapshot, f.name)
-        if f.name == _EVIDENCE:
-            yield f.name, _evidence(value)
-        elif isinstance(value, tuple):
-            yield f.name, _records(value, functools.partial(_dump, _field_adapter(f.name)))
-        else:
-            yield f.name, _field_adapter(f.name).dump_python(value, mode="json")
-
-
-def _dump(adapter: pydantic.TypeAdapter[Any], chunk: Any) -> Any:
-    return adapter.dump_python(tuple(chunk), mode="json")
-
-
-def _document_members(doc: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    def same(chunk: Any) -> Any:
-        return chunk
-
-    for key, value in doc.items():
-        if key == "sha256":
-            continue
-        if key == _EVIDENCE and isinstance(value, list):
-            heads = [({k: v for k, v in raw.items() if k != _OBJECTS}, raw.get(_OBJECTS, [])) for raw in value]
-
-            def lines(heads: list[tuple[dict[str, Any], Any]] = heads) -> Iterator[Iterable[bytes]]:
-                return (_raw_output_line(head, objects, same) for head, objects in heads)
-
-            yield key, _Array(len(heads), lines)
-        elif isinstance(value, list):
-            yield key, _records(value, same)
-        else:
-            yield key, value
-
-
-def _write_members(members: Iterable[tuple[str, Any]], path: Path, mode: int) -> str:
-    codec = codec_for(path)
-    with open_private(path, mode) as raw:
-        if codec == "gzip":
-            # No file name or time in the header: the same snapshot compresses to the same bytes.
-            with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0) as out:
-                return _emit(_Sink(out), members)
-        if codec == "zstd":
-            with _zstd(path).ZstdFile(raw, "wb") as out:
-                return _emit(_Sink(out), members)
-        return _emit(_Sink(raw), members)
-
-
-def write(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
-    """Write the snapshot to ``path`` (streamed, atomically, mode 0600 unless told) and return its SHA-256."""
-    return _write_members(_snapshot_members(snapshot), path, mode)
-
-
-def write_document(doc: Mapping[str, Any], path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
-    """Write a snapshot given as its JSON document (bench/make_snapshot.py, tests) in the same layout."""
-    return _write_members(_document_members(doc), path, mode)
-
-
-def digest(snapshot: Snapshot) -> str:
-    """The SHA-256 :func:`write` would record, computed without writing or holding the text."""
-    return _emit(_Sink(None), _snapshot_members(snapshot))
-
-
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
@@ -389,16 +196,14 @@ def _hints() -> dict[str, Any]:
 
 
 @functools.cache
-def _field_adapter(name: str) -> pydantic.TypeAdapter[Any]:
+def field_adapter(name: str) -> pydantic.TypeAdapter[Any]:
+    """The validator and serializer of one member of :class:`Snapshot` (built once, on first use)."""
     return pydantic.TypeAdapter(_hints()[name])
 
 
-def _adapter_of(kind: Any) -> pydantic.TypeAdapter[Any]:
-    return _cached_adapter(kind)
-
-
 @functools.cache
-def _cached_adapter(kind: Any) -> pydantic.TypeAdapter[Any]:
+def adapter_of(kind: Any) -> pydantic.TypeAdapter[Any]:
+    """A validator and serializer of ``kind`` (built once, on first use)."""
     return pydantic.TypeAdapter(kind)
 
 
@@ -514,7 +319,7 @@ def _read_array(reader: _Reader, key: str, keep: bool, parsed: _Parsed) -> None:
         if parsed.errors:
             continue  # already invalid: only hash on, to find the version and the checksum
         try:
-            chunk = _field_adapter(key).validate_json(b"[" + body + b"]")
+            chunk = field_adapter(key).validate_json(b"[" + body + b"]")
         except pydantic.ValidationError as exc:
             parsed.errors.append(_where(key, exc, count))
             continue
@@ -574,7 +379,7 @@ def _parse_layout(stream: IO[bytes], source: str, wanted: Callable[[str], bool])
             parsed.members[key] = _json_or_none(value)  # always: it decides which message a bad file gets
         elif keep and not parsed.errors:
             try:
-                parsed.members[key] = _field_adapter(key).validate_json(value)
+                parsed.members[key] = field_adapter(key).validate_json(value)
             except pydantic.ValidationError as exc:
                 parsed.errors.append(_where(key, exc))
 
@@ -680,6 +485,27 @@ def load(path: Path, *, evidence: bool = False, sections: Iterable[str] | None =
         data = _whole(stream, str(path))
     snapshot, sha = loads(data, str(path), layout=False)
     return (snapshot if evidence else replace(snapshot, evidence=())), sha
+
+
+def write(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
+    """Write the snapshot to ``path`` (streamed, atomically, mode 0600 unless told) and return its SHA-256."""
+    from audit import snapwrite  # noqa: PLC0415  (the writer imports this module's names and limits)
+
+    return snapwrite.write(snapshot, path, mode)
+
+
+def write_document(doc: Mapping[str, Any], path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
+    """Write a snapshot given as its JSON document (bench/make_snapshot.py, tests) in the same layout."""
+    from audit import snapwrite  # noqa: PLC0415
+
+    return snapwrite.write_document(doc, path, mode)
+
+
+def digest(snapshot: Snapshot) -> str:
+    """The SHA-256 :func:`write` would record, computed without writing or holding the text."""
+    from audit import snapwrite  # noqa: PLC0415
+
+    return snapwrite.digest(snapshot)
 
 
 def load_evidence(path: Path) -> tuple[RawOutput, ...]:

@@ -64,6 +64,9 @@ class RawOutput:
     cmdlet: str
     parameters: dict[str, str]
     objects: tuple[dict[str, Any], ...]
+    # The properties kept of each object when exaudit dropped the others on receipt (the server sent them all:
+    # Exchange's no-language session has no Select-Object to ask for fewer); None: every property as received.
+    kept_properties: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,8 @@ def main() -> int:
             f"exaudit evaluate, {args.recipients:,} recipients, all five report formats, {args.rounds} interleaved "
             "rounds (min / median / max)"
         )
+        # Wall time is CPU time plus waiting for a core: on a shared machine the load average says how much.
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall ~ cpu when it is below that)")
         ok = True
         for label in files:
             wall, peak = statistics.median(walls[label]), statistics.median(peaks[label])

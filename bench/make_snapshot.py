@@ -11,7 +11,9 @@ and (by default) the raw cmdlet output as evidence, as ``exaudit collect`` keeps
     python bench/make_snapshot.py /tmp/big.json --policy-dir /tmp/bench
     exaudit evaluate /tmp/bench/callpro-bench.yaml --snapshot /tmp/big.json --report-dir /tmp/reports
 
-evaluates to COMPLIANT.
+evaluates to COMPLIANT. The file is written as `exaudit collect` writes it (the line layout of audit/snapfile.py,
+gzip-compressed when the name ends in .gz); ``--single-line`` writes the layout exaudit wrote before (checksum
+first, one line), which bench/bench_evaluate.py uses as its baseline.
 """
 
 from __future__ import annotations

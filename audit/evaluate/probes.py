@@ -19,7 +19,7 @@ from audit.evaluate.directory import key
 from audit.evaluate.exo import propagating
 from audit.evaluate.powershell import ps
 from audit.evaluate.sample import outside_pool
-from audit.evaluate.scope import listing
+from audit.evaluate.scope import listing, out_of_reach
 from audit.findings import Severity, Status
 from audit.snapshot import Probe, ProbeOutcome
 
@@ -96,6 +96,29 @@ def _incomplete(ctx: Context) -> str:
     return "no probe was recorded"
 
 
+def _with_reasons(ctx: Context, failed: list[str], denied: dict[int, str]) -> tuple[list[str], list[str]]:
+    """The failures with EXA040's reason for each refusal it can explain, and one evidence line per reason.
+
+    A mailbox refused as outside the scope that an exclusive scope takes away, or that the scope's RecipientRoot
+    does not contain, is named with that reason in EXA040's words instead of "outside the scope"
+    (scope.out_of_reach), so the two findings tell one story. Only the wording changes: the refusal is a failure
+    whatever its reason, and a refusal EXA040 cannot explain keeps "outside the scope".
+    """
+    if not denied:
+        return failed, []
+    reasons = out_of_reach(ctx, list(denied.values()))
+    if not reasons:
+        return failed, []
+    out = list(failed)
+    evidence: list[str] = []
+    for index, mailbox in denied.items():
+        reason = reasons.get(mailbox)
+        if reason:
+            out[index] = out[index].removesuffix("(outside the scope)") + f"({reason}, see EXA040)"
+            evidence.append(f"effective scope (EXA040): {mailbox} {reason}")
+    return out, evidence
+
+
 def exa050(ctx: Context) -> Verdict:
     """Every mailbox expected in scope was impersonated successfully; write-probe leftovers are reported with it."""
     verdict = _exa050(ctx)
@@ -144,6 +167,7 @@ def _exa050(ctx: Context) -> Verdict:
         return Verdict(Status.SKIP, "The policy expects no mailbox in scope to probe.")
     seen = _latest(ctx, "allow")
     failed: list[str] = []
+    denied: dict[int, str] = {}  # index in failed -> mailbox refused as outside the scope
     unknown: list[tuple[str, str]] = []
     evidence: list[str] = []
     for mailbox in wanted:
@@ -164,6 +188,7 @@ def _exa050(ctx: Context) -> Verdict:
             # Graph 404 (no such user, MailboxNotEnabledForRESTAPI) says nothing about the app's access.
             unknown.append((mailbox, f"no mailbox to probe ({p.response_code or '404'})"))
         elif p.outcome is ProbeOutcome.DENIED:
+            denied[len(failed)] = mailbox
             failed.append(f"{mailbox} refused with {p.response_code or _refusal(ctx)} (outside the scope)")
         elif p.outcome is ProbeOutcome.NO_IMPERSONATION_RIGHT:
             # Observed: the account holds no working impersonation right at all (disabled/Delegating-only grant).
@@ -175,6 +200,8 @@ def _exa050(ctx: Context) -> Verdict:
             failed.append(f"{mailbox} has no mailbox ({p.response_code or 'ErrorNonExistentMailbox'})")
         else:
             unknown.append((mailbox, f"{p.outcome} {p.response_code} {p.detail}".strip()))
+    failed, why = _with_reasons(ctx, failed, denied)
+    evidence.extend(why)
     allowed = len(wanted) - len(failed) - len(unknown)
     actual = f"{allowed} of {len(wanted)} allowed"
     waiting = _propagating(ctx, "allow") if failed else ""

@@ -23,6 +23,7 @@ _IMPERSONATION = (
 )
 _EWS_REFERENCE = "https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/"
 _ROLE_ASSIGNMENTS = "https://learn.microsoft.com/en-us/exchange/permissions/role-assignments"
+_APP_RBAC = "https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,8 @@ RULES: tuple[AccessRule, ...] = (
         name="Unscoped assignments reach every mailbox",
         exchange=(
             "An ApplicationImpersonation assignment without a recipient scope applies to every mailbox in the "
-            "organization; only a custom recipient write scope (or an OU scope) limits it."
+            "organization; only a recipient scope (custom or exclusive), an OU scope, or for an app a resource "
+            "scope or administrative unit limits it."
         ),
         sources=(_IMPERSONATION, _SET_ASSIGNMENT + "#-customrecipientwritescope"),
         checks=("EXA012", "EXA040"),
@@ -81,40 +83,56 @@ RULES: tuple[AccessRule, ...] = (
             "Recipients covered by an exclusive scope (New-ManagementScope -Exclusive) are taken away from every "
             "assignment that does not itself use an exclusive scope containing them: users and groups that are not "
             "assigned such a scope immediately lose access to those recipients, whatever their regular scopes "
-            "say. Exclusive assignments are listed with -ExclusiveRecipientWriteScope, not "
-            "-CustomRecipientWriteScope."
+            "say. Every exclusive recipient scope of the organization counts, whether or not an assignment uses "
+            "it. An assignment made with -ExclusiveRecipientWriteScope shows RecipientWriteScope "
+            "ExclusiveRecipientScope with the scope's name in CustomRecipientWriteScope; "
+            "Get-ManagementRoleAssignment -CustomRecipientWriteScope lists only regular assignments, "
+            "-ExclusiveRecipientWriteScope the exclusive ones. In Exchange Online exclusive scopes do not restrict "
+            "apps (RBAC for Applications): a VIP exclusive scope does not keep an app out."
         ),
-        sources=(_NEW_SCOPE + "#-exclusive", _GET_ASSIGNMENT + "#-customrecipientwritescope"),
-        checks=("EXA040",),
+        sources=(
+            _NEW_SCOPE + "#-exclusive",
+            _GET_ASSIGNMENT + "#-customrecipientwritescope",
+            _GET_ASSIGNMENT + "#-exclusiverecipientwritescope",
+            _APP_RBAC,
+        ),
+        checks=("EXA012", "EXA040", "EXA050"),
     ),
     AccessRule(
         name="RecipientRoot in every accepted form",
         exchange=(
             "A recipient scope's -RecipientRoot limits its filter to the recipients below one organizational unit. "
             "Exchange accepts the OU by any value that identifies it uniquely (name, canonical name such as "
-            "contoso.com/Field Sales, distinguished name, GUID) and shows it as an object id in canonical form; "
-            "the same OU must be recognised whichever form a tenant used."
+            "contoso.com/Field Sales, distinguished name, GUID) and shows it as an object id in canonical form, "
+            "whichever form it was set in; a policy may name it as a DN or a canonical name, and both compare by "
+            "the OU they name."
         ),
         sources=(
             _NEW_SCOPE + "#-recipientroot",
             "https://learn.microsoft.com/en-us/previous-versions/office/exchange-server-api/ff344795(v=exchg.150)",
         ),
-        checks=("EXA040",),
+        checks=("EXA020", "EXA040", "EXA050"),
     ),
+    # How the OU shows: DECOMP ExchangeRoleAssignmentPresentation has CustomRecipientWriteScope and no
+    # RecipientOrganizationUnitScope; the getter of that name (null CustomRecipientWriteScope for OU) is ECP's
+    # RoleAssignmentObjectResolverRow, which exchange-rbac.md 1.3 describes. audit/collect/mapping.py reads it so.
     AccessRule(
         name="OU-scoped assignments",
         exchange=(
             "New-ManagementRoleAssignment -RecipientOrganizationalUnitScope limits an assignment to the recipients "
-            "in one OU without a management scope: the assignment shows RecipientWriteScope OU and names the OU on "
-            "the assignment itself, not in CustomRecipientWriteScope."
+            "below one OU without a management scope. Exchange keeps the OU in the attribute a custom scope uses: "
+            "the assignment shows RecipientWriteScope OU and the OU, in canonical form, in "
+            "CustomRecipientWriteScope (Get-ManagementRoleAssignment's output has no RecipientOrganizationUnitScope "
+            "property). Set-ManagementRoleAssignment -CustomRecipientWriteScope overwrites the OU scope."
         ),
         sources=(
             _NEW_ASSIGNMENT + "#-recipientorganizationalunitscope",
             _GET_ASSIGNMENT + "#-recipientorganizationalunitscope",
+            _SET_ASSIGNMENT + "#-customrecipientwritescope",
             "https://learn.microsoft.com/en-us/previous-versions/office/developer/exchange-server-2010/"
             "ff341234(v=exchg.140)",
         ),
-        checks=("EXA040",),
+        checks=("EXA012", "EXA040"),
     ),
     AccessRule(
         name="MemberOfGroup takes a DN and is not recursive",

@@ -458,6 +458,43 @@ def _root_note(ctx: Context, selectors: list[Selector], address: str) -> str:
     return ""
 
 
+def out_of_reach(ctx: Context, addresses: list[str]) -> dict[str, str]:
+    """Why EXA040's effective scope leaves each of these mailboxes out, in EXA040's words, where it knows one.
+
+    The reasons are the notes EXA040 gives its missing mailboxes: the exclusive scopes that take a mailbox away
+    ("taken away by exclusive scope 'VIP Mailboxes'") or the RecipientRoot that does not contain it ("outside
+    RecipientRoot contoso.com/Field Sales"). A mailbox without such a reason, or any scope that cannot be evaluated,
+    gives no entry: the caller keeps its own wording rather than a guess. Only these recipients are evaluated (each
+    recipient's reach is decided on its own, reach.reach), so a refused probe costs no pass over the organisation.
+    """
+    recipients: dict[str, Recipient] = {}
+    for address in addresses:
+        recipient = ctx.directory.recipient_by_address(address)
+        if recipient is not None and recipient.recipient_type.casefold() == MAILBOX_RECIPIENT_TYPE:
+            recipients[address] = recipient
+    if not recipients:
+        return {}
+    selectors, _, blocked = _selectors(ctx)
+    if blocked is not None:
+        return {}
+    try:
+        # Exclusive scopes do not restrict apps (exo-2026.md, APPRBAC), as in exa040.
+        exclusive = [] if ctx.is_app else exclusive_scopes(ctx.snapshot.scopes)
+        matched, taken = reach(selectors, exclusive, list(recipients.values()))
+    except FilterError:
+        return {}
+    reached = {id(r) for r in matched}
+    taken_by = {id(r): names for r, names in taken}
+    out: dict[str, str] = {}
+    for address, recipient in recipients.items():
+        if id(recipient) in reached:
+            continue  # EXA040 finds it in scope: it knows no reason for a refusal
+        note = taken_note(taken_by.get(id(recipient))) or _root_note(ctx, selectors, address)
+        if note:
+            out[address] = note.strip().removeprefix("(").removesuffix(")")
+    return out
+
+
 def exa040(ctx: Context) -> Verdict:
     """The filter(s) actually on the principal's assignments, evaluated over every mailbox, select the expected set."""
     want = expected_mailboxes(ctx)

@@ -53,6 +53,28 @@ def test_exclusive_scope_nobody_of_the_account_uses_is_collected_and_named(tmp_p
     exa040 = finding(run.report(), "EXA040")
     assert exa040["status"] == "FAIL"
     assert "dirk.dealer@contoso.com (taken away by exclusive scope 'VIP Mailboxes')" in str(exa040["message"])
+    # EXA050 tells the same story for the refused probe.
+    exa050 = finding(run.report(), "EXA050")
+    assert exa050["status"] == "FAIL"
+    assert (
+        "dirk.dealer@contoso.com refused with ErrorImpersonateUserDenied (taken away by exclusive scope 'VIP "
+        "Mailboxes', see EXA040)"
+    ) in str(exa050["message"])
+    assert run.code == 1
+
+
+def test_members_a_root_leaves_out_are_refused_for_that_reason(tmp_path: Path) -> None:
+    with LabServer("recipient-root") as lab:
+        run = run_cli(lab, tmp_path)
+    exa040, exa050 = finding(run.report(), "EXA040"), finding(run.report(), "EXA050")
+    root = "contoso.com/Field Sales"
+    out = sorted(FIELD - auditor_set(exa040))
+    assert out == ["eva.expediteur@contoso.com", "fien.field@contoso.com"]
+    for mailbox in out:
+        assert f"{mailbox} (outside RecipientRoot {root})" in str(exa040["message"])
+        assert (f"{mailbox} refused with ErrorImpersonateUserDenied (outside RecipientRoot {root}, see EXA040)") in str(
+            exa050["message"]
+        )
     assert run.code == 1
 
 
