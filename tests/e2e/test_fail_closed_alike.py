@@ -89,7 +89,7 @@ def test_unknown_policy_without_concurrency_keeps_the_fail_safe_budget(lab: LabS
     lab.reset()
     lab.faults.apply(SINGLE_CMDLET["Get-ThrottlingPolicy"])
     try:
-        run = run_cli(lab, tmp_path, "--timeout", "2", "--deadline", "10")
+        run = run_cli(lab, tmp_path, "--timeout", "2", "--deadline", "10", *SEQUENTIAL)
     finally:
         lab.reset()
     probe_run = json.loads((tmp_path / "snapshot.json").read_text(encoding="utf-8"))["probe_run"]
