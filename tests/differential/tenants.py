@@ -121,7 +121,18 @@ _MEMBER_OF_WEIGHT = 5  # MemberOfGroup is the scope this product is about: about
 _LEAF_KINDS = len(_TEXT_LEAVES) + _MEMBER_OF_WEIGHT + 1  # + an address comparison
 
 
+def _spelled(v: _Digits, word: str) -> str:
+    """``word`` as written, lower case or upper case: Exchange reads property names and operators in any case."""
+    return (word, word, word.lower(), word.upper())[v.take(4)]
+
+
 def _leaf(v: _Digits, group_dns: list[str], features: Features) -> str:
+    text = _comparison(v, group_dns, features)
+    prop, op, value = text.split(" ", 2)
+    return f"{_spelled(v, prop)} {_spelled(v, op)} {value}"
+
+
+def _comparison(v: _Digits, group_dns: list[str], features: Features) -> str:
     kind = v.take(_LEAF_KINDS)
     if kind < len(_TEXT_LEAVES):
         prop, vocabulary = _TEXT_LEAVES[kind]
@@ -154,7 +165,7 @@ def _leaf(v: _Digits, group_dns: list[str], features: Features) -> str:
     domain = v.pick((DOMAIN, "fabrikam.com"))
     value = f"{local[:2]}*@{domain}" if op == "-like" else f"{local}@{domain}"
     if prop == "EmailAddresses" and v.flag():
-        value = "smtp:" + value
+        value = v.pick(("smtp:", "SMTP:")) + value
     return f"{prop} {op} {_quote(value)}"
 
 
@@ -312,7 +323,8 @@ def _document(
     ra_docs: list[dict[str, Any]] = []
     for i, (code, target) in enumerate(direct):
         t = _Digits(target)
-        holders = [SERVICE, *(g["name"] for g in group_docs), *custom_rgs]
+        # New-ManagementRoleAssignment -SecurityGroup takes a universal security group, not a distribution group.
+        holders = [SERVICE, *security, *custom_rgs]
         ra_docs.append({"name": f"RA{i}", "assignee": holders[t.take(len(holders))], **assignment(code)})
 
     return {
