@@ -26,9 +26,9 @@ from tests.differential import harness
 from tests.differential.tenants import (
     READER,
     SERVICE,
-    SERVICE_UPN,
     Features,
     build,
+    principal_of,
     tenant_documents,
 )
 
@@ -64,7 +64,7 @@ def main() -> int:
         phases["draw"] += t0 - last[0]
         tenant = build(doc)
         phases["build"] += time.perf_counter() - t0
-        verdicts = harness.compare(tenant, SERVICE, SERVICE_UPN, READER, phases)
+        verdicts = harness.compare(tenant, SERVICE, principal_of(tenant), READER, phases)
         count["tenants"] += 1
         count["partial"] += int(0 < len(verdicts.lab) < sum(1 for _ in tenant.mailboxes()))
         count["disagree"] += int(not verdicts.agree())

@@ -35,6 +35,7 @@ DOMAIN = "contoso.com"
 DOMAIN_DN = "DC=contoso,DC=com"
 SERVICE = "svc"
 SERVICE_UPN = f"{SERVICE}@{DOMAIN}"
+SERVICE_SMTP = "svc.mail@fabrikam.com"
 READER = "reader"
 ROLE = "ApplicationImpersonation"
 OTHER_ROLES = ("Mail Recipients", "View-Only Recipients")
@@ -67,7 +68,7 @@ class Features:
 # --- vocabularies -------------------------------------------------------------------------------------------------
 
 FIRST = ("Ann", "Bob", "Cor", "Dirk", "Eva", "O'Neil", "Fien", "Gijs")
-LAST = ("Field", "Veld", "Smit", "Sales", "Huis")
+LAST = ("Field", "Veld", "Smit", "Sales", "Huis", "Smit, Jr.", "d/Huis")  # "," and "/" are escaped in DNs, names
 DEPARTMENTS = ("Field Sales", "Sales", "HR", "IT", "")
 COMPANIES = ("Contoso", "Fabrikam", "")
 CUSTOM = ("", "VIP", "field", "x1")
@@ -256,7 +257,13 @@ def _document(
         if other is not None and other != i and primaries[other] is not None:
             # A UPN may equal another user's SMTP address: UPNs are unique among UPNs only.
             user_docs[i]["upn"] = primaries[other]
-    user_docs.append({"name": SERVICE, "alias": SERVICE, "type": "UserMailbox", "department": "IT"})
+    e = _Digits(extra)
+    service: dict[str, Any] = {"name": SERVICE, "alias": SERVICE, "type": "UserMailbox", "department": "IT"}
+    if e.flag(4):
+        service["type"] = "User"  # the service account needs no mailbox of its own
+    elif e.flag(3):
+        service["primary_smtp"] = SERVICE_SMTP  # the policy then names it by this address (principal_of)
+    user_docs.append(service)
     user_docs.append({"name": READER, "alias": READER, "type": "User", "department": "IT"})
 
     group_docs: list[dict[str, Any]] = []
@@ -269,7 +276,8 @@ def _document(
         ou = v.pick(("Groups", "Field", "HQ"))
         user_bits, group_bits = v.take(1 << len(users)), v.take(1 << 6)
         members = [user_docs[u]["alias"] for u in range(len(users)) if user_bits >> u & 1]
-        members += [group_docs[j]["name"] for j in range(i) if group_bits >> j & 1]  # nesting, any depth
+        # Nesting to any depth, cycles included (Active Directory allows a group to contain itself indirectly).
+        members += [f"{{group {j}}}" for j in range(len(groups)) if group_bits >> j & 1 and j != i]
         if v.flag(3):
             members.append(SERVICE)
         group_docs.append({"name": name, "type": kind, "ou": ou, "members": members})
@@ -278,6 +286,10 @@ def _document(
         group_dns.append(f"CN={escaped},{_ou_dn(ou)}")
         if "Security" in kind:
             security.append(name)
+
+    names = {f"{{group {j}}}": doc["name"] for j, doc in enumerate(group_docs)}
+    for doc in group_docs:
+        doc["members"] = [names.get(m, m) for m in doc["members"]]
 
     scope_docs: list[dict[str, Any]] = []
     for i, (codes, code) in enumerate(scopes):
@@ -313,10 +325,11 @@ def _document(
         members = [SERVICE] if v.take(3) != 2 else []  # the service account is a direct member (2 in 3)
         usgs = v.take(1 << len(security)) if security else 0
         members += [name for j, name in enumerate(security) if usgs >> j & 1]
+        if i and v.flag(4):
+            members.append(f"RG{v.take(i)}")  # a role group is a universal security group: it can be a member
         rg_docs.append({"name": f"RG{i}", "roles": [assignment(c) for c in codes], "members": members})
     custom_rgs = [d["name"] for d in rg_docs]
     rg_docs.append({"name": "View-Only Organization Management", "members": [READER]})
-    e = _Digits(extra)
     if e.flag(10):
         rg_docs.append({"name": "Hygiene Management", "members": [SERVICE]})  # an unscoped built-in grant
 
@@ -343,6 +356,13 @@ def _document(
 # service account's impersonation right nor the cmdlets collection runs; dropping them makes an organization that
 # is smaller, still valid, and three times cheaper to collect. Built-in role groups left without an assignment go too.
 KEPT_BUILTIN_ROLES = frozenset({ROLE, "View-Only Configuration", "View-Only Recipients"})
+
+
+def principal_of(tenant: Tenant) -> str:
+    """How the policy names the service account: its primary SMTP address when that is not its UPN, else its UPN."""
+    user = tenant.resolve_recipient(SERVICE_UPN)
+    assert user is not None
+    return user.primary_smtp if user.primary_smtp and user.primary_smtp.lower() != user.upn.lower() else user.upn
 
 
 def build(doc: dict[str, Any]) -> Tenant:

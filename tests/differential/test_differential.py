@@ -43,7 +43,7 @@ from ruamel.yaml import YAML
 
 from audit.lab.tenant import load_tenant
 from tests.differential.harness import compare
-from tests.differential.tenants import READER, SERVICE, SERVICE_UPN, Features, build, tenant_documents
+from tests.differential.tenants import READER, SERVICE, Features, build, principal_of, tenant_documents
 
 # The rules other helpers add to both sides today, each switched on once its code is on main (see Features).
 FEATURES = Features.from_env(Features())
@@ -87,7 +87,7 @@ def _settings(test: Any) -> Any:
 @given(doc=tenant_documents(FEATURES))
 def test_auditor_scope_is_what_the_lab_opens(doc: dict[str, Any]) -> None:
     tenant = build(doc)
-    verdicts = compare(tenant, SERVICE, SERVICE_UPN, READER)
+    verdicts = compare(tenant, SERVICE, principal_of(tenant), READER)
     if not verdicts.agree():
         pytest.fail(
             "The auditor's effective scope (EXA040) and the mailboxes the lab opens differ:\n  "
@@ -101,7 +101,8 @@ def test_auditor_scope_is_what_the_lab_opens(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize("path", sorted(REGRESSIONS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_regression(path: Path) -> None:
     """Each disagreement found once stays fixed (the file's header says which side was wrong, and why)."""
-    verdicts = compare(load_tenant(path), SERVICE, SERVICE_UPN, READER)
+    tenant = load_tenant(path)
+    verdicts = compare(tenant, SERVICE, principal_of(tenant), READER)
     assert verdicts.agree(), verdicts.explain()
 
 
@@ -129,7 +130,7 @@ def test_strategy_draws_what_the_test_needs() -> None:
         }
         group_dns = {g.dn for g in tenant.groups}
         found["filter names a real group"] = any(dn in s.recipient_filter for s in tenant.scopes for dn in group_dns)
-        verdicts = compare(tenant, SERVICE, SERVICE_UPN, READER)
+        verdicts = compare(tenant, SERVICE, principal_of(tenant), READER)
         mailboxes = sum(1 for _ in tenant.mailboxes())
         found["some mailboxes in scope, not all"] = 0 < len(verdicts.lab) < mailboxes
         found["nothing reachable"] = not verdicts.lab
