@@ -45,7 +45,7 @@ OTHER_ROLES = ("Mail Recipients", "View-Only Recipients")
 class Features:
     """Rules being added to both sides today; a switched-off rule is never drawn."""
 
-    exclusive: bool = False  # rules-scope: -Exclusive scopes and ExclusiveRecipientScope assignments
+    exclusive: bool = False  # rules-scope: -Exclusive scopes (and so ExclusiveRecipientScope assignments)
     recipient_root: bool = False  # rules-scope: RecipientRoot given as a DN or a canonical name
     ou_scope: bool = False  # rules-scope: -RecipientOrganizationalUnitScope assignments
     identities: bool = False  # rules-ident: a UPN equal to another user's SMTP address
@@ -311,12 +311,13 @@ def _document(
             doc["delegation"] = "Delegating"
         scope = v.take(16)  # 15: unscoped (every mailbox) one time in 16, so that the scopes decide most tenants
         if features.ou_scope and v.flag(4):
-            doc["recipient_write_scope"] = "OU"
-            doc["recipient_ou_scope"] = f"{DOMAIN}/{v.pick(OUS)}"
+            # New-ManagementRoleAssignment -RecipientOrganizationalUnitScope, given as a canonical name or a DN.
+            path = v.pick(OUS)
+            doc["recipient_organizational_unit_scope"] = _ou_dn(path) if v.flag() else f"{DOMAIN}/{path}"
         elif scope != 15:
+            # An exclusive scope makes the assignment ExclusiveRecipientScope (the lab derives it, as Exchange's
+            # -ExclusiveRecipientWriteScope is the only parameter that takes one).
             doc["scope"] = scope_docs[scope % len(scope_docs)]["name"]
-            if features.exclusive and v.flag(3):
-                doc["recipient_write_scope"] = "ExclusiveRecipientScope"
         return doc
 
     rg_docs: list[dict[str, Any]] = []
