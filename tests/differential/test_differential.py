@@ -33,6 +33,7 @@ message holds the tenant as a lab scenario file, the seed, and hypothesis prints
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,19 @@ REGRESSIONS = Path(__file__).parent / "regressions"
 
 def scenario_text(doc: dict[str, Any]) -> str:
     """A drawn tenant as a lab scenario file (save it under regressions/ to keep it)."""
-    import io
-
     out = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = None
     yaml.width = 120
     yaml.dump(doc, out)
     return out.getvalue()
+
+
+def _replay() -> str:
+    """How to draw this failure again (the seed of a seeded run; a derandomized run repeats itself)."""
+    if SEED:
+        return f"Seed {SEED}: replay with EXAUDIT_DIFFERENTIAL_SEED={SEED} EXAUDIT_DIFFERENTIAL_EXAMPLES={EXAMPLES}."
+    return "Derandomized (no seed): the same run draws the same tenants again; or use the @reproduce_failure blob."
 
 
 def _settings(test: Any) -> Any:
@@ -92,7 +98,8 @@ def test_auditor_scope_is_what_the_lab_opens(doc: dict[str, Any]) -> None:
         pytest.fail(
             "The auditor's effective scope (EXA040) and the mailboxes the lab opens differ:\n  "
             + verdicts.explain()
-            + f"\nFeatures: {FEATURES}; seed: {SEED or 'derandomized'}. The tenant, as a lab scenario file:\n"
+            + f"\nFeatures: {FEATURES}. {_replay()} "
+            + "The tenant, as a lab scenario file:\n"
             + scenario_text(doc),
             pytrace=False,
         )
