@@ -62,10 +62,19 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def lab_allowed(tenant: Tenant, service_login: str) -> frozenset[str]:
-    """The primary SMTP addresses (lower case) whose calendar the lab's EWS opens for ``service_login``."""
+@dataclass(frozen=True, slots=True)
+class LabAnswers:
+    """What the lab's EWS answered the service account's probes."""
+
+    allowed: frozenset[str]  # primary SMTP addresses (lower case) whose calendar it opened
+    has_right: bool  # False: ErrorImpersonationDenied, no effective ApplicationImpersonation at all
+
+
+def lab_allowed(tenant: Tenant, service_login: str) -> LabAnswers:
+    """Probe every mailbox of ``tenant`` through the lab's EWS handler as ``service_login``."""
     handler = EwsHandler(tenant)
     allowed: set[str] = set()
+    denied_outright = False
     for mailbox in tenant.mailboxes():
         address = mailbox.primary_smtp or ""
         request = LabRequest(
@@ -84,7 +93,10 @@ def lab_allowed(tenant: Tenant, service_login: str) -> frozenset[str]:
             allowed.add(address.lower())
         elif response.status == 200:
             raise AssertionError(f"unexpected EWS answer for {address}: {response.body[:300]!r}")
-    return frozenset(allowed)
+        elif b"ErrorImpersonationDenied" in response.body:
+            # The right to impersonate at all is checked before the target (exchangeimpersonation.md, Remarks).
+            denied_outright = True
+    return LabAnswers(frozenset(allowed), not denied_outright)
 
 
 _ROUND_TRIPS: dict[tuple[ExchangeObject, frozenset[str] | None], tuple[dict[str, Any], tuple[str, ...]]] = {}
@@ -186,11 +198,14 @@ class Verdicts:
     """The two readings of one tenant and EXA040's finding."""
 
     lab: frozenset[str]
+    lab_right: bool  # the lab found an effective ApplicationImpersonation (no ErrorImpersonationDenied)
     auditor_grants: bool  # the auditor found an enabled Regular ApplicationImpersonation reaching the principal
     exa040: Finding | None  # None when the auditor found no granting assignment (its effective scope is empty)
 
     def agree(self) -> bool:
-        """Whether the auditor's effective scope is exactly the set the lab opens."""
+        """Whether both find the role reaching the account, and the auditor's effective scope is the lab's set."""
+        if self.auditor_grants != self.lab_right:
+            return False
         if not self.auditor_grants:
             return not self.lab
         return self.exa040 is not None and self.exa040.status is Status.PASS
@@ -198,6 +213,12 @@ class Verdicts:
     def explain(self) -> str:
         """What each side said, for a failure message."""
         lab = ", ".join(sorted(self.lab)) or "nothing"
+        if self.auditor_grants != self.lab_right:
+            said = "ErrorImpersonationDenied (no right at all)" if not self.lab_right else "the right to impersonate"
+            finds = "an enabled Regular" if self.auditor_grants else "no granting"
+            return (
+                f"the auditor finds {finds} ApplicationImpersonation assignment; the lab says {said}; it opens: {lab}"
+            )
         if not self.auditor_grants:
             return f"the auditor finds no granting assignment (empty scope); the lab opens: {lab}"
         assert self.exa040 is not None
@@ -213,7 +234,8 @@ def compare(
     ``timings`` (optional) accumulates the seconds spent in each phase: lab, collect, evaluate.
     """
     t0 = time.perf_counter()
-    lab = lab_allowed(tenant, service_login)
+    answers = lab_allowed(tenant, service_login)
+    lab = answers.allowed
     t1 = time.perf_counter()
     snapshot = snapshot_of(tenant, auditor, principal)
     t2 = time.perf_counter()
@@ -228,4 +250,4 @@ def compare(
     if timings is not None:
         for name, seconds in (("lab", t1 - t0), ("collect", t2 - t1), ("evaluate", t3 - t2)):
             timings[name] = timings.get(name, 0.0) + seconds
-    return Verdicts(lab, grants, exa040)
+    return Verdicts(lab, answers.has_right, grants, exa040)
