@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -72,7 +73,7 @@ LAST = ("Field", "Veld", "Smit", "Sales", "Huis", "Smit, Jr.", "d/Huis")  # "," 
 DEPARTMENTS = ("Field Sales", "Sales", "HR", "IT", "")
 COMPANIES = ("Contoso", "Fabrikam", "")
 CUSTOM = ("", "VIP", "field", "x1")
-OUS = ("Users", "Field", "Field/North", "Field/South", "HQ")
+OUS = ("Users", "Field", "Field/North", "Field/South", "HQ", "Field/Sales, EMEA")  # "," is escaped in a DN
 USER_TYPES = ("UserMailbox", "UserMailbox", "UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "User")
 GROUP_TYPES = ("MailUniversalSecurityGroup", "MailUniversalDistributionGroup", "UniversalSecurityGroup")
 # Group names with characters RFC 4514 escapes in a DN (the lab writes the DN, both sides read it).
@@ -213,8 +214,22 @@ def tenant_documents(features: Features = Features()) -> st.SearchStrategy[dict[
 
 def _ou_dn(path: str) -> str:
     parts = path.split("/")
-    rdns = [("CN=" if i == len(parts) - 1 and part == "Users" else "OU=") + part for i, part in enumerate(parts)]
+    rdns = [
+        ("CN=" if i == len(parts) - 1 and part == "Users" else "OU=") + part.replace(",", "\\,")
+        for i, part in enumerate(parts)
+    ]
     return ",".join([*reversed(rdns), DOMAIN_DN])
+
+
+def _ou_form(v: _Digits, path: str, features: Features) -> str:
+    """An OU as an admin may give it (OrganizationalUnitIdParameter): a DN or a canonical name, in any case."""
+    text = _ou_dn(path) if v.flag() else f"{DOMAIN}/{path}"
+    form = v.take(3)
+    if form == 1:
+        text = text.lower()
+    elif form == 2 and features.dn_forms and text.startswith("OU="):
+        text = re.sub(r"(?<!\\),", " , ", text)  # RFC 4514: blanks around separators (escaped commas stay)
+    return text
 
 
 def _document(
@@ -228,8 +243,8 @@ def _document(
     features: Features,
 ) -> dict[str, Any]:
     user_docs: list[dict[str, Any]] = []
-    primaries: list[str | None] = []
-    upn_of: list[int | None] = []
+    addresses: list[list[str]] = []
+    upn_of: list[tuple[int, int] | None] = []
     for i, code in enumerate(users):
         v = _Digits(code)
         first, last = v.pick(FIRST), v.pick(LAST)
@@ -250,13 +265,15 @@ def _document(
             doc["primary_smtp"] = f"{alias}@{'fabrikam.com' if other_domain else DOMAIN}"
             if extra_address:
                 doc["proxy_addresses"] = [f"{alias}.2@{DOMAIN}"]
-        primaries.append(doc.get("primary_smtp"))
-        upn_of.append(v.take(len(users)) if features.identities and v.flag(3) else None)
+        # identities: this user's UPN may be another user's primary address or its second (proxy) address.
+        addresses.append([doc["primary_smtp"], *doc.get("proxy_addresses", ())] if "primary_smtp" in doc else [])
+        upn_of.append((v.take(len(users)), v.take(2)) if features.identities and v.flag(3) else None)
         user_docs.append(doc)
-    for i, other in enumerate(upn_of):
-        if other is not None and other != i and primaries[other] is not None:
+    for i, taken in enumerate(upn_of):
+        if taken is not None and taken[0] != i and addresses[taken[0]]:
             # A UPN may equal another user's SMTP address: UPNs are unique among UPNs only.
-            user_docs[i]["upn"] = primaries[other]
+            other = addresses[taken[0]]
+            user_docs[i]["upn"] = other[min(taken[1], len(other) - 1)]
     e = _Digits(extra)
     service: dict[str, Any] = {"name": SERVICE, "alias": SERVICE, "type": "UserMailbox", "department": "IT"}
     if e.flag(4):
@@ -299,7 +316,7 @@ def _document(
             doc["exclusive"] = True
         if features.recipient_root and v.flag(3):
             path = v.pick(OUS[1:])
-            doc["recipient_root"] = _ou_dn(path) if v.flag() else f"{DOMAIN}/{path}"
+            doc["recipient_root"] = _ou_form(v, path, features)
         scope_docs.append(doc)
 
     def assignment(code: int) -> dict[str, Any]:
@@ -313,7 +330,7 @@ def _document(
         if features.ou_scope and v.flag(4):
             # New-ManagementRoleAssignment -RecipientOrganizationalUnitScope, given as a canonical name or a DN.
             path = v.pick(OUS)
-            doc["recipient_organizational_unit_scope"] = _ou_dn(path) if v.flag() else f"{DOMAIN}/{path}"
+            doc["recipient_organizational_unit_scope"] = _ou_form(v, path, features)
         elif scope != 15:
             # An exclusive scope makes the assignment ExclusiveRecipientScope (the lab derives it, as Exchange's
             # -ExclusiveRecipientWriteScope is the only parameter that takes one).
