@@ -227,17 +227,24 @@ class Verdicts:
 
 
 def compare(
-    tenant: Tenant, service_login: str, principal: str, auditor: str, timings: dict[str, float] | None = None
+    tenant: Tenant,
+    service_login: str,
+    principal: str,
+    auditor: str,
+    timings: dict[str, float] | None = None,
+    *,
+    audited: Tenant | None = None,
 ) -> Verdicts:
     """Read ``tenant`` both ways for the service account (its EWS login and the policy's principal address).
 
-    ``timings`` (optional) accumulates the seconds spent in each phase: lab, collect, evaluate.
+    ``timings`` (optional) accumulates the seconds spent in each phase: lab, collect, evaluate. ``audited`` (tests of
+    this harness only) is the tenant the auditor reads instead of ``tenant``.
     """
     t0 = time.perf_counter()
     answers = lab_allowed(tenant, service_login)
     lab = answers.allowed
     t1 = time.perf_counter()
-    snapshot = snapshot_of(tenant, auditor, principal)
+    snapshot = snapshot_of(audited or tenant, auditor, principal)
     t2 = time.perf_counter()
     policy = policy_for(principal, lab)
     ctx = Context(policy=policy, snapshot=snapshot, directory=Directory(snapshot), now=NOW)

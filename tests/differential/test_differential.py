@@ -148,3 +148,30 @@ def test_strategy_draws_what_the_test_needs() -> None:
     missing = sorted(name for name, count in seen.items() if count < 3)
     assert not missing, f"the strategy rarely draws: {', '.join(missing)} ({seen})"
     assert seen["some mailboxes in scope, not all"] >= 40, seen
+
+
+def test_the_harness_sees_each_kind_of_difference() -> None:
+    """The comparison fails when the two sides read different tenants: one mailbox more, or the role not reaching."""
+    doc: dict[str, Any] = {
+        "users": [
+            {"name": "A 0", "alias": "u0", "department": "Sales"},
+            {"name": "B 1", "alias": "u1", "department": "HR"},
+            {"name": SERVICE, "alias": SERVICE},
+            {"name": READER, "alias": READER, "type": "User"},
+        ],
+        "role_groups": [{"name": "View-Only Organization Management", "members": [READER]}],
+        "scopes": [{"name": "S0", "recipient_filter": "Department -eq 'Sales'"}],
+        "role_assignments": [{"name": "RA0", "assignee": SERVICE, "role": "ApplicationImpersonation", "scope": "S0"}],
+        "accounts": [{"user": READER, "role": "auditor"}, {"user": SERVICE, "role": "service"}],
+    }
+    tenant = build(doc)
+    same = compare(tenant, SERVICE, principal_of(tenant), READER)
+    assert same.agree(), same.explain()
+    assert same.lab == {"u0@contoso.com"}
+    wider = build({**doc, "scopes": [{"name": "S0", "recipient_filter": "Department -like '*'"}]})
+    assert not compare(tenant, SERVICE, principal_of(tenant), READER, audited=wider).agree()
+    disabled = build({**doc, "role_assignments": [{**doc["role_assignments"][0], "enabled": False}]})
+    no_right = compare(tenant, SERVICE, principal_of(tenant), READER, audited=disabled)
+    assert not no_right.agree()
+    assert "no granting" in no_right.explain()
+    assert not compare(disabled, SERVICE, principal_of(tenant), READER, audited=tenant).agree()
