@@ -372,7 +372,8 @@ def _document(
 # Built-in assignments kept in a drawn tenant: every one of the role compared, and the view-only roles the auditing
 # account reads with. The others (Organization Management's 40-odd, Recipient Management's, ...) reach neither the
 # service account's impersonation right nor the cmdlets collection runs; dropping them makes an organization that
-# is smaller, still valid, and three times cheaper to collect. Built-in role groups left without an assignment go too.
+# is smaller, still valid, and three times cheaper to collect. Built-in role groups and roles left without an
+# assignment go too.
 KEPT_BUILTIN_ROLES = frozenset({ROLE, "View-Only Configuration", "View-Only Recipients"})
 
 
@@ -389,4 +390,6 @@ def build(doc: dict[str, Any]) -> Tenant:
     kept = tuple(a for a in tenant.role_assignments if not a.is_builtin or a.role in KEPT_BUILTIN_ROLES)
     holders = {a.assignee.lower() for a in kept}
     role_groups = tuple(rg for rg in tenant.role_groups if not rg.is_builtin or rg.dn.lower() in holders)
-    return dataclasses.replace(tenant, role_assignments=kept, role_groups=role_groups)
+    used = {a.role.lower() for a in kept}
+    roles = tuple(r for r in tenant.roles if r.name.lower() in used)
+    return dataclasses.replace(tenant, role_assignments=kept, role_groups=role_groups, roles=roles)
