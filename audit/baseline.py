@@ -6,6 +6,8 @@ snapshot (checksum verified, so a damaged baseline is refused, never half-compar
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import hashlib
 import json
 import re
@@ -65,6 +67,7 @@ class _State:
 
 
 _STATE: pydantic.TypeAdapter[_State] = pydantic.TypeAdapter(_State)
+_STATE_FIELDS = tuple(f.name for f in dataclasses.fields(_State))
 _CHECKSUM_FIRST = re.compile(rb'\A\{"sha256":"([0-9a-f]{64})",')
 
 
@@ -104,18 +107,21 @@ def _is_report(data: bytes) -> bool:
 
 
 def read(path: Path, policies: Sequence[LoadedPolicy] = (), now: datetime | None = None) -> Run:
-    """Read a report JSON or a snapshot; a snapshot is evaluated with ``policies`` when there are any.
+    """Read a report JSON or a snapshot (plain or compressed); a snapshot is evaluated with ``policies`` if any.
 
     Raises:
         UsageError: the file cannot be read or is not an exaudit report.
         SnapshotError: the snapshot is damaged or unreadable.
     """
+    from audit import snapfile  # noqa: PLC0415  (imports the records; only needed once a baseline is given)
+
     try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_REPORT + 1)
+        path.stat()
     except OSError as exc:
         raise UsageError(f"cannot read the baseline {path}: {exc.strerror or exc}") from exc
-    if _is_report(data):
+    head = snapfile.read_bounded(path, 400)
+    if _is_report(head):
+        data = snapfile.read_bounded(path, _MAX_REPORT)
         if len(data) > _MAX_REPORT:
             raise UsageError(f"{path}: a report larger than 512 MiB is not one exaudit wrote")
         try:
@@ -123,19 +129,26 @@ def read(path: Path, policies: Sequence[LoadedPolicy] = (), now: datetime | None
         except (ValueError, BaselineError) as exc:
             raise UsageError(f"{path}: {exc}") from None
         return Run(f"{path.name} of {generated}" if generated else path.name, findings, None)
-    if len(data) > _MAX_REPORT:
-        data = path.read_bytes()
     if not policies or now is None:
-        state = _state_only(data, str(path))
+        if snapfile.is_layout(head):  # parse only what the comparison reads; the rest is only verified
+            state: SnapshotState = snapfile.load(path, sections=_STATE_FIELDS)[0]
+        else:
+            data = snapfile.read_bounded(path, snapfile.MAX_DOCUMENT)
+            if len(data) > snapfile.MAX_DOCUMENT:
+                raise SnapshotError(f"{path}: a single-document snapshot larger than 1 GiB; refusing it")
+            state = _state_only(data, str(path))
         return Run(f"{path.name} collected {state.collected_at}", None, state)
     from audit.evaluate import evaluate_all  # noqa: PLC0415  (the core is imported only to evaluate)
 
-    snapshot, _sha = snap.loads(data, str(path))
-    del data  # the raw bytes are not needed once parsed (a 100,000-recipient snapshot is 175 MiB)
-    evaluated = tuple(evaluate_all(list(policies), snapshot, now))
-    # Keep only what the comparison reads, so the recipients and raw output of the first snapshot are freed
-    # before the second one is read: one full snapshot in memory at a time.
-    state = _State(
+    snapshot, _sha = snapfile.load(path)
+    gc.freeze()  # as `exaudit evaluate`: the cycle collector need not walk the snapshot's acyclic records
+    try:
+        evaluated = tuple(evaluate_all(list(policies), snapshot, now))
+    finally:
+        gc.unfreeze()
+    # Keep only what the comparison reads, so the recipients of the first snapshot are freed before the second one
+    # is read: one full snapshot in memory at a time.
+    kept = _State(
         snapshot.collected_at,
         snapshot.probes,
         snapshot.role_assignments,
@@ -144,7 +157,7 @@ def read(path: Path, policies: Sequence[LoadedPolicy] = (), now: datetime | None
         snapshot.groups,
         snapshot.users,
     )
-    return Run(f"{path.name} collected {snapshot.collected_at}", evaluated, state)
+    return Run(f"{path.name} collected {snapshot.collected_at}", evaluated, kept)
 
 
 def drift_against(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 DEFAULT_FILE_MODE = 0o600
 
@@ -44,6 +46,25 @@ def write_private(path: Path, data: bytes, mode: int = DEFAULT_FILE_MODE) -> Non
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)  # the umask may have taken bits the user asked for
             handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def open_private(path: Path, mode: int = DEFAULT_FILE_MODE) -> Iterator[BinaryIO]:
+    """A file to stream into that replaces ``path`` atomically when the block ends (as :func:`write_private`).
+
+    Nothing is left behind when the block raises: the temporary file is removed and ``path`` is untouched.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # the umask may have taken bits the user asked for
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

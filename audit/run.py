@@ -17,6 +17,7 @@ from audit import __version__
 from audit.collect import CollectedState, call_count, collect_state
 from audit.collect.psrp import PsrpEndpoint, PsrpRunner
 from audit.errors import ProbeError, UsageError
+from audit.evaluate.sample import outside_pool
 from audit.findings import Finding
 from audit.policy import LoadedPolicy
 from audit.probe import CALENDAR_READ, CALENDAR_WRITE, EwsEndpoint, Prober, ProbeSettings, ProbeTarget
@@ -28,7 +29,6 @@ from audit.target.onprem import check_target as _check_target
 
 __all__ = ["DEFAULT_CONCURRENCY", "ExchangeOnline", "TargetOptions"]  # re-exported: they lived here before
 FALLBACK_BUILD = (15, 0, 847, 32)  # Exchange 2013 SP1: a schema every supported on-premises server understands
-_SAMPLE_TYPES = {"usermailbox", "sharedmailbox", "roommailbox", "equipmentmailbox"}
 
 
 class ProgressSink(Protocol):
@@ -90,29 +90,12 @@ def _membership_read(state: CollectedState) -> bool:
 
 
 def _sample_outside(policy: LoadedPolicy, state: CollectedState, n: int, seed: int | None) -> list[str]:
-    """``n`` random mailboxes (seeded) neither expected in scope, nor members of the scope's group, nor canaries."""
-    group_dns = {
-        g.distinguished_name.casefold()
-        for g in state.groups
-        if policy.spec.group is not None
-        and policy.spec.group.name.casefold() in {g.name.casefold(), g.display_name.casefold()}
-    }
-    excluded = set(policy.expected_members.required) | set(policy.expected_members.at_most or ())
-    if policy.spec.principal.service_account:
-        # The service account's own mailbox says nothing about the scope.
-        excluded.add(policy.spec.principal.service_account.casefold())
-    if policy.spec.probes is not None:
-        excluded |= {str(a).casefold() for a in policy.spec.probes.deny.canaries}
-        if policy.spec.probes.allow != "groupMembers":
-            excluded |= {str(a).casefold() for a in policy.spec.probes.allow}
-    pool = sorted(
-        r.primary_smtp_address.casefold()
-        for r in state.recipients
-        if r.recipient_type_details.casefold() in _SAMPLE_TYPES
-        and r.primary_smtp_address
-        and r.primary_smtp_address.casefold() not in excluded
-        and not ({dn.casefold() for dn in r.member_of} & group_dns)
-    )
+    """``n`` random mailboxes (seeded) neither expected in scope, nor members of the scope's group, nor canaries.
+
+    The pool is EXA051's too (audit.evaluate.sample): a pool smaller than ``n`` is probed whole, and EXA051 caps
+    the sample it expects to it.
+    """
+    pool = outside_pool(policy, state.groups, state.recipients)
     return random.Random(seed).sample(pool, min(n, len(pool)))  # noqa: S311  (a sample, not a secret)
 
 
@@ -237,7 +220,8 @@ def _read_state(principals: Sequence[str], target: TargetOptions, progress: Prog
             certificate_key_pem=str(target.client_key) if target.client_key else None,
             max_reply_bytes=int(target.max_reply_mib * MIB),
             spn_host=target.spn_host,
-        )
+        ),
+        pools=target.psrp_pools,
     )
     if progress is not None:
         progress.start(call_count(len(set(principals))), "reading Exchange over PowerShell remoting")

@@ -23,7 +23,7 @@ from typing import Any
 import pydantic
 
 from audit.errors import SnapshotError
-from audit.files import DEFAULT_FILE_MODE, write_private
+from audit.files import DEFAULT_FILE_MODE
 
 SCHEMA_VERSION = 2
 """The snapshot schema this exaudit writes and the newest it reads (2 added the Exchange Online records)."""
@@ -64,6 +64,9 @@ class RawOutput:
     cmdlet: str
     parameters: dict[str, str]
     objects: tuple[dict[str, Any], ...]
+    # The properties kept of each object when exaudit dropped the others on receipt (the server sent them all:
+    # Exchange's no-language session has no Select-Object to ask for fewer); None: every property as received.
+    kept_properties: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,10 +445,20 @@ seal_document = checksum_document
 
 
 def write(snapshot: Snapshot, path: Path, mode: int = DEFAULT_FILE_MODE) -> str:
-    """Write the checksummed snapshot to ``path`` (atomically, mode 0600 unless told) and return its SHA-256."""
-    text, sha = _checksummed_text(snapshot)
-    write_private(path, text.encode("utf-8"), mode)
-    return sha
+    """Write the checksummed snapshot to ``path`` (streamed, atomically, mode 0600 unless told); returns its SHA-256.
+
+    The file is in the line layout of audit/snapfile.py, compressed when its name ends in .gz (or .zst).
+    """
+    from audit import snapfile  # noqa: PLC0415  (the container imports this module's records)
+
+    return snapfile.write(snapshot, path, mode)
+
+
+def digest(snapshot: Snapshot) -> str:
+    """The SHA-256 :func:`write` records for ``snapshot``, streamed (no text of the whole snapshot in memory)."""
+    from audit import snapfile  # noqa: PLC0415
+
+    return snapfile.digest(snapshot)
 
 
 def _fast_load(data: bytes, source: str) -> tuple[Snapshot, str] | None:
@@ -512,9 +525,15 @@ def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, st
     return snapshot, claimed
 
 
-def loads(text: str | bytes, source: str = "<snapshot>") -> tuple[Snapshot, str]:
-    """Parse and verify snapshot JSON text."""
+def loads(text: str | bytes, source: str = "<snapshot>", *, layout: bool = True) -> tuple[Snapshot, str]:
+    """Parse and verify snapshot JSON text, in any layout (``layout`` False: not the line layout, already tried)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
+    if layout and data[:2] == b"{\n":  # perhaps the line layout audit/snapfile.py writes
+        from audit import snapfile  # noqa: PLC0415
+
+        loaded = snapfile.loads_layout(data, source)
+        if loaded is not None:
+            return loaded
     fast = _fast_load(data, source)
     if fast is not None:
         return fast
@@ -529,12 +548,12 @@ def loads(text: str | bytes, source: str = "<snapshot>") -> tuple[Snapshot, str]
     return from_document(doc, source)
 
 
-def load(path: Path) -> tuple[Snapshot, str]:
-    """Read, verify and parse a snapshot file; returns the snapshot and its SHA-256."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise SnapshotError(f"{path}: no such snapshot file") from exc
-    except OSError as exc:
-        raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from exc
-    return loads(data, str(path))
+def load(path: Path, *, evidence: bool = False) -> tuple[Snapshot, str]:
+    """Read, verify and parse a snapshot file (plain, .gz or .zst); returns the snapshot and its SHA-256.
+
+    Every byte is verified; the raw cmdlet output (``evidence``) is parsed only when asked for, since no check reads
+    it (:func:`audit.snapfile.load_evidence` reads it on its own).
+    """
+    from audit import snapfile  # noqa: PLC0415
+
+    return snapfile.load(path, evidence=evidence)

@@ -11,7 +11,9 @@ and (by default) the raw cmdlet output as evidence, as ``exaudit collect`` keeps
     python bench/make_snapshot.py /tmp/big.json --policy-dir /tmp/bench
     exaudit evaluate /tmp/bench/callpro-bench.yaml --snapshot /tmp/big.json --report-dir /tmp/reports
 
-evaluates to COMPLIANT.
+evaluates to COMPLIANT. The file is written as `exaudit collect` writes it (the line layout of audit/snapfile.py,
+gzip-compressed when the name ends in .gz); ``--single-line`` writes the layout exaudit wrote before (checksum
+first, one line), which bench/bench_evaluate.py uses as its baseline.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from audit.snapfile import write_document
 from audit.snapshot import SCHEMA_VERSION, checksum_document
 
 DOMAIN = "contoso.com"
@@ -479,17 +482,23 @@ def write_policy(directory: Path, doc: dict[str, Any], members: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where to write the checksummed snapshot")
+    parser.add_argument("out", type=Path, help="where to write the checksummed snapshot (.json, .json.gz)")
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--members", type=int, default=2_000)
     parser.add_argument("--no-evidence", action="store_true", help="leave out the raw cmdlet output")
     parser.add_argument("--policy-dir", type=Path, help="also write the matching policy and members file here")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--single-line", action="store_true", help="the older layout (one line, checksum first; plain .json only)"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     doc = build(args.recipients, args.members, not args.no_evidence, args.seed)
-    text, doc["sha256"] = checksum_document(doc)  # the layout `exaudit collect` writes
-    args.out.write_text(text, encoding="utf-8")
+    if args.single_line:  # what `exaudit collect` wrote before the line layout
+        text, doc["sha256"] = checksum_document(doc)
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        doc["sha256"] = write_document(doc, args.out, 0o644)  # the layout `exaudit collect` writes
     print(
         f"wrote {args.out}: {len(doc['recipients'])} recipients, {len(doc['mailboxes'])} mailboxes, "
         f"{args.members} group members, {args.out.stat().st_size / 2**20:.1f} MiB "

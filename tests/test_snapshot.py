@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -43,9 +44,11 @@ def _snapshot() -> s.Snapshot:
 def test_round_trip_through_a_file(tmp_path: Path) -> None:
     path = tmp_path / "snap.json"
     sha = s.write(_snapshot(), path)
-    loaded, loaded_sha = s.load(path)
+    loaded, loaded_sha = s.load(path, evidence=True)
     assert loaded == _snapshot()
     assert loaded_sha == sha
+    evaluated, _ = s.load(path)  # what evaluation reads: everything but the raw output, which is only verified
+    assert evaluated == dataclasses.replace(_snapshot(), evidence=())
     assert s.content_hash(json.loads(path.read_text())) == sha  # the seal is the documented canonical hash
 
 

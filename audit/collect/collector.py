@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,7 +197,8 @@ class _Session:
         shown = {k: str(v) for k, v in params.items()}
         if result is not None:
             result = dataclasses.replace(result, objects=mapping.keep_properties(cmdlet, result.objects))
-            self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects)))
+            kept = mapping.ORGANIZATION_SCALE.get(cmdlet)
+            self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects), tuple(kept) if kept else None))
             if not result.ok:
                 error = "; ".join(result.errors) or f"{cmdlet} failed"
                 kind = result.error_kind or ErrorKind.NON_TERMINATING
@@ -229,12 +231,30 @@ class _Session:
                 return
 
 
+def _run_plan(s: _Session, plan: Sequence[tuple[str, Mapping[str, object]]], workers: int) -> list[CmdletResult | None]:
+    """Run every call of ``plan``; results and the call log in plan order whatever order they finished in.
+
+    With several workers the first call runs alone (it opens the session: a wrong password or an unreachable
+    server stops there and the rest is "not attempted", as sequentially), then the organization-scale calls are
+    started first, so the longest transfers overlap each other and the small calls fill the remaining sessions.
+    """
+    if workers <= 1 or len(plan) <= 1:
+        return [s.run(cmdlet, params) for cmdlet, params in plan]
+    first = s.run(*plan[0])
+    rest = list(plan[1:])
+    order = sorted(range(len(rest)), key=lambda i: rest[i][0] not in mapping.ORGANIZATION_SCALE)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exaudit-collect") as pool:
+        futures = {i: pool.submit(s.invoke, *rest[i]) for i in order}
+        return [first, *(s.record(*rest[i], futures[i].result()) for i in range(len(rest)))]
+
+
 def collect_state(
     runner: CmdletRunner,
     principals: Sequence[str],
     *,
     timeout: float = 120.0,
     on_call: CallListener | None = None,
+    workers: int | None = None,
 ) -> CollectedState:
     """Read the organization's RBAC, recipient and throttling state with ``call_count(len(principals))`` calls.
 
@@ -242,17 +262,23 @@ def collect_state(
         runner: the seam to the PowerShell endpoint (pypsrp in production, a fake in unit tests).
         principals: UPNs or SMTP addresses of the service accounts whose access the policies describe.
         timeout: seconds each cmdlet call may take.
-        on_call: called after each call (progress).
+        on_call: called after each call (progress), in plan order.
+        workers: calls in flight at once (default: the runner's ``pools``, else 1). The calls are independent
+            reads, so they may overlap; 1 runs them one after another.
     """
     s = _Session(runner, timeout, on_call)
+    plan: list[tuple[str, Mapping[str, object]]] = list(PLAN)
+    plan += [("Get-User", {"Identity": p}) for p in dict.fromkeys(p.strip() for p in principals if p.strip())]
+    width = workers if workers is not None else int(getattr(runner, "pools", 1) or 1)
+    results = _run_plan(s, plan, max(1, width))
     outputs: dict[str, CmdletResult | None] = {}
-    for cmdlet, params in PLAN:
-        outputs[cmdlet] = s.run(cmdlet, params)
     user_objects: list[dict[str, Any]] = []
-    for principal in dict.fromkeys(p.strip() for p in principals if p.strip()):
-        result = s.run("Get-User", {"Identity": principal})
-        if result is not None:
-            user_objects.extend(result.objects)
+    for (cmdlet, _params), result in zip(plan, results, strict=True):
+        if cmdlet == "Get-User":
+            if result is not None:
+                user_objects.extend(result.objects)
+        else:
+            outputs[cmdlet] = result
 
     def objs(cmdlet: str) -> list[dict[str, Any]]:
         result = outputs.get(cmdlet)

@@ -76,6 +76,9 @@ _VERSION = re.compile(r"Version\s+(\d+)\.(\d+)\s+\(Build\s+(\d+)\.(\d+)\)", re.I
 _DOTTED = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?\s*$")
 
 
+_ABSENT = object()
+
+
 class Props:
     """Case-insensitive, typed access to one object's adapted properties.
 
@@ -83,19 +86,30 @@ class Props:
     the collector reads properties the same way.
     """
 
-    __slots__ = ("_by_lower", "cmdlet")
+    __slots__ = ("_by_lower", "_values", "cmdlet")
 
     def __init__(self, cmdlet: str, values: Mapping[str, Any]) -> None:
         self.cmdlet = cmdlet
-        self._by_lower = {k.lower(): v for k, v in values.items()}
+        self._values = values
+        # Built on the first name not found as spelled: the wire spells properties as their .NET names, so most
+        # lookups hit at once (and a 10,000-object answer does not lower-case every key of every object).
+        self._by_lower: dict[str, Any] | None = None
+
+    def _lower(self) -> dict[str, Any]:
+        if self._by_lower is None:
+            self._by_lower = {k.lower(): v for k, v in self._values.items()}
+        return self._by_lower
 
     def has(self, name: str) -> bool:
         """Whether the object carries ``name`` at all (a Nil value counts as present)."""
-        return name.lower() in self._by_lower
+        return name in self._values or name.lower() in self._lower()
 
     def raw(self, name: str) -> Any:
         """The value as received, or None."""
-        return self._by_lower.get(name.lower())
+        value = self._values.get(name, _ABSENT)
+        if value is _ABSENT:
+            return self._lower().get(name.lower())
+        return value
 
     def required(self, name: str) -> Any:
         """The value, which must be present and not null.
@@ -103,7 +117,7 @@ class Props:
         Raises:
             CollectionError: the property is missing: the output is not what this cmdlet returns.
         """
-        value = self._by_lower.get(name.lower())
+        value = self.raw(name)
         if value is None:
             raise CollectionError(f"{self.cmdlet} returned an object without '{name}'; cannot map it")
         return value
@@ -111,6 +125,8 @@ class Props:
     def text(self, name: str, default: str = "") -> str:
         """The value as text; a missing or null value gives ``default``."""
         value = self.raw(name)
+        if type(value) is str:
+            return value
         return default if value is None else to_text(value)
 
     def opt_text(self, name: str) -> str | None:
@@ -248,9 +264,11 @@ def check_types(cmdlet: str, type_names: Sequence[tuple[str, ...]]) -> None:
     expected = EXPECTED_TYPES.get(cmdlet)
     if expected is None:
         return
+    checked: set[tuple[str, ...]] = set()  # every object of one cmdlet usually has the same chain
     for chain in type_names:
-        if not chain:
+        if not chain or chain in checked:
             continue
+        checked.add(chain)
         leaves = {strip_deserialized(t).rsplit(".", 1)[-1] for t in chain}
         if expected not in leaves:
             raise CollectionError(
@@ -274,8 +292,10 @@ def keep_properties(cmdlet: str, objects: list[dict[str, Any]]) -> list[dict[str
     names = ORGANIZATION_SCALE.get(cmdlet)
     if names is None:
         return objects
+    exact = frozenset(names)
     wanted = {n.lower() for n in names}
-    return [{k: v for k, v in o.items() if k.lower() in wanted} for o in objects]
+    # A runner that already dropped the others (audit.collect.psrp) sends objects whose keys are all wanted.
+    return [o if o.keys() <= exact else {k: v for k, v in o.items() if k.lower() in wanted} for o in objects]
 
 
 def _objects(cmdlet: str, objects: Iterable[Mapping[str, Any]]) -> list[Props]:
@@ -287,6 +307,13 @@ def role_assignments(objects: Iterable[Mapping[str, Any]]) -> tuple[RoleAssignme
     out = []
     for p in _objects("Get-ManagementRoleAssignment", objects):
         assignee = p.req_text("RoleAssignee")
+        write_scope = p.req_text("RecipientWriteScope")
+        custom = p.opt_text("CustomRecipientWriteScope")
+        # -RecipientOrganizationalUnitScope: Exchange keeps the OU in the custom-scope attribute and
+        # ExchangeRoleAssignmentPresentation shows it as CustomRecipientWriteScope (canonical name) with
+        # RecipientWriteScope OU; it has no RecipientOrganizationUnitScope property (that is ECP's
+        # RoleAssignmentObjectResolverRow). DECOMP ExchangeRoleAssignmentPresentation(Schema); exchange-rbac.md 1.3.
+        ou_scope = custom if write_scope.casefold() == "ou" else None
         out.append(
             RoleAssignment(
                 name=p.req_text("Name"),
@@ -298,11 +325,10 @@ def role_assignments(objects: Iterable[Mapping[str, Any]]) -> tuple[RoleAssignme
                 assignment_method=p.text("AssignmentMethod"),
                 delegation_type=p.req_text("RoleAssignmentDelegationType"),
                 enabled=p.req_flag("Enabled"),
-                recipient_write_scope=p.req_text("RecipientWriteScope"),
-                custom_recipient_write_scope=p.opt_text("CustomRecipientWriteScope"),
+                recipient_write_scope=write_scope,
+                custom_recipient_write_scope=None if ou_scope else custom,
                 custom_resource_scope=p.opt_text("CustomResourceScope"),
-                recipient_ou_scope=p.opt_text("RecipientOrganizationalUnitScope")
-                or p.opt_text("RecipientOrganizationUnitScope"),
+                recipient_ou_scope=ou_scope,
                 distinguished_name=p.text("DistinguishedName"),
                 guid=p.text("Guid"),
             )

@@ -11,24 +11,38 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import struct
 import threading
-import xml.etree.ElementTree as ET
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import requests
 from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
+from pypsrp.encryption import WinRMEncryption
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 
 from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, require_read_only
+from audit.collect.psrp_clixml import Skimmed, _ExchangeSerializer, fast_output_object, plain
 from audit.errors import CmdletUnavailableError, redact
 from audit.replies import MIB, ReplyLimits, ReplyRefused, ReplyTooSlow, call_deadline, guard_session
 
 T = TypeVar("T")
+
+__all__ = [
+    "AUTH_METHODS",
+    "DEFAULT_POOLS",
+    "MAX_POOLS",
+    "PsrpEndpoint",
+    "PsrpRunner",
+    "fast_output_object",
+    "invocation_errors",
+    "missing_role",
+    "plain",
+]
 
 # pypsrp logs failed requests at ERROR; with no handler configured Python would print them on stderr. Every
 # failure is reported by the collector itself, with what to do.
@@ -39,6 +53,16 @@ EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
 # tens of MiB is no PowerShell reply; the bound is generous and configurable (--max-reply-mib).
 DEFAULT_MAX_REPLY_BYTES = 64 * MIB
 AUTH_METHODS = ("kerberos", "negotiate", "ntlm", "basic", "certificate")
+
+# Exchange limits the remote PowerShell sessions one account may hold open at the same time with its throttling
+# policy's PowerShellMaxConcurrency: 18 in the default policy (Get-ThrottlingPolicy of Exchange 2013 CU23,
+# shared/domain/exchange-outputs.md section 4.8; parameter documented at
+# https://learn.microsoft.com/powershell/module/exchangepowershell/set-throttlingpolicy). The auditing account
+# shares that budget with its admins' own shells and other jobs, so collection opens a few runspace pools, never
+# more than MAX_POOLS, and a server that refuses one more session (the quota fault) is worked with the pools it
+# already gave.
+DEFAULT_POOLS = 3
+MAX_POOLS = 8
 
 # Reading RBAC objects takes the View-Only Configuration role; recipients take View-Only Recipients; both are held
 # by the View-Only Organization Management role group (exchange-rbac.md section 11;
@@ -78,153 +102,6 @@ class PsrpEndpoint:
         """The endpoint URL, for messages."""
         scheme = "https" if self.ssl else "http"
         return f"{scheme}://{self.server}:{self.port}/{self.path.strip('/')}"
-
-
-def plain(value: Any) -> Any:
-    """A deserialized PSRP value as plain Python: strings, bools, ints, lists, or None."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, GenericComplexObject):
-        # A multi-valued property arrives as an object of an Exchange collection type with a <LST>; pypsrp does
-        # not know the type and keeps the <LST> element in property_sets, as a list or as its XML text.
-        for entry in value.property_sets:
-            if isinstance(entry, list):
-                return [plain(v) for v in entry]
-            if isinstance(entry, str) and entry.lstrip().startswith(("<LST", "<IE")):
-                return _list_items(entry)
-        if value.to_string is not None:
-            return str(value.to_string)
-        return {str(k): plain(v) for k, v in value.adapted_properties.items()}
-    return str(value)
-
-
-_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-def _list_items(xml_text: str) -> list[Any]:
-    """The items of a CLIXML ``<LST>`` (strings, or the ToString of objects; Nil items dropped)."""
-    # The text is pypsrp's re-serialization of an element it already parsed, so entities are already resolved.
-    element = ET.fromstring(xml_text)  # noqa: S314
-    items: list[Any] = []
-    for child in element:
-        if child.tag == "Nil":
-            continue
-        if child.tag == "Obj":
-            text = child.findtext("ToString")
-            if text is not None:
-                items.append(_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text))
-            continue
-        if child.tag == "B":
-            items.append((child.text or "").strip().lower() == "true")
-            continue
-        items.append(_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), child.text or ""))
-    return items
-
-
-def _decode(text: str | None) -> str:
-    """A CLIXML string with PowerShell's ``_xHHHH_`` escapes undone (surrogate pairs rejoined)."""
-    if not text:
-        return ""
-    if "_x" not in text:
-        return text
-    raw = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    return raw.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-_SCALARS: dict[str, Callable[[str | None], Any]] = {
-    "S": _decode,
-    "URI": _decode,
-    "XD": _decode,
-    "B": lambda t: (t or "").strip().lower() == "true",
-    "I16": lambda t: int(t or 0),
-    "I32": lambda t: int(t or 0),
-    "I64": lambda t: int(t or 0),
-    "U16": lambda t: int(t or 0),
-    "U32": lambda t: int(t or 0),
-    "U64": lambda t: int(t or 0),
-    "By": lambda t: int(t or 0),
-    "SB": lambda t: int(t or 0),
-    "Db": lambda t: float(t or 0),
-    "Sg": lambda t: float(t or 0),
-    "D": lambda t: t or "",
-    "G": lambda t: t or "",
-    "DT": lambda t: t or "",
-    "TS": lambda t: t or "",
-    "Version": lambda t: t or "",
-    "C": lambda t: chr(int(t or 0)),
-    "Nil": lambda t: None,
-}
-
-
-class _Unsupported(Exception):
-    """The fast path met CLIXML it does not handle; pypsrp's own deserializer takes the object."""
-
-
-def _fast_value(element: ET.Element) -> Any:
-    convert = _SCALARS.get(element.tag)
-    if convert is not None:
-        return convert(element.text)
-    if element.tag != "Obj":
-        raise _Unsupported(element.tag)
-    for child in element:
-        if child.tag in ("LST", "IE"):
-            return [_fast_value(item) for item in child]
-    to_string = element.find("ToString")
-    if to_string is not None:
-        return _decode(to_string.text)
-    raise _Unsupported("Obj without ToString or list")
-
-
-def fast_output_object(xml_text: str, keep: Collection[str] | None = None) -> GenericComplexObject | None:
-    """Deserialize one Exchange output object (Partial serialization) quickly, or None to let pypsrp do it.
-
-    pypsrp 0.9 re-serializes every element it visits (``ET.tostring``), about 3 ms per Exchange object on this
-    machine; a 10,000-mailbox Get-Recipient would take half a minute in the client alone. Exchange's Partial
-    format is flat (scalars, ToString-only objects, lists of strings), so this reads it directly and hands
-    anything else (type-table objects, references) back to pypsrp. ``keep`` (lower-case names) drops every
-    other adapted property as it is read.
-    """
-    element = ET.fromstring(xml_text)  # noqa: S314  (a PSRP message from the server; expat resolves no entities)
-    if element.tag != "Obj":
-        return None
-    obj = GenericComplexObject()
-    try:
-        for child in element:
-            if child.tag == "TN":
-                obj.types = [t.text or "" for t in child]
-            elif child.tag == "ToString":
-                obj.to_string = _decode(child.text)
-            elif child.tag == "Props":
-                for prop in child:
-                    name = prop.attrib.get("N", "")
-                    if keep is None or name.lower() in keep:
-                        obj.adapted_properties[name] = _fast_value(prop)
-            elif child.tag == "MS":
-                obj.extended_properties = {p.attrib.get("N", ""): _fast_value(p) for p in child}
-            else:
-                return None  # TNRef across messages, LST/DCT at the top, primitives: pypsrp's business
-    except _Unsupported:
-        return None
-    if not obj.types or obj.types[0].removeprefix("Deserialized.").startswith("System."):
-        return None
-    return obj
-
-
-class _ExchangeSerializer(Serializer):
-    """pypsrp's serializer with a fast path for pipeline output objects (see :func:`fast_output_object`)."""
-
-    keep: frozenset[str] | None = None  # adapted properties to keep (lower case), None for all
-
-    def deserialize(self, element: Any, metadata: Any = None, clear: bool = True) -> Any:
-        if metadata is None and clear and isinstance(element, str) and element.startswith("<Obj"):
-            fast = fast_output_object(element, self.keep)
-            if fast is not None:
-                return fast
-        return super().deserialize(element, metadata, clear)
 
 
 def _error_text(record: Any) -> str:
@@ -280,6 +157,40 @@ _STATE_NAMES = {
 }
 
 
+_MIME_END = re.compile(rb"--\s*Encrypted Boundary--\r\n$")
+
+
+class _WinRMEncryption(WinRMEncryption):
+    """pypsrp's WinRM message decryption with the end-of-message marker looked for in the tail only.
+
+    pypsrp 0.9 strips that marker with a ``re.sub`` anchored at ``$`` over the whole encrypted payload, which tries
+    every ``--`` of a 500 KB reply: about a tenth of the client's CPU for a large collection. The marker can only
+    end the payload, so the same substitution over the last bytes gives the same payload.
+    """
+
+    def unwrap_message(self, message: bytes, boundary: str) -> bytes:
+        """Decrypt one reply, as WinRMEncryption.unwrap_message does."""
+        if boundary != "Encrypted Boundary":
+            return super().unwrap_message(message, boundary)
+        parts = [p for p in re.split(rb"--\s*Encrypted Boundary\r\n", message) if p]
+        out: list[bytes] = []
+        for i in range(0, len(parts), 2):
+            expected_length = int(parts[i].strip().split(b"Length=")[1])
+            payload = parts[i + 1]
+            cut = max(0, len(payload) - 256)
+            payload = payload[:cut] + _MIME_END.sub(b"", payload[cut:])
+            wrapped = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"")
+            header_length = struct.unpack("<i", wrapped[:4])[0]
+            data = self.context.unwrap_winrm(wrapped[4 : 4 + header_length], wrapped[4 + header_length :])
+            if len(data) != expected_length:
+                raise WinRMError(
+                    "The encrypted length from the server does not match the expected length, decryption failed, "
+                    f"actual: {len(data)} != expected: {expected_length}"
+                )
+            out.append(data)
+        return b"".join(out)
+
+
 def _close_refused_responses(wsman: WSMan) -> None:
     """Close the 401 reply when pypsrp cannot build a logon token from it (no KDC, no ticket, unknown SPN).
 
@@ -305,18 +216,33 @@ def _close_refused_responses(wsman: WSMan) -> None:
 
 
 class PsrpRunner:
-    """Runs read-only cmdlets over one pypsrp runspace pool, opened on first use and reused for every call."""
+    """Runs read-only cmdlets over up to ``pools`` pypsrp runspace pools, opened on first use and reused.
 
-    def __init__(self, endpoint: PsrpEndpoint) -> None:
+    ``run`` may be called from several threads at once: each call checks a pool out (pypsrp's RunspacePool and
+    PowerShell are not thread-safe, so a pool serves one call at a time), and a pool whose call failed below
+    PowerShell is closed, never reused. ``pools=1`` is the sequential collection of earlier versions.
+    """
+
+    def __init__(self, endpoint: PsrpEndpoint, pools: int = DEFAULT_POOLS) -> None:
         if endpoint.auth not in AUTH_METHODS:
             raise TransportFailure(
                 f"unknown authentication {endpoint.auth!r}; use one of {', '.join(AUTH_METHODS)}",
                 ErrorKind.AUTH,
                 fatal=True,
             )
+        if not 1 <= pools <= MAX_POOLS:
+            raise ValueError(f"pools must be between 1 and {MAX_POOLS}, not {pools}")
         self.endpoint = endpoint
-        self._pool: RunspacePool | None = None
+        self.pools = pools
+        self._limit = pools  # lowered when the server refuses one more session (PowerShellMaxConcurrency)
+        self._idle: list[RunspacePool] = []
+        self._open = 0  # pools opened or being opened, idle or checked out
+        self._cond = threading.Condition()
         self._timeouts = 0
+        self._fatal: TransportFailure | None = None  # once set, no call contacts the server again
+        # Read only the wanted properties' text (psrp_clixml.skim_output_object); False parses every element and
+        # drops the unwanted afterwards, as earlier versions did (kept for the side-by-side benchmark).
+        self.skim = True
 
     def _scrub(self, text: str) -> str:
         return redact(text, self.endpoint.username, self.endpoint.password)
@@ -384,12 +310,57 @@ class PsrpRunner:
             with contextlib.suppress(Exception):
                 wsman.close()
             raise
+        wrapper: object = getattr(transport, "encryption", None)
+        if type(wrapper) is WinRMEncryption:  # made by the first request of an encrypted session
+            wrapper.__class__ = _WinRMEncryption
         return pool
 
-    def _discard(self) -> None:
-        """Forget the current pool and close its HTTP session (a broken or timed-out session is never reused)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
+    def _checkout(self, timeout: float) -> RunspacePool:
+        """An idle pool, a newly opened one while under the limit, or (at the limit) the next pool released."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._fatal is None and not self._idle and self._open >= self._limit:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no PowerShell session became free within {timeout:g} s")
+                self._cond.wait(remaining)
+            if self._fatal is not None:
+                raise TransportFailure(str(self._fatal), self._fatal.kind, fatal=True)
+            if self._idle:
+                return self._idle.pop()
+            self._open += 1
+            first = self._open == 1
+        try:
+            return self._connect(timeout)
+        except WSManFaultError as exc:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify_all()
+                if first or not _is_quota_fault(exc):
+                    raise
+                # Exchange refused one more session (PowerShellMaxConcurrency, other sessions of the account
+                # count too): go on with the pools already open.
+                self._limit = max(1, self._open)
+            return self._checkout(max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify_all()
+            raise
+
+    def _release(self, pool: RunspacePool, *, broken: bool) -> None:
+        """Give a pool back for the next call, or close it when its call failed below PowerShell."""
+        with self._cond:
+            if not broken:
+                self._idle.append(pool)
+            else:
+                self._open -= 1
+                # A server that broke one session gets no more new ones than it still has: every orphaned shell
+                # counts against the account's PowerShellMaxConcurrency until the server expires it.
+                self._limit = max(1, min(self._limit, self._open))
+            self._cond.notify_all()
+        if broken:
+            # A broken or timed-out session is never reused (its pipeline may still be running).
             with contextlib.suppress(Exception):
                 pool.connection.close()
 
@@ -421,7 +392,6 @@ class PsrpRunner:
             return self._translate(TimeoutError(f"{what}: {exc}"), what)
         if isinstance(exc, ReplyRefused):
             # A server that sends more than any PowerShell reply holds, or sends us elsewhere, is not talked to again.
-            self._discard()
             return TransportFailure(
                 f"{ep.url} answered {what} with a refused reply: {exc}",
                 ErrorKind.TRANSPORT,
@@ -429,7 +399,6 @@ class PsrpRunner:
             )
         if isinstance(exc, TimeoutError):
             self._timeouts += 1
-            self._discard()  # the pipeline may still be running; never reuse that pool
             return TransportFailure(
                 f"{exc} at {ep.url}; the server did not answer in time (raise --timeout if it is just slow)",
                 ErrorKind.TIMEOUT,
@@ -462,7 +431,6 @@ class PsrpRunner:
             return self._translate(TimeoutError(f"{what}: no reply"), what)
         if isinstance(exc, requests.exceptions.ConnectionError):
             refused = "refused" in str(exc).lower() or "NewConnectionError" in repr(exc)
-            self._discard()
             if refused:
                 return TransportFailure(
                     f"cannot connect to {ep.url}: connection refused; check --server and --port and that the "
@@ -477,13 +445,11 @@ class PsrpRunner:
                 fatal=False,
             )
         if isinstance(exc, WSManFaultError):
-            self._discard()
             reason = self._scrub(str(exc.reason or exc.code))
             return TransportFailure(
                 f"{ep.url} answered {what} with a WSMan fault: {reason}", ErrorKind.TRANSPORT, fatal=False
             )
         if isinstance(exc, WinRMError):
-            self._discard()
             return TransportFailure(
                 f"{ep.url} answered {what} with a WinRM error: {self._scrub(str(exc))[:500]}",
                 ErrorKind.TRANSPORT,
@@ -504,7 +470,6 @@ class PsrpRunner:
                 ErrorKind.AUTH,
                 fatal=True,
             )
-        self._discard()
         return TransportFailure(
             f"unexpected reply from {ep.url} while {what} ({type(exc).__name__}: {self._scrub(str(exc))[:300]})",
             ErrorKind.TRANSPORT,
@@ -516,28 +481,39 @@ class PsrpRunner:
     ) -> CmdletResult:
         """Run one Get-* cmdlet with parameters; see :class:`audit.collect.interface.CmdletRunner`."""
         require_read_only(cmdlet)
+        keep = frozenset(p.lower() for p in properties) if properties is not None else None
         failure: TransportFailure | None = None
+        pool: RunspacePool | None = None
         try:
-            if self._pool is None:
-                self._pool = self._connect(timeout)
-            pool = self._pool
+            pool = self._checkout(timeout)
             serializer = pool._serializer
             if isinstance(serializer, _ExchangeSerializer):
-                serializer.keep = frozenset(p.lower() for p in properties) if properties is not None else None
+                serializer.keep = keep
+                serializer.skim = self.skim
             ps = PowerShell(pool).add_cmdlet(cmdlet)
             for name, value in params.items():
                 # A True value is a switch parameter (e.g. -GetEffectiveUsers); pypsrp sends a name-only argument.
                 ps.add_parameter(name, None if value is True else value)
             output = self._bounded(ps.invoke, timeout, f"running {cmdlet}")
         except (TransportFailure, CmdletUnavailableError):
+            if pool is not None:
+                self._release(pool, broken=True)
             raise
         except Exception as exc:
             # Raised outside this block: the library's exception, and the frames of its traceback that may hold a
             # half-parsed hostile reply (megabytes of expanded entities), must not live on as the __context__ of
             # the failure the collector keeps.
+            if pool is not None:
+                self._release(pool, broken=True)
             failure = self._translate(exc, f"running {cmdlet}")
         if failure is not None:
+            if failure.fatal:
+                with self._cond:
+                    self._fatal = self._fatal or failure
+                    self._cond.notify_all()
             raise failure
+        assert pool is not None
+        self._release(pool, broken=False)
         self._timeouts = 0
         records = list(ps.streams.error or [])
         for record in records:
@@ -546,11 +522,15 @@ class PsrpRunner:
                 raise CmdletUnavailableError(cmdlet, role, group)
         objects: list[dict[str, Any]] = []
         type_names: list[tuple[str, ...]] = []
+        chains: dict[int, tuple[str, ...]] = {}  # skimmed objects share their chain's list: one tuple per chain
         for item in output or []:
-            if isinstance(item, GenericComplexObject):
+            if type(item) is Skimmed:
+                # Already plain values, and only the wanted properties (see skim_output_object).
+                objects.append(item.adapted_properties)
+                type_names.append(chains.get(id(item.types)) or chains.setdefault(id(item.types), tuple(item.types)))
+            elif isinstance(item, GenericComplexObject):
                 wanted = item.adapted_properties
-                if properties is not None:
-                    keep = {p.lower() for p in properties}
+                if keep is not None:
                     wanted = {k: v for k, v in wanted.items() if k.lower() in keep}
                 objects.append({str(k): plain(v) for k, v in wanted.items()})
                 type_names.append(tuple(str(t) for t in item.types))
@@ -567,12 +547,21 @@ class PsrpRunner:
         return CmdletResult(objects=objects, errors=errors, error_kind=kind, type_names=type_names)
 
     def close(self) -> None:
-        """Close the runspace pool (best effort: a server that no longer answers is simply left)."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        # Closing is best effort: a server that stopped answering expires the shell on its own.
-        with contextlib.suppress(Exception):
-            self._bounded(pool.close, 5.0, "closing the PowerShell session")
-        with contextlib.suppress(Exception):
-            pool.connection.close()
+        """Close every idle runspace pool (best effort: a server that no longer answers is simply left)."""
+        with self._cond:
+            pools, self._idle = self._idle, []
+            self._open -= len(pools)
+        for pool in pools:
+            # Closing is best effort: a server that stopped answering expires the shell on its own.
+            with contextlib.suppress(Exception):
+                self._bounded(pool.close, 5.0, "closing the PowerShell session")
+            with contextlib.suppress(Exception):
+                pool.connection.close()
+
+
+def _is_quota_fault(exc: WSManFaultError) -> bool:
+    """Whether a fault is WinRM's QuotaLimit: the account holds as many shells as its policy allows."""
+    # MS-WSMV 3.1.4.5.2.1: a wsman:QuotaLimit fault answers a Create over a quota; Exchange's text names the
+    # PowerShellMaxConcurrency of the throttling policy ("This user is allowed a maximum of 18 concurrent shells").
+    text = f"{exc.code} {exc.reason}".lower()
+    return "quota" in text or "concurrent shells" in text or "maxconcurrency" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from audit.evaluate.checks import CHECKS
+from audit.evaluate.rules import RULES
 
 # What the checks that read no cmdlet output decide from.
 _OTHER_INPUTS = {
@@ -54,7 +55,31 @@ def catalogue_markdown() -> str:
             lines.append(f"Source: <{spec.doc_url}>")
         else:
             lines.append("Source: exaudit's own rule (a waiver is a promise with a date).")
+    lines += _rules_section()
     return "\n".join(lines) + "\n"
+
+
+def _rules_section() -> list[str]:
+    """Exchange's access rules (audit.evaluate.rules): what Exchange does, its source, the checks that report it."""
+    lines = [
+        "",
+        "## Exchange's access rules",
+        "",
+        "What Exchange does that decides which mailboxes the integration reaches, where Microsoft says so, and which",
+        "checks report a tenant that breaks or relies on it. Generated from `audit/evaluate/rules.py`.",
+        "",
+        "| rule | reported by |",
+        "|---|---|",
+    ]
+    lines += [f"| {_cell(rule.name)} | {_check_links(rule.checks)} |" for rule in RULES]
+    for rule in RULES:
+        lines += ["", f"### {rule.name}", "", rule.exchange, "", f"Reported by {_check_links(rule.checks)}.", ""]
+        lines += ["Sources:", "", *(f"- <{url}>" for url in rule.sources)]
+    return lines
+
+
+def _check_links(checks: tuple[str, ...]) -> str:
+    return ", ".join(f"[{c}](#{c.lower()})" for c in checks)
 
 
 if __name__ == "__main__":

@@ -204,7 +204,10 @@ CHECKS: dict[str, CheckSpec] = {
         severity=Severity.HIGH,
         rationale=(
             "MemberOfGroup takes a distinguished name. A DN built from a misspelled lookup (the seed article's "
-            "'Claendar' typo) or copied from another group silently selects no mailboxes or the wrong ones."
+            "'Claendar' typo) or copied from another group silently selects no mailboxes or the wrong ones. Renaming "
+            "the group changes its DN while the scope's stored filter keeps the old one: when exactly one group has "
+            "the policy's members, the finding says the group was probably renamed to it and points the fix at the "
+            "scope's filter."
         ),
         remediation=(
             "$g = Get-DistributionGroup -Identity '{group}'\n"
@@ -288,7 +291,10 @@ CHECKS: dict[str, CheckSpec] = {
         severity=Severity.MEDIUM,
         rationale=(
             "Only a mailbox hosted in this organization has a calendar EWS can impersonate. Mail users, contacts, "
-            "remote mailboxes and disabled user accounts are members the integration will fail on."
+            "remote mailboxes and disabled user accounts are members the integration will fail on. When the policy "
+            "lists group.memberTypes (RecipientTypeDetails, e.g. [UserMailbox] for field staff), a member of another "
+            "type is named too: a shared, room or equipment mailbox can be impersonated, but it is not who the "
+            "scope is for."
         ),
         remediation="Remove-DistributionGroupMember -Identity '{group}' -Member '{member}' -Confirm:$false",
         doc_url=_IMPERSONATION,

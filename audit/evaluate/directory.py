@@ -4,7 +4,8 @@ Exchange names the same object in several ways: a canonical name (``contoso.com/
 ``Identity``, ``RoleAssignee`` and ``Members`` hold at the Partial serialization level), a distinguished name (what
 ``MemberOfGroup`` and ``memberOf`` hold), a Name, a DisplayName (not unique:
 https://github.com/MicrosoftDocs/office-docs-powershell/issues/3152), SMTP addresses and a UPN. Every lookup here
-is case-insensitive, like Exchange's, and returns every match so that the caller can treat ambiguity as such.
+is case-insensitive, like Exchange's, and returns every match so that the caller can treat ambiguity as such. A DN
+is also found when written another way (escapes, blanks, case of the attribute types: RFC 4514, audit.opath.dn).
 Building the index is O(records); every lookup after that is O(1), so evaluating 100,000 recipients stays linear.
 """
 
@@ -14,7 +15,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from audit.opath.normal import canonical_dn
+from audit.opath.dn import canonical_dn
 from audit.snapshot import Group, Mailbox, Recipient, RoleAssignment, RoleGroup, Snapshot, User
 
 # Assignments to a role assignment policy give end-user roles (MyBaseOptions, ...) to every mailbox that has the
@@ -114,13 +115,44 @@ class Directory:
                 parents = self._parents[self.canonical(member)]
                 if container not in parents:
                     parents.append(container)
+        self._dn_forms: dict[str, str] | None = None  # canonical DN -> the DN as the records write it (lower case)
         self.assignments_by_role: dict[str, list[RoleAssignment]] = defaultdict(list)
         for assignment in snapshot.role_assignments:
             self.assignments_by_role[key(assignment.role)].append(assignment)
 
+    def _key(self, identity: str) -> str:
+        """The lookup key of an identity; a DN written another way than the records write it is mapped to theirs."""
+        k = key(identity)
+        if "=" not in k or any(
+            k in index
+            for index in (
+                self._groups_by_id,
+                self._role_groups_by_id,
+                self._recipients_by_id,
+                self._users,
+                self._mailboxes,
+            )
+        ):
+            return k
+        if self._dn_forms is None:
+            # Built on the first DN lookup only: parsing 100,000 recipient DNs up front would cost every evaluation.
+            self._dn_forms = {}
+            records: list[Iterable[User | Mailbox | Recipient | Group | RoleGroup]] = [
+                self.snapshot.role_groups,
+                self.snapshot.groups,
+                self.snapshot.recipients,
+                self.snapshot.mailboxes,
+                self.snapshot.users,
+            ]
+            for kind in records:
+                for record in kind:
+                    if dn := record.distinguished_name:
+                        self._dn_forms.setdefault(canonical_dn(dn), key(dn))
+        return self._dn_forms.get(canonical_dn(identity), k)
+
     def canonical(self, identity: str) -> str:
         """The lower-cased Identity of the record an identity or DN names (the text itself when unknown)."""
-        k = key(identity)
+        k = self._key(identity)
         for found in (self._groups_by_id.get(k), self._role_groups_by_id.get(k), self._recipients_by_id.get(k)):
             if found is not None:
                 return found.identity.casefold()
@@ -131,11 +163,11 @@ class Directory:
 
     def users(self, name: str) -> list[User]:
         """Users known by this identity, DN, UPN, WindowsEmailAddress, SamAccountName or Name."""
-        return list(self._users.get(key(name), ()))
+        return list(self._users.get(self._key(name), ()))
 
     def mailboxes(self, name: str) -> list[Mailbox]:
         """Mailboxes known by this identity, DN, primary SMTP address or UPN."""
-        k = key(name)
+        k = self._key(name)
         found = self._mailboxes.get(k)
         if found:
             return list(found)
@@ -148,7 +180,7 @@ class Directory:
 
     def recipient(self, identity: str) -> Recipient | None:
         """The recipient with this identity (canonical name) or DN."""
-        return self._recipients_by_id.get(key(identity))
+        return self._recipients_by_id.get(self._key(identity))
 
     def recipient_by_address(self, address: str) -> Recipient | None:
         """The recipient with this SMTP address (any proxy address), identity or DN; Entra names users by UPN."""
@@ -168,10 +200,10 @@ class Directory:
 
     def group(self, identity: str) -> Group | None:
         """The group with this identity (canonical name) or DN."""
-        return self._groups_by_id.get(key(identity))
+        return self._groups_by_id.get(self._key(identity))
 
     def group_by_dn(self, dn: str) -> Group | None:
-        """The group with this distinguished name, compared as Active Directory does (case, blanks)."""
+        """The group with this distinguished name, compared as LDAP does (RFC 4514 syntax, values ignoring case)."""
         return self._groups_by_dn.get(canonical_dn(dn))
 
     def groups_named(self, name: str) -> list[Group]:
@@ -180,7 +212,7 @@ class Directory:
 
     def role_group(self, identity: str) -> RoleGroup | None:
         """The role group with this identity (canonical name) or DN."""
-        return self._role_groups_by_id.get(key(identity))
+        return self._role_groups_by_id.get(self._key(identity))
 
     def role_groups_named(self, name: str) -> list[RoleGroup]:
         """Role groups whose Name or DisplayName is ``name``."""
@@ -188,7 +220,7 @@ class Directory:
 
     def label(self, identity: str) -> str:
         """A short human name for any identity: the record's Name, else the identity itself."""
-        k = key(identity)
+        k = self._key(identity)
         for found in (
             self._role_groups_by_id.get(k),
             self._groups_by_id.get(k),
@@ -203,7 +235,7 @@ class Directory:
 
     def is_group(self, identity: str) -> bool:
         """Whether an identity names a group or role group (so its members are reached through it)."""
-        k = key(identity)
+        k = self._key(identity)
         if k in self._groups_by_id or k in self._role_groups_by_id:
             return True
         recipient = self._recipients_by_id.get(k)

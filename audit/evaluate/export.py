@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from audit.errors import FilterError, UsageError
 from audit.evaluate.context import grants_access
 from audit.evaluate.directory import ASSIGNMENT_POLICY, Directory, key
-from audit.evaluate.powershell import escape_control
+from audit.evaluate.powershell import escape_control, ps
+from audit.evaluate.reach import is_dn, ou_canonical, within
 from audit.opath import Comparison, compile_filter, parse
+from audit.policy.model import HOSTED_MAILBOX_TYPES
 from audit.snapshot import Group, ManagementScope, RoleAssignment, RoleGroup, Snapshot, User
 
 ROLE = "ApplicationImpersonation"
@@ -122,16 +124,76 @@ def _in_filter(snapshot: Snapshot, scope: ManagementScope) -> list[str]:
     except FilterError:
         return []
     mailboxes = {key(m.identity) for m in snapshot.mailboxes}
+    selects = within(scope.recipient_root, predicate)  # only below the scope's RecipientRoot, when it has one
     return sorted(
         r.primary_smtp_address.lower()
         for r in snapshot.recipients
-        if key(r.identity) in mailboxes and r.primary_smtp_address and predicate(r)
+        if key(r.identity) in mailboxes and r.primary_smtp_address and selects(r)
     )
 
 
 def _mailbox_address(directory: Directory, identity: str) -> str | None:
     recipient = directory.recipient(identity)
     return recipient.primary_smtp_address.lower() if recipient is not None and recipient.primary_smtp_address else None
+
+
+def _member_type(directory: Directory, member: str) -> str:
+    """A member's RecipientTypeDetails as EXA035 reads it (Get-Mailbox first, else Get-Recipient), or ""."""
+    mailboxes = directory.mailboxes(member)
+    if mailboxes:
+        return mailboxes[0].recipient_type_details
+    recipient = directory.recipient(member)
+    return recipient.recipient_type_details if recipient is not None else ""
+
+
+def _named(names: list[str], limit: int = 10) -> str:
+    """Names for a comment line, bounded (a group of thousands must not make a line of thousands)."""
+    shown = ", ".join(_q(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _member_types(directory: Directory, members: list[str]) -> list[str]:
+    """The ``memberTypes`` lines proposed from the members' RecipientTypeDetails (EXA035 judges them).
+
+    One type of hosted mailbox for every member: that type. Several, UserMailbox among them: [UserMailbox] (what a
+    field staff group holds) and a REVIEW naming the members of the other types, which EXA035 then names until
+    they leave the group or their type is added here: never a wider list than the staff type, chosen silently.
+    Otherwise memberTypes stays unset (any mailbox hosted here), with a REVIEW saying why.
+    """
+    by_type: dict[str, list[str]] = {}
+    for member in members:
+        kind = _member_type(directory, member)
+        if kind:  # a member that is no recipient is EXA035's finding whatever memberTypes says
+            by_type.setdefault(kind, []).append(_mailbox_address(directory, member) or directory.label(member))
+    if not by_type:
+        return []
+    hosted = [k for k in by_type if k in HOSTED_MAILBOX_TYPES]
+    if len(by_type) == 1 and hosted:
+        return [f"  memberTypes: [{hosted[0]}]"]
+    others = "; ".join(
+        f"{_q(kind)}: " + _named(sorted(names)) for kind, names in sorted(by_type.items()) if kind != "UserMailbox"
+    )
+    if "UserMailbox" in by_type:
+        return [
+            f"  # REVIEW: members of other types than UserMailbox ({others}); EXA035 names them until they leave the",
+            "  # group or their type is added here",
+            "  memberTypes: [UserMailbox]",
+        ]
+    return [
+        f"  # REVIEW: the members are not all of one type of hosted mailbox ({others}); memberTypes is left unset",
+        "  # (any mailbox hosted here): list the RecipientTypeDetails that belong in the scope",
+    ]
+
+
+def _root(root: str) -> str:
+    """A RecipientRoot in the canonical form Exchange shows (``contoso.com/Field Sales``), from a DN or canonical name.
+
+    A DN whose values hold a '/' stays a DN (Exchange accepts either form): a canonical name escapes it, and an
+    unescaped one would name another OU.
+    """
+    if is_dn(root) and "/" in root:
+        return root.strip()
+    return ou_canonical(root)
 
 
 def group_section(directory: Directory, group: Group) -> list[str]:
@@ -161,6 +223,7 @@ def group_section(directory: Directory, group: Group) -> list[str]:
         out += ["  members:", f"    exactly:{_list(addresses, '      ')}"]
     else:
         out += ["  # REVIEW: the group has no mailbox members", "  members:", "    atMost: []"]
+    out += _member_types(directory, members)
     return out
 
 
@@ -180,6 +243,18 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
         )
     main = paths[0]
     scope_name = main.assignment.custom_recipient_write_scope
+    ou = main.assignment.recipient_ou_scope
+    if not scope_name and ou:
+        # Scoped, but not by a management scope, which is what a policy names (grant.scope): say so, never
+        # "unscoped". Set-ManagementRoleAssignment -CustomRecipientWriteScope overwrites the OU scope
+        # (https://learn.microsoft.com/powershell/module/exchangepowershell/set-managementroleassignment).
+        raise UsageError(
+            f"{ROLE} reaches {user.user_principal_name or user.name} through the OU-scoped assignment "
+            f"{main.assignment.name!r} (RecipientWriteScope OU: every mailbox below {escape_control(ou)}); a policy "
+            f"names a management scope. Create one (New-ManagementScope -RecipientRoot {ps(ou)} and a filter for the "
+            "mailboxes the integration needs) and give it to the assignment with Set-ManagementRoleAssignment "
+            "-CustomRecipientWriteScope, which replaces the OU scope; then export."
+        )
     if not scope_name:
         raise UsageError(
             f"{ROLE} reaches {user.user_principal_name or user.name} unscoped (RecipientWriteScope "
@@ -240,6 +315,8 @@ def export_policy(snapshot: Snapshot, service_account: str, *, name: str | None 
         out.append(f"    memberOfGroup: {_q(group.name)}")
     else:
         out.append(f"    opath: {_q(scope.recipient_filter or '')}")
+    if scope.recipient_root:
+        out.append(f"  recipientRoot: {_q(_root(scope.recipient_root))}")
     if group is not None:
         out += group_section(directory, group)
     allow = " groupMembers" if group is not None else _list(_in_filter(snapshot, scope), "    ")

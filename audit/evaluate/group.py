@@ -13,11 +13,12 @@ from audit.evaluate.directory import key
 from audit.evaluate.powershell import ps
 from audit.evaluate.scope import listing
 from audit.findings import Status
+from audit.policy.model import HOSTED_MAILBOX_TYPES
 from audit.snapshot import Group
 
 # Mailboxes hosted in this organization have a calendar EWS can impersonate. RemoteUserMailbox (a mailbox in
 # Exchange Online seen from on-premises), MailUser and MailContact do not.
-SYNCABLE = {"usermailbox", "sharedmailbox", "roommailbox", "equipmentmailbox", "linkedmailbox", "teammailbox"}
+SYNCABLE = frozenset(t.casefold() for t in HOSTED_MAILBOX_TYPES)
 # A user mailbox whose account is disabled cannot be used; shared, room and equipment mailboxes have disabled
 # accounts by design, and a linked mailbox's account lives in another forest.
 NEEDS_ENABLED_ACCOUNT = {"usermailbox"}
@@ -310,13 +311,26 @@ def exa034(ctx: Context) -> Verdict:
     )
 
 
+def _type_of(ctx: Context, member: str) -> str:
+    """The member's RecipientTypeDetails as Exchange shows it (Get-Mailbox first, else Get-Recipient), or ""."""
+    mailboxes = ctx.directory.mailboxes(member)
+    if mailboxes:
+        return mailboxes[0].recipient_type_details
+    recipient = ctx.directory.recipient(member)
+    return recipient.recipient_type_details if recipient is not None else ""
+
+
 def exa035(ctx: Context) -> Verdict:
-    """Every direct member (groups aside) is a mailbox hosted here that can be impersonated."""
+    """Every direct member (groups aside) is a mailbox hosted here that can be impersonated, of an allowed type."""
     group, blocked = _group(ctx)
     if group is None:
         assert blocked is not None
         return blocked
+    assert ctx.policy.spec.group is not None
+    kinds = ctx.policy.spec.group.member_types
+    allowed = {k.casefold() for k in kinds} if kinds is not None else None
     problems: list[tuple[str, str]] = []  # (description, identity)
+    misplaced: set[str] = set()  # mailboxes that can be synced but are not of a type the policy allows
     checked = 0
     for member in group.members:
         if ctx.directory.is_group(member):
@@ -329,40 +343,77 @@ def exa035(ctx: Context) -> Verdict:
             what = "a user without a mailbox" if ctx.directory.users(member) else "not a recipient"
             problems.append((f"{label} is {what}", member))
             continue
-        details = key(
-            mailboxes[0].recipient_type_details if mailboxes else recipient.recipient_type_details if recipient else ""
-        )
+        shown = _type_of(ctx, member)
+        details = key(shown)
         if details not in SYNCABLE:
-            shown = (
-                mailboxes[0].recipient_type_details
-                if mailboxes
-                else recipient.recipient_type_details
-                if recipient
-                else ""
-            )
             problems.append((f"{label} is a {shown}, not a mailbox in this organization", member))
+        elif allowed is not None and details not in allowed:
+            # A shared, room or equipment mailbox can be impersonated, but it is not field staff: the policy
+            # names the recipient types that belong in the scope (group.memberTypes).
+            problems.append((f"{label} is a {shown}, not {_types(kinds)} (group.memberTypes)", member))
+            misplaced.add(member)
         elif not mailboxes:
             problems.append((f"{label} has no Get-Mailbox record", member))
         elif details in NEEDS_ENABLED_ACCOUNT and mailboxes[0].account_disabled:
             problems.append((f"{label} is a UserMailbox whose account is disabled", member))
-    expected = "every member a mailbox hosted here, account enabled"
+    expected = (
+        f"every member a {_types(kinds)} hosted here, account enabled"
+        if kinds is not None
+        else "every member a mailbox hosted here, account enabled"
+    )
     if not problems:
         return Verdict(
             Status.PASS,
-            f"All {checked} member(s) of '{group.name}' are mailboxes that can be synced.",
+            f"All {checked} member(s) of '{group.name}' are mailboxes that can be synced"
+            + (f" ({_types(kinds)})." if kinds is not None else "."),
             expected=expected,
             actual=f"{checked} syncable mailbox(es)",
             evidence=(_line(group),),
         )
+    if not misplaced:
+        what = "cannot be synced"
+    elif len(misplaced) == len(problems):
+        what = "are not of the types the policy allows"
+    else:
+        what = "cannot be synced or are not of the types the policy allows"
     return Verdict(
         Status.FAIL,
-        f"{len(problems)} member(s) of '{group.name}' cannot be synced: " + "; ".join(p for p, _ in problems) + ".",
+        f"{len(problems)} member(s) of '{group.name}' {what}: " + "; ".join(p for p, _ in problems) + ".",
         expected=expected,
         actual="; ".join(p for p, _ in problems),
         evidence=(_line(group),),
-        remediation="\n".join(
-            f"Remove-DistributionGroupMember -Identity {ps(group.name)} -Member {ps(i)} "
-            "-BypassSecurityGroupManagerCheck -Confirm:$false   # or give it a mailbox"
-            for _, i in problems
-        ),
+        remediation="\n".join(_exa035_fix(ctx, group, i, misplaced, kinds) for _, i in problems),
     )
+
+
+def _exa035_fix(ctx: Context, group: Group, member: str, misplaced: set[str], kinds: tuple[str, ...] | None) -> str:
+    remove = (
+        f"Remove-DistributionGroupMember -Identity {ps(group.name)} -Member {ps(member)} "
+        "-BypassSecurityGroupManagerCheck -Confirm:$false   "
+    )
+    if member not in misplaced:
+        return remove + "# or give it a mailbox"
+    recipient = ctx.directory.recipient(member)
+    if recipient is None or not ctx.policy.expected_members.required & ctx.directory.addresses(recipient):
+        return remove + f"# not a {_types(kinds)} (group.memberTypes)"
+    # The policy names this mailbox as a member, so removing it would only trade EXA035 for EXA033: either it is
+    # no longer field staff (take it out of group.members and the group) or its type changed by mistake, and
+    # Set-Mailbox -Type converts it back (Regular, Room, Equipment, Shared):
+    # https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/set-mailbox#-type
+    advice = (
+        f"# {recipient.primary_smtp_address} is in the policy's group.members but not a {_types(kinds)}: convert it "
+        "back, or take it out of group.members and the group"
+    )
+    target = next((_SET_MAILBOX_TYPE[k] for k in kinds or () if k in _SET_MAILBOX_TYPE), None)
+    if target is None:
+        return advice
+    return advice + f"\nSet-Mailbox -Identity {ps(recipient.primary_smtp_address)} -Type {target}"
+
+
+_SET_MAILBOX_TYPE = {"UserMailbox": "Regular", "SharedMailbox": "Shared", "RoomMailbox": "Room",
+                     "EquipmentMailbox": "Equipment"}  # fmt: skip
+
+
+def _types(kinds: tuple[str, ...] | None) -> str:
+    """``UserMailbox`` or ``UserMailbox or SharedMailbox``: the allowed member types, as the policy lists them."""
+    return " or ".join(kinds or ())

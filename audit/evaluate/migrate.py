@@ -178,6 +178,8 @@ def _policy(policy: LoadedPolicy, app: AppIdentity, role: str, keep_ews: bool) -
         for key, values in (("exactly", m.exactly), ("atLeast", m.at_least), ("atMost", m.at_most)):
             if values is not None:
                 lines.append(f"    {key}:" + ("".join(f"\n      - {_q(v)}" for v in values) if values else " []"))
+        if g.member_types is not None:
+            lines.append(f"  memberTypes: [{', '.join(g.member_types)}]")
     lines += [
         "",
         "# Entra ID application permissions the app may hold besides its Exchange role: none that reach mailboxes.",

@@ -13,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 
 from audit.evaluate.apps import mailbox_grants
+from audit.evaluate.checks import GROUPS, RECIPIENTS
 from audit.evaluate.context import Context, Verdict
 from audit.evaluate.directory import key
 from audit.evaluate.exo import propagating
 from audit.evaluate.powershell import ps
-from audit.evaluate.scope import listing
+from audit.evaluate.sample import outside_pool
+from audit.evaluate.scope import listing, out_of_reach
 from audit.findings import Severity, Status
 from audit.snapshot import Probe, ProbeOutcome
 
@@ -94,6 +96,29 @@ def _incomplete(ctx: Context) -> str:
     return "no probe was recorded"
 
 
+def _with_reasons(ctx: Context, failed: list[str], denied: dict[int, str]) -> tuple[list[str], list[str]]:
+    """The failures with EXA040's reason for each refusal it can explain, and one evidence line per reason.
+
+    A mailbox refused as outside the scope that an exclusive scope takes away, or that the scope's RecipientRoot
+    does not contain, is named with that reason in EXA040's words instead of "outside the scope"
+    (scope.out_of_reach), so the two findings tell one story. Only the wording changes: the refusal is a failure
+    whatever its reason, and a refusal EXA040 cannot explain keeps "outside the scope".
+    """
+    if not denied:
+        return failed, []
+    reasons = out_of_reach(ctx, list(denied.values()))
+    if not reasons:
+        return failed, []
+    out = list(failed)
+    evidence: list[str] = []
+    for index, mailbox in denied.items():
+        reason = reasons.get(mailbox)
+        if reason:
+            out[index] = out[index].removesuffix("(outside the scope)") + f"({reason}, see EXA040)"
+            evidence.append(f"effective scope (EXA040): {mailbox} {reason}")
+    return out, evidence
+
+
 def exa050(ctx: Context) -> Verdict:
     """Every mailbox expected in scope was impersonated successfully; write-probe leftovers are reported with it."""
     verdict = _exa050(ctx)
@@ -142,6 +167,7 @@ def _exa050(ctx: Context) -> Verdict:
         return Verdict(Status.SKIP, "The policy expects no mailbox in scope to probe.")
     seen = _latest(ctx, "allow")
     failed: list[str] = []
+    denied: dict[int, str] = {}  # index in failed -> mailbox refused as outside the scope
     unknown: list[tuple[str, str]] = []
     evidence: list[str] = []
     for mailbox in wanted:
@@ -162,6 +188,7 @@ def _exa050(ctx: Context) -> Verdict:
             # Graph 404 (no such user, MailboxNotEnabledForRESTAPI) says nothing about the app's access.
             unknown.append((mailbox, f"no mailbox to probe ({p.response_code or '404'})"))
         elif p.outcome is ProbeOutcome.DENIED:
+            denied[len(failed)] = mailbox
             failed.append(f"{mailbox} refused with {p.response_code or _refusal(ctx)} (outside the scope)")
         elif p.outcome is ProbeOutcome.NO_IMPERSONATION_RIGHT:
             # Observed: the account holds no working impersonation right at all (disabled/Delegating-only grant).
@@ -173,6 +200,8 @@ def _exa050(ctx: Context) -> Verdict:
             failed.append(f"{mailbox} has no mailbox ({p.response_code or 'ErrorNonExistentMailbox'})")
         else:
             unknown.append((mailbox, f"{p.outcome} {p.response_code} {p.detail}".strip()))
+    failed, why = _with_reasons(ctx, failed, denied)
+    evidence.extend(why)
     allowed = len(wanted) - len(failed) - len(unknown)
     actual = f"{allowed} of {len(wanted)} allowed"
     waiting = _propagating(ctx, "allow") if failed else ""
@@ -214,6 +243,13 @@ def _exa050(ctx: Context) -> Verdict:
     )
 
 
+def _pool(ctx: Context) -> list[str] | None:
+    """The recipients outside the scope the sample is drawn from, or None when membership was not read."""
+    if not all(ctx.snapshot.call_status(cmdlet)[0] for cmdlet in (GROUPS, RECIPIENTS)):
+        return None  # the runner drew no sample either (audit.run._membership_read); the sample stays undecided
+    return outside_pool(ctx.policy, ctx.snapshot.groups, ctx.snapshot.recipients)
+
+
 def exa051(ctx: Context) -> Verdict:
     """Every canary (and sampled out-of-scope recipient) was refused with ErrorImpersonateUserDenied."""
     probes = ctx.policy.spec.probes
@@ -239,10 +275,21 @@ def exa051(ctx: Context) -> Verdict:
         if probes.deny.sample
         else []
     )
-    if probes.deny.sample and len(sampled) < probes.deny.sample and ctx.snapshot.probe_run is not None:
-        note = f"only {len(sampled)} of {probes.deny.sample} sampled recipients were probed"
-    else:
-        note = ""
+    note, capped = "", ""
+    if probes.deny.sample and ctx.snapshot.probe_run is not None:
+        pool = _pool(ctx)
+        if pool is not None and len(pool) < probes.deny.sample:
+            # Fewer recipients outside the scope exist than the sample asks for: the runner probes the whole pool,
+            # and the sample is complete when every one of them was refused. Each is checked below, so a pool
+            # member without a probe record stays undecided (fail closed).
+            sampled = sorted({*sampled, *pool})
+            capped = (
+                f"all {len(pool)} recipient(s) outside the scope probed, sample {probes.deny.sample} capped"
+                if pool
+                else f"no recipient exists outside the scope to sample: sample {probes.deny.sample} capped to 0"
+            )
+        elif len(sampled) < probes.deny.sample:
+            note = f"only {len(sampled)} of {probes.deny.sample} sampled recipients were probed"
     breached: list[str] = []
     unknown: list[tuple[str, str]] = []
     evidence: list[str] = []
@@ -261,6 +308,8 @@ def exa051(ctx: Context) -> Verdict:
         else:
             # Refused for another reason (no impersonation right, no mailbox, 401, error): the scope is unproven.
             unknown.append((mailbox, f"{p.outcome} {p.response_code} {p.detail}".strip()))
+    if capped:
+        evidence.insert(0, f"sample: {capped}")
     actual = f"{len(breached)} reachable, {len(unknown)} undecided of {len(canaries) + len(sampled)}"
     undecided = "; ".join(x for x in (_by_reason(unknown) if unknown else "", note) if x)
     waiting = _propagating(ctx, "deny") if breached else ""
@@ -305,10 +354,14 @@ def exa051(ctx: Context) -> Verdict:
             evidence=_bounded(evidence),
         )
     if not canaries and not sampled:
+        if capped:
+            # Nothing outside the scope exists, so nothing was refused: not a PASS of "refused".
+            return Verdict(Status.SKIP, f"The policy names no canary and {capped}; nothing was proven refused.")
         return Verdict(Status.SKIP, "The policy names no canary and asks for no sample.")
     return Verdict(
         Status.PASS,
-        f"All {len(canaries) + len(sampled)} canary/sampled mailbox(es) were refused with {_refusal(ctx)}.",
+        f"All {len(canaries) + len(sampled)} canary/sampled mailbox(es) were refused with {_refusal(ctx)}"
+        + (f" ({capped})." if capped else "."),
         expected=expected,
         actual=actual,
         evidence=_bounded(evidence),

@@ -8,7 +8,6 @@ https://learn.microsoft.com/en-us/powershell/exchange/recipientfilter-properties
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Callable
 
@@ -16,6 +15,18 @@ from audit.errors import FilterError
 from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import MAILBOX_RECIPIENT_TYPE, key
 from audit.evaluate.powershell import ps
+from audit.evaluate.reach import (
+    ExclusiveScope,
+    Selector,
+    below,
+    exclusive_remedy,
+    exclusive_scopes,
+    reach,
+    same_ou,
+    taken_note,
+    within,
+)
+from audit.evaluate.renamed import renamed_fix, renamed_group, renamed_problem
 from audit.findings import Severity, Status
 from audit.opath import compile_filter, equivalent, member_of_group, parse, to_text
 from audit.opath.nodes import And, Comparison, Filter, Not, Or
@@ -105,13 +116,15 @@ def _set_filter(ctx: Context, scope_name: str) -> str:
 def _new_scope(ctx: Context) -> str:
     spec = _spec(ctx).recipient_filter
     name = _spec(ctx).name
+    wanted_root = _spec(ctx).recipient_root
+    root = f" -RecipientRoot {ps(wanted_root)}" if wanted_root else ""
     if spec.member_of_group is not None:
         return (
             f"$group = Get-DistributionGroup -Identity {ps(spec.member_of_group)}\n"
             f"New-ManagementScope -Name {ps(name)} "
-            "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
+            "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\"" + root
         )
-    return f"New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter {ps(spec.opath or '')}"
+    return f"New-ManagementScope -Name {ps(name)} -RecipientRestrictionFilter {ps(spec.opath or '')}" + root
 
 
 def _scope_line(s: ManagementScope) -> str:
@@ -127,6 +140,8 @@ def exa020(ctx: Context) -> Verdict:
     scopes = find_scope(ctx, name)
     expected, expected_text, status_if_none, why = _expected_filter(ctx)
     exp = f"RecipientScope '{name}' with filter {expected_text}"
+    if _spec(ctx).recipient_root:
+        exp += f" under RecipientRoot {_spec(ctx).recipient_root}"
     if not scopes:
         return Verdict(
             Status.FAIL,
@@ -180,22 +195,54 @@ def exa020(ctx: Context) -> Verdict:
             evidence=evidence,
             remediation=_set_filter(ctx, scope.name) if status_if_none is Status.FAIL else "",
         )
+    root_problem, root_note = _root_state(ctx, scope)
+    root_text = f" under RecipientRoot {scope.recipient_root}" if scope.recipient_root else ""
+    root_fix = f"Set-ManagementScope -Identity {ps(scope.name)} -RecipientRoot {ps(_spec(ctx).recipient_root or '')}"
     if equivalent(stored, expected):
+        if root_problem:
+            return Verdict(
+                Status.FAIL,
+                f"The filter of '{name}' means {expected_text}, but {root_problem}.",
+                expected=exp,
+                actual=f"{scope.recipient_filter} under RecipientRoot {scope.recipient_root or '(none)'}",
+                evidence=evidence,
+                remediation=root_fix,
+            )
         return Verdict(
             Status.PASS,
-            f"The filter of '{name}' means {expected_text}.",
+            f"The filter of '{name}' means {expected_text}{root_note}.",
             expected=exp,
-            actual=scope.recipient_filter or "",
+            actual=(scope.recipient_filter or "") + root_text,
             evidence=evidence,
         )
     return Verdict(
         Status.FAIL,
-        f"The filter of '{name}' is {scope.recipient_filter!r}, which does not mean {expected_text}.",
+        f"The filter of '{name}' is {scope.recipient_filter!r}, which does not mean {expected_text}"
+        + (f"; and {root_problem}." if root_problem else f"{root_note}."),
         expected=exp,
-        actual=to_text(stored),
+        actual=to_text(stored) + root_text,
         evidence=evidence,
-        remediation=_set_filter(ctx, scope.name),
+        remediation=_set_filter(ctx, scope.name) + (f"\n{root_fix}" if root_problem else ""),
     )
+
+
+def _root_state(ctx: Context, scope: ManagementScope) -> tuple[str, str]:
+    """(what is wrong with the scope's RecipientRoot or "", a note on a root the policy does not name or "").
+
+    Exchange shows RecipientRoot as a canonical name and accepts a DN or a canonical name when it is set
+    (New-ManagementScope -RecipientRoot); either form on either side compares by the OU it names.
+    """
+    wanted = _spec(ctx).recipient_root
+    actual = scope.recipient_root
+    if wanted:
+        if not actual:
+            return f"it has no RecipientRoot where the policy expects {wanted!r}", ""
+        if not same_ou(wanted, actual):
+            return f"its RecipientRoot is {actual!r}, not {wanted!r}", ""
+        return "", f" under RecipientRoot {actual}"
+    if actual:
+        return "", f", applied only under RecipientRoot {actual} (the policy names no root; EXA040 judges the result)"
+    return "", ""
 
 
 def exa021(ctx: Context) -> Verdict:
@@ -235,12 +282,18 @@ def exa021(ctx: Context) -> Verdict:
         )
     problems: list[str] = []
     resolved: list[str] = []
+    renames: list[str] = []  # the fix for a group renamed under the scope (audit.evaluate.renamed)
     all_names = sorted({g.name for g in ctx.snapshot.groups})
     for dn in dns:
         group = ctx.directory.group_by_dn(dn)
         if group is None:
             cn = dn.split(",", 1)[0].partition("=")[2]
             near = difflib.get_close_matches(cn, all_names, n=1, cutoff=0.8)
+            renamed = None if near else renamed_group(ctx, dn)  # a near name is a typo; a far one, a rename
+            if renamed is not None:
+                problems.append(renamed_problem(dn, renamed))
+                renames.append(renamed_fix(ctx, scope.name, renamed))
+                continue
             hint = f" (a typo of '{near[0]}'?)" if near else ""
             problems.append(f"{dn!r} matches no group{hint}: the filter selects no one through it")
             continue
@@ -256,7 +309,7 @@ def exa021(ctx: Context) -> Verdict:
             expected=expected,
             actual="; ".join(problems),
             evidence=tuple(evidence),
-            remediation=_set_filter(ctx, scope.name) if wanted else "",
+            remediation="\n".join(renames) or (_set_filter(ctx, scope.name) if wanted else ""),
         )
     return Verdict(
         Status.PASS,
@@ -265,12 +318,6 @@ def exa021(ctx: Context) -> Verdict:
         actual=", ".join(resolved),
         evidence=tuple(evidence),
     )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Selector:
-    label: str
-    test: Callable[[Recipient], bool]
 
 
 def _everyone(recipient: Recipient) -> bool:
@@ -282,15 +329,6 @@ def _in_unit(ctx: Context, members: frozenset[str]) -> Callable[[Recipient], boo
 
     def test(recipient: Recipient) -> bool:
         return bool((ctx.directory.addresses(recipient) | {key(recipient.identity)}) & members)
-
-    return test
-
-
-def _under(root: str, predicate: Callable[[Recipient], bool]) -> Callable[[Recipient], bool]:
-    """Restrict a predicate to recipients below an OU (RecipientRoot / RecipientOrganizationalUnitScope)."""
-
-    def test(recipient: Recipient) -> bool:
-        return key(recipient.identity).startswith(root) and predicate(recipient)
 
     return test
 
@@ -308,22 +346,22 @@ def expected_mailboxes(ctx: Context) -> tuple[frozenset[str], frozenset[str] | N
     return None
 
 
-def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None]:
+def _selectors(ctx: Context) -> tuple[list[Selector], list[str], Verdict | None]:
     """What the principal's effective ApplicationImpersonation reaches, as recipient tests (union of all paths)."""
     evidence: list[str] = []
     if ctx.principal.ambiguous:
         # Whose assignments to follow is unknown; judging the scope the policy names would be a guess.
         return [], evidence, Verdict(Status.ERROR, f"Cannot tell whose access to evaluate: {ctx.principal.problem}.")
     granting = [r for r in ctx.reaching if key(r.assignment.role) == key(ctx.role) and grants_access(r.assignment)]
-    scope_names: list[str] = []
-    selectors: list[_Selector] = []
+    scope_names: list[tuple[str, bool]] = []  # (scope name, used as an exclusive scope)
+    selectors: list[Selector] = []
     unit_ids: list[str] = []
     if not granting:
         # Nothing grants the role now: judge the scope the policy names, which is what the grant will use.
         if ctx.policy.spec.grant.administrative_unit is not None:
             unit_ids = [ctx.policy.spec.grant.administrative_unit.id]
         else:
-            scope_names = [_spec(ctx).name]
+            scope_names = [(_spec(ctx).name, False)]
         evidence.append(
             f"no enabled Regular {ctx.role} assignment reaches the principal; judging scope "
             f"'{ctx.scope_name}' as named by the policy"
@@ -336,12 +374,13 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
             # RBAC for Applications: -RecipientAdministrativeUnitScope, membership read from Entra (Graph).
             unit_ids.append(a.recipient_administrative_unit_scope)
         elif a.custom_resource_scope or wscope in ("customrecipientscope", "exclusiverecipientscope"):
-            scope_names.append(a.custom_resource_scope or a.custom_recipient_write_scope or "")
+            exclusive = not a.custom_resource_scope and wscope == "exclusiverecipientscope"
+            scope_names.append((a.custom_resource_scope or a.custom_recipient_write_scope or "", exclusive))
         elif wscope == "organization":
-            selectors.append(_Selector(f"{a.identity!r} (unscoped: every mailbox)", _everyone))
+            selectors.append(Selector(f"{a.identity!r} (unscoped: every mailbox)", _everyone))
         elif wscope == "ou" and a.recipient_ou_scope:
-            root = key(a.recipient_ou_scope).rstrip("/") + "/"
-            selectors.append(_Selector(f"{a.identity!r} (OU {a.recipient_ou_scope})", _under(root, _everyone)))
+            # -RecipientOrganizationalUnitScope: every recipient below the OU (reach.below takes either form).
+            selectors.append(Selector(f"{a.identity!r} (OU {a.recipient_ou_scope})", below(a.recipient_ou_scope)))
         else:
             return (
                 [],
@@ -368,8 +407,8 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
         members = frozenset(key(m) for m in unit.members)
         # Members come from Entra by UPN; a recipient is in the unit when any of its addresses is listed.
         evidence.append(f"AdministrativeUnit Id={unit.id} DisplayName={unit.display_name!r} Members={len(members)}")
-        selectors.append(_Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
-    for name in dict.fromkeys(scope_names):
+        selectors.append(Selector(f"administrative unit '{unit.display_name or unit.id}'", _in_unit(ctx, members)))
+    for name, used_exclusively in dict.fromkeys(scope_names):
         scopes = find_scope(ctx, name)
         if len(scopes) != 1:
             state = "does not exist" if not scopes else "is ambiguous"
@@ -400,12 +439,60 @@ def _selectors(ctx: Context) -> tuple[list[_Selector], list[str], Verdict | None
                 evidence,
                 Verdict(Status.ERROR, f"Cannot evaluate the filter of '{name}': {exc}.", evidence=tuple(evidence)),
             )
-        if scope.recipient_root:
-            root = key(scope.recipient_root).rstrip("/") + "/"
-            selectors.append(_Selector(f"scope '{name}' under {scope.recipient_root}", _under(root, predicate)))
-        else:
-            selectors.append(_Selector(f"scope '{name}'", predicate))
+        label = f"scope '{name}'" + (f" under {scope.recipient_root}" if scope.recipient_root else "")
+        exclusive_key = key(scope.name) if used_exclusively else None
+        selectors.append(
+            Selector(label, within(scope.recipient_root, predicate), exclusive_key, scope.recipient_root, predicate)
+        )
     return selectors, evidence, None
+
+
+def _root_note(ctx: Context, selectors: list[Selector], address: str) -> str:
+    """A note for a mailbox a scope's filter selects but its RecipientRoot does not contain ("" otherwise)."""
+    recipient = ctx.directory.recipient_by_address(address)
+    if recipient is None:
+        return ""
+    for s in selectors:
+        if s.root and s.unrooted is not None and s.unrooted(recipient) and not s.test(recipient):
+            return f" (outside RecipientRoot {s.root})"
+    return ""
+
+
+def out_of_reach(ctx: Context, addresses: list[str]) -> dict[str, str]:
+    """Why EXA040's effective scope leaves each of these mailboxes out, in EXA040's words, where it knows one.
+
+    The reasons are the notes EXA040 gives its missing mailboxes: the exclusive scopes that take a mailbox away
+    ("taken away by exclusive scope 'VIP Mailboxes'") or the RecipientRoot that does not contain it ("outside
+    RecipientRoot contoso.com/Field Sales"). A mailbox without such a reason, or any scope that cannot be evaluated,
+    gives no entry: the caller keeps its own wording rather than a guess. Only these recipients are evaluated (each
+    recipient's reach is decided on its own, reach.reach), so a refused probe costs no pass over the organisation.
+    """
+    recipients: dict[str, Recipient] = {}
+    for address in addresses:
+        recipient = ctx.directory.recipient_by_address(address)
+        if recipient is not None and recipient.recipient_type.casefold() == MAILBOX_RECIPIENT_TYPE:
+            recipients[address] = recipient
+    if not recipients:
+        return {}
+    selectors, _, blocked = _selectors(ctx)
+    if blocked is not None:
+        return {}
+    try:
+        # Exclusive scopes do not restrict apps (exo-2026.md, APPRBAC), as in exa040.
+        exclusive = [] if ctx.is_app else exclusive_scopes(ctx.snapshot.scopes)
+        matched, taken = reach(selectors, exclusive, list(recipients.values()))
+    except FilterError:
+        return {}
+    reached = {id(r) for r in matched}
+    taken_by = {id(r): names for r, names in taken}
+    out: dict[str, str] = {}
+    for address, recipient in recipients.items():
+        if id(recipient) in reached:
+            continue  # EXA040 finds it in scope: it knows no reason for a refusal
+        note = taken_note(taken_by.get(id(recipient))) or _root_note(ctx, selectors, address)
+        if note:
+            out[address] = note.strip().removeprefix("(").removesuffix(")")
+    return out
 
 
 def exa040(ctx: Context) -> Verdict:
@@ -418,15 +505,26 @@ def exa040(ctx: Context) -> Verdict:
     if blocked is not None:
         return blocked
     mailboxes = [r for r in ctx.snapshot.recipients if r.recipient_type.casefold() == MAILBOX_RECIPIENT_TYPE]
-    matched: list[Recipient] = []
+    exclusive: list[ExclusiveScope] = []
+    if not ctx.is_app:  # "Exclusive management scopes don't restrict app access" (exo-2026.md, APPRBAC)
+        try:
+            exclusive = exclusive_scopes(ctx.snapshot.scopes)
+        except FilterError as exc:
+            # Whom an exclusive scope takes away is unknown: never a PASS on a guess.
+            return Verdict(
+                Status.ERROR,
+                f"Cannot evaluate {exc}; which mailboxes it takes away from the principal is unknown.",
+                evidence=tuple(evidence),
+            )
+        evidence.extend(f"exclusive {_scope_line(s)}" for s in ctx.snapshot.scopes if s.exclusive)
     try:
-        if len(selectors) == 1:  # the usual case: one scope; no per-recipient generator
-            test = selectors[0].test
-            matched = [recipient for recipient in mailboxes if test(recipient)]
-        else:
-            matched = [recipient for recipient in mailboxes if any(s.test(recipient) for s in selectors)]
+        matched, taken = reach(selectors, exclusive, mailboxes)
     except FilterError as exc:
         return Verdict(Status.ERROR, f"Cannot evaluate the scope over the recipients: {exc}.", evidence=tuple(evidence))
+    taken_by: dict[str, tuple[str, ...]] = {}
+    for recipient, names in taken:
+        for address in ctx.directory.addresses(recipient) & required:
+            taken_by[address] = names
     covered: set[str] = set()
     extra: list[str] = []
     for recipient in matched:
@@ -435,6 +533,7 @@ def exa040(ctx: Context) -> Verdict:
         if allowed is not None and not (addresses & allowed):
             extra.append(recipient.primary_smtp_address or recipient.identity)
     missing = sorted(required - covered)
+    notes = {m: taken_note(taken_by.get(m)) or _root_note(ctx, selectors, m) for m in missing[:LISTED]}
     exp = f"{len(required)} mailbox(es) from {source}" + ("" if allowed is not None else " at least")
     act = f"{len(matched)} of {len(mailboxes)} mailboxes selected by " + "; ".join(s.label for s in selectors)
     if not missing and not extra:
@@ -452,7 +551,8 @@ def exa040(ctx: Context) -> Verdict:
     if extra:
         parts.append(f"{len(extra)} mailbox(es) in scope that the policy does not allow: {listing(sorted(extra))}")
     if missing:
-        parts.append(f"{len(missing)} expected mailbox(es) out of scope: {listing(missing)}")
+        shown = [m + notes.get(m, "") for m in missing]
+        parts.append(f"{len(missing)} expected mailbox(es) out of scope: {listing(shown)}")
     severity = Severity.CRITICAL if extra else Severity.HIGH
     return Verdict(
         Status.FAIL,
@@ -461,8 +561,9 @@ def exa040(ctx: Context) -> Verdict:
         actual=act,
         evidence=tuple(evidence)
         + tuple(f"in scope, not allowed: {e}" for e in sorted(extra)[:LISTED])
-        + tuple(f"expected, not in scope: {m}" for m in missing[:LISTED]),
-        remediation="# Follows from the assignment, scope and membership fixes (EXA012, EXA013, "
+        + tuple(f"expected, not in scope: {m}{notes[m]}" for m in missing[:LISTED]),
+        remediation=exclusive_remedy(taken_by)
+        + "# Follows from the assignment, scope and membership fixes (EXA012, EXA013, "
         "EXA020, EXA021, EXA033, EXA034).",
         severity=severity,
     )

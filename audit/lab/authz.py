@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from audit.lab.dn import dn_key
 from audit.lab.tenant import ManagementScope, Recipient, RoleAssignment, Tenant
 
 log = logging.getLogger(__name__)
@@ -192,8 +193,15 @@ def _compare(prop: str, op: str, value: str) -> Predicate:
     if name == "memberofgroup":
         # memberOf holds DIRECT memberships only, and only a DN matches (a name or GUID matches nothing).
         # https://learn.microsoft.com/powershell/exchange/recipientfilter-properties#memberofgroup
+        # -eq/-ne compare DNs as LDAP does (RFC 4514 syntax, values ignoring case: audit.lab.dn); a value that is
+        # not a DN equals no group. -like stays a text match on the DN as the lab stores it.
+        wanted_dn = dn_key(value) if op in ("-eq", "-ne") else None
+
         def member_of(t: Tenant, r: Recipient) -> bool:
-            hit = any(test(dn) for dn in t.member_of(r.dn))
+            if op in ("-eq", "-ne"):
+                hit = wanted_dn is not None and any(dn_key(dn) == wanted_dn for dn in t.member_of(r.dn))
+            else:
+                hit = any(test(dn) for dn in t.member_of(r.dn))
             return hit != negate
 
         return member_of
@@ -291,25 +299,75 @@ class Authorizer:
             self._filters[scope.recipient_filter] = compiled
         return compiled
 
+    def under(self, target: Recipient, ou_dn: str) -> bool:
+        """Whether ``target`` sits below the OU ``ou_dn`` (any depth), DNs compared by RFC 4514 meaning."""
+        # audit.lab.dn caches its keys, so a scope evaluated over many recipients parses each DN once.
+        root, key = dn_key(ou_dn), dn_key(target.dn)
+        if root is None or key is None or len(key) <= len(root):
+            return False  # a DN that does not parse is below nothing (fail closed)
+        return key[len(key) - len(root) :] == root
+
+    def scope_contains(self, scope: ManagementScope, target: Recipient) -> bool:
+        """Whether a recipient scope selects ``target``: below its RecipientRoot (when set) and matching its filter.
+
+        -RecipientRoot: "the OU under which the filter specified with the RecipientRestrictionFilter parameter should
+        be applied" (https://learn.microsoft.com/powershell/module/exchangepowershell/new-managementscope).
+        """
+        if scope.recipient_root and not self.under(target, scope.recipient_root):
+            return False
+        if not scope.recipient_filter.strip():
+            # Without a filter only the root restricts. UNVERIFIED in Exchange, whose cmdlets always set a filter
+            # (-RecipientRestrictionFilter is mandatory in New-ManagementScope's recipient parameter set); a tenant
+            # file may leave it out, and the auditor reads such an exclusive scope the same way.
+            return True
+        predicate = self._filter(scope)
+        return predicate is not None and predicate(self.tenant, target)
+
+    def exclusive_cover(self, target: Recipient) -> tuple[ManagementScope, ...]:
+        """The organisation's exclusive recipient scopes that contain ``target`` (every one, used or not)."""
+        return tuple(
+            s
+            for s in self.tenant.scopes
+            if s.exclusive and s.scope_restriction_type == "RecipientScope" and self.scope_contains(s, target)
+        )
+
     def in_write_scope(self, assignment: RoleAssignment, caller: Recipient, target: Recipient) -> bool:
-        """Return whether ``target`` lies in the assignment's recipient write scope."""
+        """Return whether ``target`` lies in the assignment's own recipient write scope (exclusive scopes aside)."""
         kind = assignment.recipient_write_scope
         if kind == "Organization":
             return True
         if kind == "Self":
             return target.dn.lower() == caller.dn.lower()
+        if kind == "OU":
+            # -RecipientOrganizationalUnitScope: every recipient below that OU.
+            return assignment.recipient_ou_scope is not None and self.under(target, assignment.recipient_ou_scope)
         if kind in ("CustomRecipientScope", "ExclusiveRecipientScope"):
             name = assignment.custom_recipient_write_scope
             scope = self.tenant.scope(name) if name else None
             if scope is None:
                 log.warning("lab: assignment %r names a missing scope %r", assignment.name, name)
                 return False
-            if scope.recipient_root and not target.dn.lower().endswith("," + scope.recipient_root.lower()):
-                return False
-            predicate = self._filter(scope)
-            return predicate is not None and predicate(self.tenant, target)
+            return self.scope_contains(scope, target)
         log.warning("lab: recipient write scope %r of %r is not evaluated; it reaches nothing", kind, assignment.name)
         return False
+
+    def grants(
+        self, assignment: RoleAssignment, caller: Recipient, target: Recipient, cover: tuple[ManagementScope, ...]
+    ) -> bool:
+        """Whether ``assignment`` lets ``caller`` act on ``target``, exclusive scopes applied.
+
+        "Users or USGs that aren't assigned an exclusive scope that contains the objects immediately lose access to
+        those objects" (https://learn.microsoft.com/powershell/module/exchangepowershell/new-managementscope,
+        -Exclusive; https://learn.microsoft.com/exchange/understanding-exclusive-scopes-exchange-2013-help). For a
+        target inside any exclusive scope only ExclusiveRecipientScope assignments whose scope contains it count;
+        elsewhere an ExclusiveRecipientScope assignment reaches nothing (DECOMP ManagementReporting
+        .FindRoleAssignmentsWithWritableRecipient: its regular branch has no ExclusiveRecipientScope case).
+        """
+        exclusive = assignment.recipient_write_scope == "ExclusiveRecipientScope"
+        if cover:
+            name = (assignment.custom_recipient_write_scope or "").lower()
+            return exclusive and any(s.name.lower() == name for s in cover)
+        return not exclusive and self.in_write_scope(assignment, caller, target)
 
     def decide(self, caller_login: str, target_identity: str) -> ImpersonationResult:
         """Decide whether the account ``caller_login`` may impersonate the mailbox named by ``target_identity``."""
@@ -333,9 +391,15 @@ class Authorizer:
             )
         if target is None or not target.has_mailbox:
             return ImpersonationResult(Decision.NO_MAILBOX, None, names, "no mailbox with that identity")
+        cover = self.exclusive_cover(target)
         for assignment in assignments:
-            if self.in_write_scope(assignment, caller, target):
+            if self.grants(assignment, caller, target, cover):
                 return ImpersonationResult(Decision.ALLOWED, target, (assignment.name,), "in scope")
+        if cover:
+            taken = ", ".join(repr(s.name) for s in cover)
+            return ImpersonationResult(
+                Decision.IMPERSONATE_USER_DENIED, target, names, f"taken away by exclusive scope {taken}"
+            )
         return ImpersonationResult(Decision.IMPERSONATE_USER_DENIED, target, names, "outside every write scope")
 
     def reachable_mailboxes(self, caller_login: str) -> list[Recipient]:
@@ -344,7 +408,12 @@ class Authorizer:
         if caller is None:
             return []
         assignments = self.effective_assignments(caller)
-        return [m for m in self.tenant.mailboxes() if any(self.in_write_scope(a, caller, m) for a in assignments)]
+        out = []
+        for mailbox in self.tenant.mailboxes():
+            cover = self.exclusive_cover(mailbox)
+            if any(self.grants(a, caller, mailbox, cover) for a in assignments):
+                out.append(mailbox)
+        return out
 
 
 def decide(tenant: Tenant, caller_login: str, target_identity: str) -> ImpersonationResult:

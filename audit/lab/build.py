@@ -46,6 +46,7 @@ from audit.lab.records import (
     RoleGroup,
     ThrottlingPolicy,
     escape_rdn,
+    ou_dn,
     stable_guid,
 )
 from audit.lab.tenant import Tenant
@@ -181,14 +182,19 @@ class _Builder:
         name = kw["name"]
         return RoleAssignment(dn=self.rbac_dn("Role Assignments", name), guid=stable_guid("assignment", name), **kw)
 
+    def ou_dn(self, identity: str) -> str:
+        """The DN of an OU given as a DN or a canonical name (records.ou_dn); ValueError when it is neither."""
+        return ou_dn(identity, self.org.domain)
+
     def scope(self, spec: Mapping[str, Any]) -> ManagementScope:
         name = str(spec["name"])
+        root = spec.get("recipient_root")
         return ManagementScope(
             name=name,
             recipient_filter=str(spec.get("recipient_filter", "")),
             scope_restriction_type=str(spec.get("scope_restriction_type", "RecipientScope")),
             exclusive=bool(spec.get("exclusive", False)),
-            recipient_root=spec.get("recipient_root"),
+            recipient_root=self.ou_dn(str(root)) if root else None,
             dn=self.rbac_dn("Scopes", name),
             guid=str(spec.get("guid") or stable_guid("scope", name)),
         )
@@ -344,8 +350,14 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
             str(entry["name"]), str(entry.get("role_type", "Custom")), builtin=False
         )
 
-    scopes = [builder.scope(e) for e in sections["scopes"]]
+    scopes = []
+    for entry in sections["scopes"]:
+        try:
+            scopes.append(builder.scope(entry))
+        except ValueError as exc:
+            raise fail(entry, f"recipient_root: {exc}") from None
     scope_names = {s.name.lower() for s in scopes}
+    exclusive_names = {s.name.lower() for s in scopes if s.exclusive}
 
     # Role assignments: the built-in ones, those the tenant's role groups' roles produce, explicit ones.
     taken: set[str] = set()
@@ -362,6 +374,7 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
         name: str | None,
         builtin: bool,
         entry: Mapping[str, Any],
+        ou: str | None = None,
     ) -> None:
         if role.lower() not in roles:
             raise fail(entry, f"unknown management role {role!r}")
@@ -371,6 +384,18 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
             raise fail(entry, f"unknown recipient write scope {write_scope!r}")
         if scope is not None and scope.lower() not in scope_names:
             raise fail(entry, f"scope {scope!r} is not defined in 'scopes'")
+        # -ExclusiveRecipientWriteScope takes only an exclusive scope (ErrorScopeNotExclusive, DECOMP
+        # NewManagementRoleAssignment); -RecipientOrganizationalUnitScope needs the OU (parameter set).
+        if write_scope == "ExclusiveRecipientScope" and (scope or "").lower() not in exclusive_names:
+            raise fail(entry, f"ExclusiveRecipientScope needs an exclusive scope, {scope!r} is not one")
+        ou_dn = None
+        if write_scope == "OU" or ou is not None:
+            if ou is None or write_scope != "OU" or scope is not None:
+                raise fail(entry, "recipient_organizational_unit_scope goes with recipient_write_scope OU alone")
+            try:
+                ou_dn = builder.ou_dn(ou)
+            except ValueError as exc:
+                raise fail(entry, f"recipient_organizational_unit_scope: {exc}") from None
         role_name = roles[role.lower()].name
         final = name or assignment_name(role_name, holder.name, delegation, taken)
         if final.lower() in taken:
@@ -387,6 +412,7 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
                 enabled=enabled,
                 recipient_write_scope=write_scope,
                 custom_recipient_write_scope=scope,
+                recipient_ou_scope=ou_dn,
                 config_write_scope="None" if role_name == "ApplicationImpersonation" else "OrganizationConfig",
                 config_read_scope="None" if role_name == "ApplicationImpersonation" else "OrganizationConfig",
                 is_builtin=builtin,
@@ -406,8 +432,9 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
         group_scope = entry.get("scope")
         for item in entry.get("roles") or []:
             spec = item if isinstance(item, dict) else {"role": item}
-            scope = spec.get("scope", group_scope)
-            write = str(spec.get("recipient_write_scope") or ("CustomRecipientScope" if scope else "Organization"))
+            ou = spec.get("recipient_organizational_unit_scope")
+            scope = spec.get("scope", group_scope if ou is None else None)
+            write = str(spec.get("recipient_write_scope") or _default_write_scope(scope, ou, exclusive_names))
             add(
                 str(spec.get("role")),
                 rg,
@@ -419,6 +446,7 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
                 spec.get("name"),
                 False,
                 entry,
+                None if ou is None else str(ou),
             )
     for entry in sections["role_assignments"]:
         assignee_ref = str(entry.get("assignee", ""))
@@ -430,7 +458,8 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
         if isinstance(holder, RoleGroup):
             final_holder = next(rg for rg in role_groups if rg.dn == holder.dn)
         scope = entry.get("scope")
-        write = str(entry.get("recipient_write_scope") or ("CustomRecipientScope" if scope else "Organization"))
+        ou = entry.get("recipient_organizational_unit_scope")
+        write = str(entry.get("recipient_write_scope") or _default_write_scope(scope, ou, exclusive_names))
         add(
             str(entry.get("role")),
             final_holder,
@@ -442,6 +471,7 @@ def build_tenant(doc: Mapping[str, Any], source: str = "<tenant>") -> Tenant:
             str(entry["name"]),
             False,
             entry,
+            None if ou is None else str(ou),
         )
 
     # Throttling: the default global policy first, then the tenant's own.
@@ -519,3 +549,17 @@ def _builtin_users(builder: _Builder, existing: set[str]) -> list[Recipient]:
 def _builtin_role_group_members(stub: Tenant) -> dict[str, tuple[str, ...]]:
     admin = stub.resolve("Administrator")
     return {"Organization Management": (admin.dn,)} if admin is not None else {}
+
+
+def _default_write_scope(scope: str | None, ou: object, exclusive_names: set[str]) -> str:
+    """RecipientWriteScope as Exchange sets it for the parameter the assignment was made with.
+
+    -RecipientOrganizationalUnitScope gives OU, -ExclusiveRecipientWriteScope ExclusiveRecipientScope,
+    -CustomRecipientWriteScope CustomRecipientScope (DECOMP RoleAssignmentHelper; exchange-rbac.md 1.2). A tenant
+    file names the scope; an exclusive one implies the exclusive parameter.
+    """
+    if ou is not None:
+        return "OU"
+    if scope is None:
+        return "Organization"
+    return "ExclusiveRecipientScope" if str(scope).lower() in exclusive_names else "CustomRecipientScope"

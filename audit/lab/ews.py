@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 from audit.lab.authz import Authorizer, Decision
 from audit.lab.faults import FaultPlan
 from audit.lab.http import LabRequest, LabResponse
-from audit.lab.tenant import CalendarItem, Group, Recipient, Tenant
+from audit.lab.tenant import CalendarItem, DirectoryObject, Group, Recipient, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ class EwsStats:
         self.by_account: Counter[str] = Counter()
         self.by_response: Counter[str] = Counter()
         self.by_mailbox: Counter[str] = Counter()
+        self.by_identity_form: Counter[str] = Counter()  # ConnectingSID child element sent (PrimarySmtpAddress, ...)
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight = 0
         self.max_in_flight_by_account: Counter[str] = Counter()
@@ -149,6 +150,7 @@ class EwsStats:
                 "by_account": dict(self.by_account),
                 "by_response": dict(self.by_response),
                 "impersonated_mailboxes": len(self.by_mailbox),
+                "by_identity_form": dict(self.by_identity_form),
                 "max_in_flight": self.max_in_flight,
                 "max_in_flight_by_account": dict(self.max_in_flight_by_account),
                 "in_flight": sum(self.in_flight.values()),
@@ -252,18 +254,23 @@ class EwsHandler:
         if not value or form not in ("PrincipalName", "SID", "PrimarySmtpAddress", "SmtpAddress"):
             raise EwsFault("ErrorInvalidExchangeImpersonationHeaderData")
         login = request.user or ""
-        target: Recipient | None
+        with self.stats.lock:
+            self.stats.by_identity_form[form] += 1
+        # Each ConnectingSID form names the account by its own attribute: PrincipalName by userPrincipalName,
+        # SID by objectSid, PrimarySmtpAddress and SmtpAddress by an SMTP proxy address ("cost an extra Active
+        # Directory lookup in order to obtain the SID of the user"). Source: ODX web-service-reference
+        # connectingsid.md (/work/shared/domain/exchange-rbac.md 8.1, wire-notes.md "Identity forms"). One
+        # user's UPN may be another user's address; looking both up in one table answers for the wrong user.
+        found: DirectoryObject | None
         if form == "SID":
             if not value.upper().startswith("S-1-"):
                 raise EwsFault("ErrorInvalidSid")
             found = self.tenant.by_sid(value)
-            target = found if isinstance(found, Recipient) else None
         elif form == "PrincipalName":
-            found_user = self.tenant.resolve_recipient(value)
-            target = found_user if found_user is not None and found_user.upn.lower() == value.lower() else None
+            found = self.tenant.by_upn(value)
         else:
-            found_user = self.tenant.resolve_recipient(value)
-            target = found_user if found_user is not None and _has_address(found_user, value) else None
+            found = self.tenant.by_smtp(value)
+        target = found if isinstance(found, Recipient) else None
         if target is not None and not target.has_mailbox:
             target = None
         result = self.authorizer.decide_for(login, target)
@@ -306,7 +313,9 @@ class EwsHandler:
         mailbox = ctx.mailbox
         explicit = folder_id.find(f"{_T}Mailbox/{_T}EmailAddress")
         if explicit is not None and (explicit.text or "").strip():
-            named = self.tenant.mailbox((explicit.text or "").strip())
+            # Mailbox/EmailAddress is an SMTP address (EmailAddressType), looked up by proxy address only.
+            found = self.tenant.by_smtp((explicit.text or "").strip())
+            named = found if isinstance(found, Recipient) and found.has_mailbox else None
             if named is None:
                 return None, "ErrorNonExistentMailbox"
             if mailbox is None or named.dn != mailbox.dn:

@@ -36,7 +36,10 @@ _SECTION_KEYS: dict[str, frozenset[str]] = {
     "role_groups": _keys(
         "name display_name sam_account_name sid guid roles members managed_by role_group_type description scope remove"
     ),
-    "role_assignments": _keys("name role assignee assignee_type delegation enabled recipient_write_scope scope remove"),
+    "role_assignments": _keys(
+        "name role assignee assignee_type delegation enabled recipient_write_scope scope"
+        " recipient_organizational_unit_scope remove"
+    ),
     "scopes": _keys("name recipient_filter scope_restriction_type exclusive recipient_root guid remove"),
     "throttling_policies": _keys("name scope is_default ews_max_concurrency is_service_account remove"),
     "accounts": _keys("user password role stale_credentials remove"),

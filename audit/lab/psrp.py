@@ -44,6 +44,11 @@ PipelineRunner = Callable[[str, list[list[CommandCall]]], Iterator[Emission]]
 _FRAGMENT_BYTES = 32 * 1024
 _EMISSIONS_PER_PUMP = 64
 _MAX_PIPELINES = 1000
+# A pipeline runs ahead of the client's Receives, as on a real server (the shell's BufferMode is Block: the
+# pipeline writes into a bounded output buffer and waits only when it is full), so a Receive finds its reply
+# ready instead of waiting for it to be produced. The bound keeps a 100,000-object result out of memory.
+_READ_AHEAD_BYTES = 1024 * 1024
+_READ_AHEAD_CHUNK = 64 * 1024
 
 
 class _LabRunspacePool(ServerRunspacePool):
@@ -85,6 +90,7 @@ class _Job:
     pipeline: ServerPipeline
     emissions: Iterator[Emission] | None = None
     done: bool = False
+    reading_ahead: bool = False
 
 
 def error_record(spec: ErrorSpec) -> ErrorRecord:
@@ -265,12 +271,29 @@ class PSRPShell:
                 )
         self._drain(min(_FRAGMENT_BYTES, max(1024, budget)))
 
+    def _read_ahead(self, job: _Job, budget: int) -> None:
+        """Produce a pipeline's output into its queue until it ends or the buffer holds _READ_AHEAD_BYTES.
+
+        Started by the first Receive, whose envelope bounds the size of every queued payload.
+        """
+        pid = job.pipeline.pipeline_id
+        with self.cond:
+            while not self.closed and not job.done and self._jobs.get(pid) is job:
+                if sum(len(p) for p in self._queues.get(pid, ())) >= _READ_AHEAD_BYTES:
+                    self.cond.wait(1.0)  # a Receive took some (it notifies), or look again
+                    continue
+                self._pump(job, min(_READ_AHEAD_CHUNK, budget))
+                self.cond.notify_all()
+
     def receive(self, pipeline_id: uuid.UUID | None, budget: int) -> tuple[list[bytes], bool]:
         """Take queued payloads for one target within ``budget`` raw bytes; True when the pipeline is done."""
         queue = self._queues.setdefault(pipeline_id, deque())
         job = self._jobs.get(pipeline_id) if pipeline_id is not None else None
         if job is not None and not job.done and sum(len(p) for p in queue) < budget:
             self._pump(job, budget)
+        if job is not None and not job.done and not job.reading_ahead and job.emissions is not None:
+            job.reading_ahead = True
+            threading.Thread(target=self._read_ahead, args=(job, budget), name="lab-pipeline", daemon=True).start()
         taken: list[bytes] = []
         used = 0
         while queue and (not taken or used + len(queue[0]) <= budget):
@@ -278,6 +301,8 @@ class PSRPShell:
             used += len(chunk)
             taken.append(chunk)
         done = job is not None and job.done and not queue
+        if taken and job is not None and not job.done:
+            self.cond.notify_all()  # room in the buffer: the pipeline goes on
         return taken, done
 
     def pending(self, pipeline_id: uuid.UUID | None) -> bool:

@@ -287,6 +287,9 @@ class RoleAssignment:
     dn: str = ""
     guid: str = ""
     is_builtin: bool = False
+    # -RecipientOrganizationalUnitScope (RecipientWriteScope OU): the OU's DN. Exchange keeps it in the same attribute
+    # as a custom scope and shows it as CustomRecipientWriteScope (canonical name); see cmdlets/rbac.py.
+    recipient_ou_scope: str | None = None
     # Exchange Online app assignments (RoleAssigneeType ServicePrincipal) only:
     recipient_administrative_unit_scope: str | None = None
     when_changed: datetime.datetime | None = None
@@ -305,7 +308,7 @@ class ManagementScope:
     recipient_filter: str
     scope_restriction_type: str = "RecipientScope"
     exclusive: bool = False
-    recipient_root: str | None = None
+    recipient_root: str | None = None  # the OU's DN, whatever form the tenant file gave (build.py normalises it)
     dn: str = ""
     guid: str = ""
 
@@ -431,3 +434,75 @@ def escape_rdn(value: str) -> str:
 def stable_guid(kind: str, name: str) -> str:
     """Return a GUID that stays the same for the same object kind and name."""
     return str(uuid.uuid5(_NS, f"{kind}:{name.lower()}"))
+
+
+def split_dn(dn: str) -> list[tuple[str, str]]:
+    """Split a DN into (attribute type, unescaped value) pairs, outermost last; ValueError when malformed.
+
+    Enough of RFC 4514 for OU paths: backslash escapes (a backslash before a character or two hex digits), blanks
+    around separators ignored.
+    """
+    parts: list[tuple[str, str]] = []
+    rdn: list[str] = []
+    i = 0
+    text = dn.strip()
+    while i <= len(text):
+        ch = text[i] if i < len(text) else ","
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1 : i + 3]
+            if len(nxt) == 2 and all(c in "0123456789abcdefABCDEF" for c in nxt):
+                rdn.append(chr(int(nxt, 16)))
+                i += 3
+                continue
+            rdn.append("\x00" + text[i + 1])  # an escaped character: kept verbatim, never a separator
+            i += 2
+            continue
+        if ch in ",;":
+            raw = "".join(rdn)
+            kind, sep, value = raw.partition("=")
+            if not sep or not kind.strip():
+                raise ValueError(f"not a distinguished name: {dn!r}")
+            parts.append((kind.strip().upper(), value.strip().replace("\x00", "")))
+            rdn = []
+        else:
+            rdn.append(ch)
+        i += 1
+    return parts
+
+
+def dn_to_canonical(dn: str) -> str:
+    """The canonical name of a DN, as an ADObjectId prints it: ``contoso.com/Field Sales/Berlin``."""
+    parts = split_dn(dn)
+    domain = ".".join(value for kind, value in parts if kind == "DC")
+    path = [value for kind, value in reversed(parts) if kind != "DC"]
+    return "/".join([domain, *path])
+
+
+def looks_like_dn(text: str) -> bool:
+    """Whether an OU identity is written as a DN (``OU=...,DC=...``) rather than a canonical name."""
+    head = text.strip().split(",", 1)[0]
+    return "=" in head and "/" not in head.split("=", 1)[0]
+
+
+_BUILTIN_CONTAINERS = ("Users", "Builtin", "Computers")  # CN= containers at the domain root; the rest are OUs
+
+
+def ou_dn(identity: str, domain: str) -> str:
+    """The DN of an OU or container given as a DN or a canonical name; ValueError when it is neither, or elsewhere.
+
+    -RecipientRoot and -RecipientOrganizationalUnitScope take an OrganizationalUnitIdParameter, which accepts
+    either form; Exchange shows the OU as its canonical name (New-ManagementScope.md, exchange-outputs.md 4).
+    """
+    text = identity.strip()
+    domain_dcs = domain.lower().split(".")
+    if looks_like_dn(text):
+        parts = split_dn(text)
+        if [v.lower() for k, v in parts if k == "DC"] != domain_dcs or len(parts) == len(domain_dcs):
+            raise ValueError(f"{identity!r} is not an OU of {domain}")
+        return ",".join(f"{kind}={escape_rdn(value)}" for kind, value in parts)
+    head, _, path = text.partition("/")
+    names = [n for n in path.split("/") if n]
+    if head.lower() != domain.lower() or not names:
+        raise ValueError(f"{identity!r} is neither a DN nor a canonical name under {domain}/")
+    rdns = [f"{'CN' if i == 0 and n in _BUILTIN_CONTAINERS else 'OU'}={escape_rdn(n)}" for i, n in enumerate(names)]
+    return ",".join([*reversed(rdns), *(f"DC={dc}" for dc in domain.split("."))])

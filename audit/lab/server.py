@@ -383,8 +383,12 @@ class LabServer:
         }
 
     def reset(self) -> None:
-        """Remove faults, zero the statistics and empty the calendars."""
+        """Remove faults, zero the statistics, empty the calendars and end every PowerShell session."""
         self.faults.reset()
+        if self.powershell is not None:
+            # Sessions a faulted run left open would count against the auditing account's PowerShellMaxConcurrency
+            # (audit.lab.wsman) in the next test case, as they would until Exchange expires them.
+            self.powershell.close()
         self.ews.reset_stats()
         self.tenant.calendars.clear()
         if self.exo is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audit.lab import LabError
+from audit.lab.dn import DnKey, dn_key
 
 if TYPE_CHECKING:
     from audit.lab.exo import ExoState
@@ -128,9 +129,12 @@ class Tenant:
     calendars: CalendarStore = field(default_factory=CalendarStore)
     exo: ExoState | None = None  # the Exchange Online side (audit.lab.exo), None on premises
     _index: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
-    _by_dn: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
+    _by_dn: dict[DnKey, DirectoryObject] = field(default_factory=dict, repr=False)
     _by_sid: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
-    _member_of: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _by_upn: dict[str, Recipient] = field(default_factory=dict, repr=False)
+    _by_smtp: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
+    _by_canonical: dict[str, DirectoryObject] = field(default_factory=dict, repr=False)
+    _member_of: dict[DnKey, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _scopes: dict[str, ManagementScope] = field(default_factory=dict, repr=False)
     _roles: dict[str, ManagementRole] = field(default_factory=dict, repr=False)
     _policies: dict[str, ThrottlingPolicy] = field(default_factory=dict, repr=False)
@@ -141,21 +145,36 @@ class Tenant:
     def reindex(self) -> None:
         """Rebuild the lookup indexes (after the record tuples were replaced)."""
         index: dict[str, DirectoryObject] = {}
-        by_dn: dict[str, DirectoryObject] = {}
+        by_dn: dict[DnKey, DirectoryObject] = {}
         by_sid: dict[str, DirectoryObject] = {}
+        by_upn: dict[str, Recipient] = {}
+        by_smtp: dict[str, DirectoryObject] = {}
+        by_canonical: dict[str, DirectoryObject] = {}
         objects: list[DirectoryObject] = [*self.role_groups, *self.groups, *self.recipients]
-        # Later objects (users) win ties on a bare name, mailbox addresses are unique anyway.
+        # Later objects (users) win ties on a bare name in the -Identity index. The attribute tables below are
+        # separate on purpose: a UPN and a proxy address are different attributes (userPrincipalName,
+        # proxyAddresses) and one user's UPN may be another user's SMTP address; EWS resolves each ConnectingSID
+        # form by its own attribute (connectingsid.md; /work/shared/domain/exchange-rbac.md 8.1, wire-notes.md).
         for obj in objects:
-            by_dn[obj.dn.lower()] = obj
+            if (own := dn_key(obj.dn)) is not None:
+                by_dn[own] = obj
             by_sid[obj.sid.upper()] = obj
+            by_canonical[obj.identity.casefold()] = obj
             for key in _lookup_keys(obj):
                 index[key] = obj
+            if isinstance(obj, Recipient) and obj.upn:
+                by_upn.setdefault(obj.upn.casefold(), obj)
+            if not isinstance(obj, RoleGroup):
+                for address in smtp_addresses(obj.email_addresses):
+                    by_smtp.setdefault(address.casefold(), obj)
         self._index, self._by_dn, self._by_sid = index, by_dn, by_sid
-        member_of: dict[str, list[str]] = {}
+        self._by_upn, self._by_smtp, self._by_canonical = by_upn, by_smtp, by_canonical
+        member_of: dict[DnKey, list[str]] = {}
         holders: list[Group | RoleGroup] = [*self.groups, *self.role_groups]
         for holder in holders:
             for member_dn in holder.members:
-                member_of.setdefault(member_dn.lower(), []).append(holder.dn)
+                if (member := dn_key(member_dn)) is not None:
+                    member_of.setdefault(member, []).append(holder.dn)
         self._member_of = {k: tuple(v) for k, v in member_of.items()}
         self._scopes = {s.name.lower(): s for s in self.scopes}
         self._roles = {r.name.lower(): r for r in self.roles}
@@ -169,7 +188,7 @@ class Tenant:
         if text.lower().startswith("smtp:"):
             text = text[5:]
         key = text.lower()
-        found = self._index.get(key) or self._by_dn.get(key)
+        found = self._index.get(key) or self.by_dn(text)
         if found is None and key.startswith("s-1-"):
             found = self._by_sid.get(text.upper())
         if found is None and "\\" in text:
@@ -187,12 +206,33 @@ class Tenant:
         return obj if obj is not None and obj.has_mailbox else None
 
     def by_dn(self, dn: str) -> DirectoryObject | None:
-        """Return the object with this DN (case-insensitive)."""
-        return self._by_dn.get(dn.lower())
+        """Return the object with this DN, compared as LDAP compares DNs (RFC 4514 syntax, values ignoring case)."""
+        key = dn_key(dn)
+        return self._by_dn.get(key) if key else None
 
     def by_sid(self, sid: str) -> DirectoryObject | None:
         """Return the object with this SID."""
         return self._by_sid.get(sid.strip().upper())
+
+    def by_canonical_name(self, name: str) -> DirectoryObject | None:
+        """Return the object whose canonical name (its Identity, ``contoso.com/Groups/X``) is ``name``."""
+        return self._by_canonical.get(name.strip().casefold())
+
+    def by_upn(self, upn: str) -> Recipient | None:
+        """Return the user whose userPrincipalName is ``upn`` (case-insensitive), and only by that attribute."""
+        return self._by_upn.get(upn.strip().casefold())
+
+    def by_smtp(self, address: str) -> DirectoryObject | None:
+        """Return the mail-enabled object with this SMTP proxy address (primary or not; ``smtp:`` prefix allowed).
+
+        Only proxyAddresses are searched, never a UPN or a name: EWS's PrimarySmtpAddress and SmtpAddress
+        forms cost "an extra Active Directory lookup in order to obtain the SID of the user" (connectingsid.md),
+        a lookup by address.
+        """
+        text = address.strip()
+        if text[:5].lower() == "smtp:":
+            text = text[5:]
+        return self._by_smtp.get(text.casefold())
 
     def group(self, identity: str) -> Group | None:
         """Resolve an identity to a (non-role) group."""
@@ -218,7 +258,8 @@ class Tenant:
 
     def member_of(self, dn: str) -> tuple[str, ...]:
         """Return the DNs of the groups and role groups the object is a DIRECT member of."""
-        return self._member_of.get(dn.lower(), ())
+        key = dn_key(dn)
+        return self._member_of.get(key, ()) if key is not None else ()
 
     def members(self, holder: Group | RoleGroup) -> list[DirectoryObject]:
         """Return the direct members of a group or role group as objects."""
@@ -249,7 +290,8 @@ class Tenant:
             text = text.split("\\", 1)[1]
         found = self.accounts.get(text.lower())
         if found is None and "@" in text:
-            user = self.resolve_recipient(text)
+            # A logon name with "@" is a UPN (Windows logon), never a mail address of someone else.
+            user = self.by_upn(text)
             if user is not None:
                 found = self.accounts.get(user.sam_account_name.lower())
         return found
@@ -287,6 +329,11 @@ class Tenant:
             if account.password is not None:
                 lines.append(f"{self.organization.netbios}:{account.username}:{account.password}")
         return lines
+
+
+def smtp_addresses(proxy_addresses: Iterable[str]) -> list[str]:
+    """The SMTP addresses among proxy addresses (``SMTP:`` primary, ``smtp:`` secondary), without the prefix."""
+    return [a[5:] for a in proxy_addresses if a[:5].lower() == "smtp:"]
 
 
 def _lookup_keys(obj: DirectoryObject) -> Iterable[str]:

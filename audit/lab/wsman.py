@@ -28,6 +28,7 @@ from audit.lab.cmdlets import CmdletHost
 from audit.lab.http import SOAP_CONTENT_TYPE, LabRequest, LabResponse
 from audit.lab.psrp import PSRPShell
 from audit.lab.tenant import Tenant
+from audit.lab.wsman_config import CONFIG as _CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,13 @@ SIGNAL_TERMINATE = SHELL + "signal/Terminate"
 SIGNAL_CTRL_C = "powershell/signal/crtl_c"  # the misspelling is PowerShell's own constant
 SIGNAL_CTRL_C_ALT = "powershell/signal/ctrl_c"
 
-# WinRM's default MaxEnvelopeSizekb since Windows Server 2012 (pypsrp raises its own limit to 512000 bytes
-# once the peer reports protocol >= 2.2).
-MAX_ENVELOPE_KB = 500
+# PowerShellMaxConcurrency of Exchange's default throttling policy: the remote PowerShell sessions (WinRM shells)
+# one account may hold open at once (Get-ThrottlingPolicy, exchange-outputs.md section 4.8; the lab's
+# Get-ThrottlingPolicy reports the same 18). One more Create is refused with WinRM's QuotaLimit fault (MS-WSMV
+# 3.1.4.5.2.1), whose text Exchange words as "This user is allowed a maximum of 18 concurrent shells, which has
+# been exceeded." (Exchange 2010 EMC, https://cloudiffic.com/this-user-is-allowed-a-maximum-of-18-concurrent-shells-
+# which-has-been-exceeded-error-in-exchange-2010/).
+POWERSHELL_MAX_CONCURRENCY = 18
 _MAX_LONG_POLL_SECONDS = 20.0
 IDLE_TIMEOUT_SECONDS = 900.0
 _ENVELOPE_OVERHEAD = 2048
@@ -111,6 +116,18 @@ def _invalid_selectors(message: str | None = None, *, provider: bool = False) ->
             message or reason,
             detail="http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors",
             provider=provider,
+        )
+    )
+
+
+def _quota_limit(limit: int) -> WSManError:
+    return WSManError(
+        _Fault(
+            2150859173,  # ERROR_WSMAN_QUOTA_MAX_SHELLS, 0x803381A5 in the Windows SDK's wsmerror.h
+            "w:QuotaLimit",
+            f"The WS-Management service cannot process the request. This user is allowed a maximum of {limit} "
+            "concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user. ",
+            provider=True,
         )
     )
 
@@ -246,7 +263,9 @@ class WSManEndpoint:
         tenant_provider: Callable[[], Tenant] | Tenant,
         on_cmdlet: Callable[[str, str, dict[str, str]], None] | None = None,
         commit: Callable[[Tenant], None] | None = None,
+        max_shells_per_user: int = POWERSHELL_MAX_CONCURRENCY,
     ) -> None:
+        self.max_shells_per_user = max_shells_per_user
         if isinstance(tenant_provider, Tenant):
             fixed = tenant_provider
             self._tenant_provider: Callable[[], Tenant] = lambda: fixed
@@ -385,6 +404,9 @@ class WSManEndpoint:
             self._reap_idle()
             if shell_id in self._shells:
                 raise _invalid_selectors(provider=True)
+            owned = sum(1 for s in self._shells.values() if s.owner.lower() == user.lower())
+            if owned >= self.max_shells_per_user:
+                raise _quota_limit(self.max_shells_per_user)
             shell = PSRPShell(shell_id, user, EXCHANGE_RESOURCE_URI, req.client_address[0], self._runner)
             self._shells[shell_id] = shell
         with shell.cond:
@@ -583,42 +605,6 @@ class WSManEndpoint:
             f"<s:Detail>{detail}{inner}{message}</f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>"
         )
         return LabResponse(status=500, body=text.encode("utf-8"), content_type=SOAP_CONTENT_TYPE)
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-# The WinRM configuration a Get on .../wsman/1/config returns (structure of the recorded reply; the lab's own
-# values: Basic and Negotiate on, unencrypted allowed for Basic over http as the lab offers it).
-_CONFIG = (
-    '<cfg:Config xmlns:cfg="http://schemas.microsoft.com/wbem/wsman/1/config">'
-    f"<cfg:MaxEnvelopeSizekb>{MAX_ENVELOPE_KB}</cfg:MaxEnvelopeSizekb><cfg:MaxTimeoutms>60000</cfg:MaxTimeoutms>"
-    "<cfg:MaxBatchItems>32000</cfg:MaxBatchItems><cfg:MaxProviderRequests>4294967295</cfg:MaxProviderRequests>"
-    "<cfg:Client><cfg:NetworkDelayms>5000</cfg:NetworkDelayms><cfg:URLPrefix>wsman</cfg:URLPrefix>"
-    "<cfg:AllowUnencrypted>false</cfg:AllowUnencrypted><cfg:Auth><cfg:Basic>true</cfg:Basic>"
-    "<cfg:Digest>true</cfg:Digest><cfg:Kerberos>true</cfg:Kerberos><cfg:Negotiate>true</cfg:Negotiate>"
-    "<cfg:Certificate>true</cfg:Certificate><cfg:CredSSP>false</cfg:CredSSP></cfg:Auth><cfg:DefaultPorts>"
-    "<cfg:HTTP>5985</cfg:HTTP><cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts><cfg:TrustedHosts></cfg:TrustedHosts>"
-    "</cfg:Client><cfg:Service><cfg:RootSDDL>O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;IU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)"
-    "</cfg:RootSDDL><cfg:MaxConcurrentOperations>4294967295</cfg:MaxConcurrentOperations>"
-    "<cfg:MaxConcurrentOperationsPerUser>1500</cfg:MaxConcurrentOperationsPerUser>"
-    "<cfg:EnumerationTimeoutms>240000</cfg:EnumerationTimeoutms><cfg:MaxConnections>300</cfg:MaxConnections>"
-    "<cfg:MaxPacketRetrievalTimeSeconds>120</cfg:MaxPacketRetrievalTimeSeconds>"
-    f"<cfg:AllowUnencrypted>{_flag(True)}</cfg:AllowUnencrypted><cfg:Auth><cfg:Basic>{_flag(True)}</cfg:Basic>"
-    f"<cfg:Kerberos>{_flag(False)}</cfg:Kerberos><cfg:Negotiate>{_flag(True)}</cfg:Negotiate>"
-    "<cfg:Certificate>false</cfg:Certificate><cfg:CredSSP>false</cfg:CredSSP>"
-    "<cfg:CbtHardeningLevel>Relaxed</cfg:CbtHardeningLevel></cfg:Auth><cfg:DefaultPorts><cfg:HTTP>5985</cfg:HTTP>"
-    "<cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts><cfg:IPv4Filter>*</cfg:IPv4Filter><cfg:IPv6Filter>*</cfg:IPv6Filter>"
-    "<cfg:EnableCompatibilityHttpListener>false</cfg:EnableCompatibilityHttpListener>"
-    "<cfg:EnableCompatibilityHttpsListener>false</cfg:EnableCompatibilityHttpsListener>"
-    "<cfg:CertificateThumbprint></cfg:CertificateThumbprint><cfg:AllowRemoteAccess>true</cfg:AllowRemoteAccess>"
-    "</cfg:Service><cfg:Winrs><cfg:AllowRemoteShellAccess>true</cfg:AllowRemoteShellAccess>"
-    "<cfg:IdleTimeout>7200000</cfg:IdleTimeout><cfg:MaxConcurrentUsers>2147483647</cfg:MaxConcurrentUsers>"
-    "<cfg:MaxShellRunTime>2147483647</cfg:MaxShellRunTime><cfg:MaxProcessesPerShell>2147483647"
-    "</cfg:MaxProcessesPerShell><cfg:MaxMemoryPerShellMB>2147483647</cfg:MaxMemoryPerShellMB>"
-    "<cfg:MaxShellsPerUser>2147483647</cfg:MaxShellsPerUser></cfg:Winrs></cfg:Config>"
-)
 
 
 def _b64(text: str) -> bytes:

@@ -9,9 +9,10 @@ evaluated over the snapshot's recipients (:func:`compile_filter`) to list who is
 from __future__ import annotations
 
 from audit.errors import FilterError
+from audit.opath.dn import canonical_dn, is_dn
 from audit.opath.evaluate import Predicate, compile_filter, matches
 from audit.opath.nodes import And, Comparison, Filter, Not, Operator, Or, SystemValue, Value
-from audit.opath.normal import canonical_dn, canonical_proxy, equivalent, normalize
+from audit.opath.normal import canonical_proxy, equivalent, normalize
 from audit.opath.parser import parse
 from audit.opath.properties import EVALUABLE_PROPERTIES, KNOWN_PROPERTIES, canonical_name
 from audit.opath.text import to_text
@@ -48,6 +49,7 @@ __all__ = [
     "canonical_proxy",
     "compile_filter",
     "equivalent",
+    "is_dn",
     "matches",
     "member_of_group",
     "normalize",

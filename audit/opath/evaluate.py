@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from audit.errors import FilterError
+from audit.opath.dn import canonical_dn, is_dn, loose_dn_pattern
 from audit.opath.nodes import And, Comparison, Filter, Not, Operator, SystemValue
-from audit.opath.normal import canonical_dn, canonical_proxy
+from audit.opath.normal import canonical_proxy
 from audit.opath.properties import EVALUABLE, KNOWN_PROPERTIES, Kind, PropertySpec, canonical_name
 from audit.opath.text import to_text
 
@@ -115,9 +116,10 @@ def _multivalued(spec: PropertySpec, c: Comparison, root: Filter) -> Predicate:
         raise FilterError(f"'{spec.name}' holds text; compare it with a quoted value, not {value.value}", to_text(root))
     text = str(value)
     key = _key(spec.kind)
-    found = (
-        _like(spec, text, key) if operator in (Operator.LIKE, Operator.NOTLIKE) else _order(values, key, operator, text)
-    )
+    if operator in (Operator.LIKE, Operator.NOTLIKE):
+        found = _like(spec, text, key, root)
+    else:
+        found = _order(values, key, operator, text)
     if operator in (Operator.NE, Operator.NOTLIKE):
         return lambda recipient: not found(recipient)
     return found
@@ -163,7 +165,7 @@ def _key(kind: Kind) -> Callable[[str], str]:
     return str.lower
 
 
-def _like(spec: PropertySpec, pattern: str, key: Callable[[str], str]) -> Predicate:
+def _like(spec: PropertySpec, pattern: str, key: Callable[[str], str], root: Filter) -> Predicate:
     values = spec.values
     assert values is not None
     if spec.kind is Kind.PROXY:
@@ -178,6 +180,13 @@ def _like(spec: PropertySpec, pattern: str, key: Callable[[str], str]) -> Predic
             return False
 
         return proxy_found
+    if spec.kind is Kind.DN and not is_dn(pattern):
+        # Candidates are compared in their canonical DN form (audit.opath.dn). A pattern that is not itself a DN
+        # ('CN=ad.viseur,*', '*OU=Sales*') is matched against that form as lower-case text with the blanks around
+        # its commas dropped, which is how the DN's RDNs are printed there. How Exchange applies -like to a DN
+        # property is UNVERIFIED (LDAP's distinguishedNameMatch has no substring rule, RFC 4517 4.2.15).
+        loose = _wildcard(loose_dn_pattern(pattern))
+        return lambda recipient: any(loose(key(candidate)) for candidate in values(recipient))
     regex = _wildcard(key(pattern))
     return lambda recipient: any(regex(key(candidate)) for candidate in values(recipient))
 

@@ -4,17 +4,22 @@ The canonical form is chosen so that every rewrite preserves what the filter mat
 (:mod:`audit.opath.evaluate`), which a property test checks: negation pushed inward (De Morgan, double negation,
 ``-not(-eq)`` to ``-ne`` and ``-not(-like)`` to ``-notlike``, exact because ``-ne`` means "no value matches"),
 nested ``-and``/``-or`` flattened, operands deduplicated and sorted, property names in Microsoft's spelling,
-values in the case Active Directory ignores (DNs also without blanks around RDN separators), ``-like`` without a
-wildcard turned into ``-eq``, and Exchange's ``'True'``/``'False'`` read as ``$true``/``$false``.
+values in the case Active Directory ignores (DNs parsed per RFC 4514 and printed in one form by
+audit.opath.dn), ``-like`` without a wildcard turned into ``-eq``, and Exchange's ``'True'``/``'False'`` read
+as ``$true``/``$false``.
 """
 
 from __future__ import annotations
 
 import re
 
+from audit.opath.dn import canonical_dn, is_dn, loose_dn_pattern
 from audit.opath.nodes import And, Comparison, Filter, Not, Operator, Or, SystemValue, Value
 from audit.opath.properties import KNOWN_PROPERTIES, Kind, canonical_name, kind_of
 from audit.opath.text import to_text
+
+# canonical_dn moved to audit.opath.dn; it stays importable from here for existing callers.
+__all__ = ["canonical_dn", "canonical_proxy", "equivalent", "normalize"]
 
 _NEGATED = {
     Operator.EQ: Operator.NE,
@@ -36,44 +41,6 @@ def normalize(f: Filter) -> Filter:
 def equivalent(a: Filter, b: Filter) -> bool:
     """Return whether two filters have the same canonical form (so they mean the same)."""
     return normalize(a) == normalize(b)
-
-
-def canonical_dn(dn: str) -> str:
-    r"""Return a DN in the form exaudit compares: lower case, no blanks around the commas between RDNs.
-
-    Active Directory compares DNs case-insensitively and ignores blanks next to the RDN separators; an escaped
-    comma or blank (``CN=Doe\, John``, ``\ ``) is data and is kept.
-    """
-    parts: list[str] = []
-    current: list[str] = []
-    protected = 0  # characters of ``current`` that end in an escape and so must not be stripped
-    i, n = 0, len(dn)
-    while i < n:
-        ch = dn[i]
-        if ch == "\\" and i + 1 < n:
-            current.append(dn[i : i + 2])
-            protected = len(current)
-            i += 2
-            continue
-        if ch == ",":
-            parts.append(_strip_rdn(current, protected))
-            current, protected = [], 0
-            i += 1
-            continue
-        if ch.isspace() and not current:
-            i += 1  # blanks after a separator (or at the start)
-            continue
-        current.append(ch)
-        i += 1
-    parts.append(_strip_rdn(current, protected))
-    return ",".join(parts).lower()
-
-
-def _strip_rdn(chars: list[str], protected: int) -> str:
-    end = len(chars)
-    while end > protected and chars[end - 1].isspace():
-        end -= 1
-    return "".join(chars[:end])
 
 
 def canonical_proxy(address: str) -> str:
@@ -144,6 +111,9 @@ def _canonical_value(kind: Kind, operator: Operator, value: Value) -> Value:
         return value
     text = str(value)  # a bare number compared with a text property is its digits
     if kind is Kind.DN:
+        if operator in (Operator.LIKE, Operator.NOTLIKE) and not is_dn(text):
+            # A -like pattern that is not a DN is matched as loose text (audit.opath.evaluate._like): keep it so.
+            return loose_dn_pattern(text)
         return canonical_dn(text)
     if kind is Kind.PROXY and operator in (Operator.EQ, Operator.NE, Operator.LT, Operator.GT):
         return canonical_proxy(text)

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from audit.findings import SourceLocation
 from audit.policy.loader import LoadedPolicy
+from audit.policy.model import HOSTED_MAILBOX_TYPES
 
 # EWS throttles each impersonating account on its own budget (EWSMaxConcurrency 27 on Exchange 2013 and Exchange
 # Online; Microsoft advises no more than ten open requests): shared/domain/exchange-rbac.md section 9, from
@@ -52,6 +53,7 @@ def lint(policy: LoadedPolicy, known_checks: Collection[str]) -> list[Lint]:
         *_canaries_expected(policy),
         *_allow_deny_overlap(policy),
         *_sample_size(policy),
+        *_member_types(policy),
     ]
     return sorted(found, key=lambda f: (f.location.line, f.location.column, f.rule))
 
@@ -147,4 +149,22 @@ def _sample_size(policy: LoadedPolicy) -> list[Lint]:
             "and the run's deadline (the sample ends undecided); a few hundred already show an unscoped grant",
             policy.location("probes.deny.sample"),
         )
+    ]
+
+
+def _member_types(policy: LoadedPolicy) -> list[Lint]:
+    """A member type EXA035 refuses anyway: listing it allows nothing and reads as if it did."""
+    group = policy.spec.group
+    if group is None or group.member_types is None:
+        return []
+    return [
+        Lint(
+            Level.WARNING,
+            "member-type-not-hosted",
+            f"group.memberTypes lists {kind}, which is not a mailbox hosted in this organization: EWS cannot "
+            "impersonate it, so EXA035 fails such a member whatever memberTypes says",
+            policy.location(f"group.memberTypes[{index}]"),
+        )
+        for index, kind in enumerate(group.member_types)
+        if kind not in HOSTED_MAILBOX_TYPES
     ]

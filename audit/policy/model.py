@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -267,6 +267,13 @@ class Scope(_Model):
 
     name: Text = Field(description="Name of the management scope.")
     recipient_filter: RecipientFilter = Field(description="What the scope's RecipientRestrictionFilter must mean.")
+    recipient_root: Text | None = Field(
+        default=None,
+        description=(
+            "The OU the scope's RecipientRoot must name, as a DN or a canonical name (contoso.com/Field Sales); "
+            "when absent, a root on the scope is reported but not required."
+        ),
+    )
 
 
 class Members(_Model):
@@ -317,6 +324,66 @@ class Members(_Model):
         return self
 
 
+# RecipientTypeDetails values a direct member of the scope group can have (groups aside: nested groups are EXA034's),
+# as Exchange names them (Get-Recipient -RecipientTypeDetails; the RecipientTypeDetails enumeration):
+# https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/get-recipient#-recipienttypedetails
+# https://learn.microsoft.com/en-us/previous-versions/office/exchange-server-api/ff344739(v=exchg.150)
+MemberType = Literal[
+    "UserMailbox",
+    "LinkedMailbox",
+    "SharedMailbox",
+    "RoomMailbox",
+    "EquipmentMailbox",
+    "TeamMailbox",
+    "SchedulingMailbox",
+    "LinkedRoomMailbox",
+    "LegacyMailbox",
+    "DiscoveryMailbox",
+    "MailUser",
+    "GuestMailUser",
+    "MailContact",
+    "MailForestContact",
+    "RemoteUserMailbox",
+    "RemoteRoomMailbox",
+    "RemoteEquipmentMailbox",
+    "RemoteSharedMailbox",
+    "RemoteTeamMailbox",
+    "User",
+    "DisabledUser",
+    "LinkedUser",
+]
+# The member types that are mailboxes hosted in this organization, whose calendar EWS impersonation can open.
+# RemoteUserMailbox (a mailbox in Exchange Online seen from on premises), MailUser and MailContact are not.
+# EXA035 refuses every other type whatever memberTypes says; the policy lint warns when memberTypes lists one.
+HOSTED_MAILBOX_TYPES: frozenset[str] = frozenset(
+    {"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "LinkedMailbox", "TeamMailbox"}
+)
+
+
+_MEMBER_TYPES: tuple[str, ...] = get_args(MemberType)
+
+
+def _member_types(value: Any) -> Any:
+    """Each value one Exchange uses, spelled as Exchange does (with the likely one named), listed once."""
+    if not isinstance(value, list | tuple):
+        return value  # the loader says "must be a list"
+    if not value:
+        raise PolicyValueError("must list at least one RecipientTypeDetails value, e.g. [UserMailbox]")
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or item not in _MEMBER_TYPES:
+            by_case = {t.casefold(): t for t in _MEMBER_TYPES}
+            near = by_case.get(str(item).casefold()) or next(
+                iter(difflib.get_close_matches(str(item), _MEMBER_TYPES, n=1, cutoff=0.75)), None
+            )
+            hint = f" (did you mean '{near}'?)" if near else f" ({', '.join(_MEMBER_TYPES)})"
+            raise PolicyValueError(f"{item!r} is not a recipient type Exchange uses{hint}", (index,))
+        if item in seen:
+            raise PolicyValueError(f"'{item}' is listed twice", (index,))
+        seen.add(item)
+    return value
+
+
 class Group(_Model):
     """The mail-enabled security group whose members are in scope."""
 
@@ -331,6 +398,14 @@ class Group(_Model):
         default=True, description="MemberJoinRestriction and MemberDepartRestriction must both be Closed."
     )
     members: Members = Field(description="Who must (and may) be a direct member.")
+    member_types: Annotated[tuple[MemberType, ...] | None, BeforeValidator(_member_types)] = Field(
+        default=None,
+        description=(
+            "RecipientTypeDetails every direct member must have, e.g. [UserMailbox] for a field staff group "
+            "(EXA035 names each member of another type: a shared, room or equipment mailbox). Unset: any mailbox "
+            "hosted in this organization."
+        ),
+    )
 
 
 _ADDRESS_LIST: TypeAdapter[tuple[str, ...]] = TypeAdapter(AddressList)

@@ -9,7 +9,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audit.collect.psrp import AUTH_METHODS
+from audit.collect.psrp import AUTH_METHODS, DEFAULT_POOLS
 from audit.errors import UsageError
 
 DEFAULT_CONCURRENCY = 8
@@ -40,6 +40,7 @@ class TargetOptions:
     client_cert: Path | None = None  # --auth certificate
     client_key: Path | None = None
     max_reply_mib: float = 64.0  # per PowerShell remoting reply (--max-reply-mib)
+    psrp_pools: int = DEFAULT_POOLS  # PowerShell sessions collecting at once (--psrp-pools; 1: one call at a time)
     max_ews_reply_mib: float = 8.0  # per EWS reply (--max-ews-reply-mib)
     spn_host: str | None = None  # Kerberos: HTTP/<spn_host> instead of HTTP/<server> (alias, load balancer)
     service_keytab: str | None = None  # Kerberos: the service account's keytab (EXAUDIT_SERVICE_KEYTAB)

@@ -27,8 +27,9 @@ pytestmark = [
 
 
 def _malformed_reply_to(nth_request: int) -> dict[str, Any]:
-    # The lab answers the PowerShell requests of one run in a fixed order (session set-up, then one invoke and one
-    # receive per cmdlet): request 4 is Get-ExchangeServer's, 6 Get-ThrottlingPolicy's, 8 Get-ManagementRole's.
+    # Collecting one cmdlet at a time (--psrp-pools 1, SEQUENTIAL), the lab answers the PowerShell requests of one
+    # run in a fixed order (session set-up, then one invoke and one receive per cmdlet): request 4 is
+    # Get-ExchangeServer's, 6 Get-ThrottlingPolicy's, 8 Get-ManagementRole's.
     return {"rules": [{"route": "powershell", "kind": "malformed", "count": 1, "after": nth_request}]}
 
 
@@ -37,6 +38,7 @@ SINGLE_CMDLET = {
     "Get-ThrottlingPolicy": _malformed_reply_to(6),
     "Get-ManagementRole": _malformed_reply_to(8),
 }
+SEQUENTIAL = ("--psrp-pools", "1")
 FAULTS: dict[str, dict[str, Any]] = {
     **{f"ews {name}": spec for name, spec in EWS_FAULTS.items()},
     **{f"powershell {name}": spec for name, spec in PSRP_FAULTS.items()},
@@ -44,15 +46,15 @@ FAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _three_commands(lab: LabServer, spec: dict[str, Any] | None, tmp: Path) -> tuple[int, int, int, str]:
+def _three_commands(lab: LabServer, spec: dict[str, Any] | None, tmp: Path, *extra: str) -> tuple[int, int, int, str]:
     lab.reset()
     if spec is not None:
         lab.faults.apply(spec)
-    run = run_cli(lab, tmp / "run", "--timeout", "2", "--deadline", "3")
+    run = run_cli(lab, tmp / "run", "--timeout", "2", "--deadline", "3", *extra)
     lab.reset()
     if spec is not None:
         lab.faults.apply(spec)
-    collect = run_cli(lab, tmp / "collect", "--timeout", "2", "--deadline", "3", command="collect")
+    collect = run_cli(lab, tmp / "collect", "--timeout", "2", "--deadline", "3", *extra, command="collect")
     lab.reset()
     snapshot = tmp / "collect" / "snapshot.json"
     evaluate = main(["evaluate", str(POLICY), "--snapshot", str(snapshot), "-q"])
@@ -61,7 +63,8 @@ def _three_commands(lab: LabServer, spec: dict[str, Any] | None, tmp: Path) -> t
 
 @pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
 def test_every_fault_mode_exits_3_in_run_collect_and_evaluate(lab: LabServer, fault: str, tmp_path: Path) -> None:
-    run, collect, evaluate, stderr = _three_commands(lab, FAULTS[fault], tmp_path)
+    extra = SEQUENTIAL if fault.startswith("malformed ") else ()
+    run, collect, evaluate, stderr = _three_commands(lab, FAULTS[fault], tmp_path, *extra)
     assert (run, collect, evaluate) == (3, 3, 3), stderr
 
 
@@ -73,7 +76,7 @@ def test_unknown_throttling_policy_probes_at_the_conservative_budget(lab: LabSer
     lab.reset()
     lab.faults.apply(SINGLE_CMDLET["Get-ThrottlingPolicy"])
     try:
-        run = run_cli(lab, tmp_path, "--timeout", "2", "--deadline", "10", "--concurrency", "8")
+        run = run_cli(lab, tmp_path, "--timeout", "2", "--deadline", "10", "--concurrency", "8", *SEQUENTIAL)
     finally:
         lab.reset()
     probe_run = json.loads((tmp_path / "snapshot.json").read_text(encoding="utf-8"))["probe_run"]

@@ -33,6 +33,12 @@ NOT_FIXABLE_BY_EXCHANGE = {
     # The integration holds an old password: the fix is to update the credential in the integration (the audit
     # is told it through EXAUDIT_SERVICE_PASSWORD), nothing in Exchange changes; the plan says "Nothing to change".
     "password-changed",
+    # An exclusive scope guards the member along with the VIPs: narrowing that scope or dropping the member from
+    # the policy is the organisation's choice; the plan explains both in comments and runs nothing.
+    "exclusive-vip",
+    # Two members live outside the scope's RecipientRoot: moving them into the OU or dropping the root is the
+    # organisation's choice (the policy names no root); EXA020 and EXA040 report it, the plan changes nothing.
+    "recipient-root",
 }
 FAILING = [
     n

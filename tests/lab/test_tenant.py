@@ -15,7 +15,7 @@ BASE = scenario_path("compliant")
 
 def test_every_scenario_loads_and_has_expectations() -> None:
     names = list_scenarios()
-    assert len(names) == 27  # 15 on premises, 12 Exchange Online
+    assert len(names) == 35  # 23 on premises, 12 Exchange Online
     assert len(list_scenarios("exchange-online")) == 12
     for name in names:
         tenant = load_tenant(scenario_path(name))

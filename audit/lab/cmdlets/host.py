@@ -91,7 +91,7 @@ class ExchangeSession:
                 reported = {(k or "").lstrip("-"): _text(v) for k, v in call.parameters}
                 self._on_cmdlet(self.user, known.name if known else call.name.strip(), reported)
             cmdlet = self._lookup(call.name)
-            params = self._bind(cmdlet, call.parameters)
+            params = self._bind(cmdlet, call.parameters, piped=bool(resolved))
             resolved.append((cmdlet, params))
 
         first, first_params = resolved[0]
@@ -131,8 +131,11 @@ class ExchangeSession:
             )
         return cmdlet
 
-    def _bind(self, cmdlet: _Cmdlet, raw: Sequence[tuple[str | None, Any]]) -> dict[str, Any]:
-        """Bind named (unique prefixes allowed, case-insensitive) and positional (-Identity) parameters."""
+    def _bind(self, cmdlet: _Cmdlet, raw: Sequence[tuple[str | None, Any]], *, piped: bool = False) -> dict[str, Any]:
+        """Bind named (unique prefixes allowed, case-insensitive) and positional (-Identity) parameters.
+
+        Then resolve the parameter set as PowerShell's binder does (``piped``: -Identity comes from the pipeline).
+        """
         bound: dict[str, Any] = {}
         positional: list[Any] = []
         known = {p.lower(): p for p in cmdlet.parameters}
@@ -164,7 +167,7 @@ class ExchangeSession:
                         ),
                         category=_INVALID_ARGUMENT,
                         reason="ParameterBindingException",
-                        fully_qualified_error_id=f"PositionalParameterNotFound,{cmdlet.name}",
+                        fully_qualified_error_id=f"PositionalParameterNotFound,{cmdlet.task}",
                         terminating=True,
                         activity=cmdlet.name,
                     )
@@ -176,7 +179,65 @@ class ExchangeSession:
                     bound[switch] = _as_bool(bound[switch])
                 except ValueError:
                     self._parameter_error(cmdlet, switch, bad_value=bound[switch])
+        self._resolve_parameter_set(cmdlet, set(bound) | ({"Identity"} if piped else set()))
         return bound
+
+    def _resolve_parameter_set(self, cmdlet: _Cmdlet, bound: set[str]) -> str | None:
+        """The parameter set the bound parameters select, or a ParameterBindingException as PowerShell raises it.
+
+        PowerShell keeps the sets that hold every bound parameter; of several, the one whose mandatory parameters
+        are all bound, else the cmdlet's default set; none left, or several and no default among them, is
+        "Parameter set cannot be resolved using the specified named parameters." (AmbiguousParameterSet); the
+        chosen set's unbound mandatory parameters are "missing mandatory parameters" (MissingMandatoryParameter:
+        a remote session has no host to prompt). Sources: PowerShell's ParameterBinderController and
+        ParameterBinderStrings (Windows PowerShell 5.1 wording, the version Exchange Server runs on); each
+        cmdlet's sets in audit.lab.cmdlets.registry.
+        """
+        if not cmdlet.sets:
+            return None
+        in_some_set = frozenset().union(*(ps.parameters for ps in cmdlet.sets))
+        specific = bound & in_some_set
+        candidates = [ps for ps in cmdlet.sets if specific <= ps.parameters]
+        complete = [ps for ps in candidates if ps.mandatory <= bound]
+        chosen = None
+        if len(candidates) == 1:
+            chosen = candidates[0]
+        elif len(complete) == 1:
+            chosen = complete[0]
+        else:
+            chosen = next((ps for ps in candidates if ps.name == cmdlet.default_set), None)
+        if chosen is None:
+            message = "Parameter set cannot be resolved using the specified named parameters."
+            self._binding_error(cmdlet, message, "AmbiguousParameterSet")
+            return None
+        missing = [name for name in sorted(chosen.mandatory) if name not in bound]
+        if missing:
+            self._binding_error(
+                cmdlet,
+                f"Cannot process command because of one or more missing mandatory parameters: {' '.join(missing)}.",
+                "MissingMandatoryParameter",
+            )
+        return chosen.name
+
+    def _binding_error(self, cmdlet: _Cmdlet, message: str, error_id: str) -> None:
+        # The binder runs on the server against the compiled cmdlet, so the id names its .NET class (as in
+        # "AmbiguousParameterSet,Microsoft.PowerShell.Commands.InvokeWebRequestCommand"), not the cmdlet name that
+        # a client-side proxy function (Import-PSSession) would show.
+        raise _Terminate(
+            ErrorSpec(
+                message=message,
+                exception_types=(
+                    "System.Management.Automation.ParameterBindingException",
+                    "System.Management.Automation.RuntimeException",
+                    "System.SystemException",
+                ),
+                category=_INVALID_ARGUMENT,
+                reason="ParameterBindingException",
+                fully_qualified_error_id=f"{error_id},{cmdlet.task}",
+                terminating=True,
+                activity=cmdlet.name,
+            )
+        )
 
     def _parameter_error(self, cmdlet: _Cmdlet, name: str, *, ambiguous: bool = False, bad_value: Any = None) -> None:
         if bad_value is not None:
@@ -184,13 +245,13 @@ class ExchangeSession:
                 f"Cannot process argument transformation on parameter '{name}'. Cannot convert value "
                 f'"{bad_value}" to type "System.Boolean".'
             )
-            fqid = f"ParameterArgumentTransformationError,{cmdlet.name}"
+            fqid = f"ParameterArgumentTransformationError,{cmdlet.task}"
         elif ambiguous:
             message = f"Parameter cannot be processed because the parameter name '{name}' is ambiguous."
-            fqid = f"AmbiguousParameter,{cmdlet.name}"
+            fqid = f"AmbiguousParameter,{cmdlet.task}"
         else:
             message = f"A parameter cannot be found that matches parameter name '{name}'."
-            fqid = f"NamedParameterNotFound,{cmdlet.name}"
+            fqid = f"NamedParameterNotFound,{cmdlet.task}"
         raise _Terminate(
             ErrorSpec(
                 message=message,
@@ -252,7 +313,7 @@ class ExchangeSession:
                     ),
                     category=_INVALID_ARGUMENT,
                     reason="ParameterBindingArgumentTransformationException",
-                    fully_qualified_error_id=f"ParameterArgumentTransformationError,{cmdlet.name}",
+                    fully_qualified_error_id=f"ParameterArgumentTransformationError,{cmdlet.task}",
                     terminating=True,
                     activity=cmdlet.name,
                 )

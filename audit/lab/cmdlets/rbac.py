@@ -26,6 +26,7 @@ from audit.lab.cmdlets.objects import (
     mvp_string,
 )
 from audit.lab.cmdlets.recipients import _reduced_recipient
+from audit.lab.records import dn_to_canonical
 from audit.lab.tenant import Group, ManagementRole, ManagementScope, Recipient, RoleAssignment, RoleGroup, Tenant
 
 if TYPE_CHECKING:
@@ -81,6 +82,14 @@ def _assignment(
         identity = a.name
         assignment_chain = None
     write_scope = a.recipient_write_scope
+    # ExchangeRoleAssignmentPresentation has one CustomRecipientWriteScope (ADObjectId) for the three kinds that use
+    # it: a custom scope's or an exclusive scope's name (RecipientWriteScope CustomRecipientScope or
+    # ExclusiveRecipientScope), or for -RecipientOrganizationalUnitScope the OU, printed as its canonical name
+    # (RecipientWriteScope OU). There is no RecipientOrganizationUnitScope on it: that getter belongs to ECP's
+    # RoleAssignmentObjectResolverRow (DECOMP ExchangeRoleAssignmentPresentation, -Schema; exchange-rbac.md 1.3).
+    custom_scope = a.custom_recipient_write_scope
+    if write_scope == "OU" and a.recipient_ou_scope:
+        custom_scope = dn_to_canonical(a.recipient_ou_scope)
     props: list[tuple[str, Value]] = [
         ("DataObject", a.name),
         ("User", user_id),
@@ -92,7 +101,7 @@ def _assignment(
         ("RoleAssignee", assignee_id),
         ("Role", a.role),
         ("RoleAssignmentDelegationType", a.delegation),
-        ("CustomRecipientWriteScope", a.custom_recipient_write_scope),
+        ("CustomRecipientWriteScope", custom_scope),
         ("CustomConfigWriteScope", None),
         ("RecipientReadScope", a.recipient_read_scope),
         ("ConfigReadScope", a.config_read_scope),
@@ -133,7 +142,8 @@ def _assignment(
 def _scope(s: ExchangeSession, sc: ManagementScope) -> ExchangeObject:
     """Get-ManagementScope output (ManagementScope : ADConfigurationObject), DECOMP declaration order."""
     props: list[tuple[str, Value]] = [
-        ("RecipientRoot", sc.recipient_root),
+        # An ADObjectId: shown as the OU's canonical name whatever form -RecipientRoot was given in.
+        ("RecipientRoot", dn_to_canonical(sc.recipient_root) if sc.recipient_root else None),
         ("RecipientFilter", sc.recipient_filter or None),
         ("ServerFilter", None),
         ("DatabaseFilter", None),
@@ -203,11 +213,14 @@ def _get_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
         if scope is None:
             s.not_found(wanted, "ManagementScopeIdParameter")
             return
-        # Only Regular assignments using that scope (exchange-rbac.md 1.1).
+        # Only regular (non-exclusive) assignments using that scope, Delegating ones included: the filter is
+        # RecipientWriteScope CustomRecipientScope and the scope (DECOMP GetManagementRoleAssignment; "To return
+        # exclusive role assignments, use the ExclusiveRecipientWriteScope parameter", exchange-rbac.md 1.1).
         assignments = [
             a
             for a in assignments
-            if a.delegation == "Regular" and (a.custom_recipient_write_scope or "").lower() == scope.name.lower()
+            if a.recipient_write_scope == "CustomRecipientScope"
+            and (a.custom_recipient_write_scope or "").lower() == scope.name.lower()
         ]
     if p.get("Delegating") is not None:
         delegating = _as_bool(p["Delegating"])
@@ -228,18 +241,29 @@ def _get_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
         wanted = _text(p["RoleAssigneeType"]).lower()
         assignments = [a for a in assignments if a.assignee_type.lower() == wanted]
     if p.get("AssignmentMethod") is not None:
+        if p.get("RoleAssignee") is None:
+            # "You must specify a value with the RoleAssignee parameter if you use the AssignmentMethod parameter"
+            # (OPD Get-ManagementRoleAssignment.md). Exchange's own wording for this refusal is UNVERIFIED.
+            s.fail("The AssignmentMethod parameter can only be used with the RoleAssignee parameter.")
+            return
         methods = {m.strip().lower() for m in _text(p["AssignmentMethod"]).split(",")}
         assignments = [a for a in assignments if _method(a, assignee_user).lower() in methods]
     effective = bool(p.get("GetEffectiveUsers"))
     for a in assignments:
+        if assignee_user is not None and _method(a, assignee_user) != "Direct":
+            # -RoleAssignee <user> returns the assignments that reach the user through a role group or USG as the
+            # user's own rows (AssignmentMethod RoleGroup/SecurityGroup, AssignmentChain), so that -AssignmentMethod
+            # RoleGroup never shows a row saying Direct (OPD -RoleAssignee; row shape UNVERIFIED).
+            yield from _effective_rows(s, a, assignee_user)
+            continue
         yield _assignment(s, a)
         if effective and a.assignee_type != "User":
             yield from _effective_rows(s, a, assignee_user)
 
 
 def _is_exclusive(t: Tenant, a: RoleAssignment) -> bool:
-    scope = t.scope(a.custom_recipient_write_scope) if a.custom_recipient_write_scope else None
-    return scope is not None and scope.exclusive
+    # -Exclusive filters on RecipientWriteScope ExclusiveRecipientScope (DECOMP GetManagementRoleAssignment).
+    return a.recipient_write_scope == "ExclusiveRecipientScope"
 
 
 def _method(a: RoleAssignment, user: Recipient | None) -> str:

@@ -26,6 +26,7 @@ from audit.lab.cmdlets.objects import (
     mvp_proxy_addresses,
 )
 from audit.lab.cmdlets.stream import _INVALID_ARGUMENT, ErrorSpec, _Terminate
+from audit.lab.dn import dn_key
 from audit.lab.tenant import Group, Recipient, RoleGroup
 
 if TYPE_CHECKING:
@@ -224,11 +225,18 @@ def _recipient_filter(s: ExchangeSession, text: str) -> Callable[[Recipient | Gr
 def _filter_term(s: ExchangeSession, prop: str, op: str, value: str, text: str) -> Callable[[Recipient | Group], bool]:
     key = prop.lower()
     if key == "memberofgroup":
-        group = s.tenant.by_dn(value) or s.tenant.resolve(value)
-        group_dn = group.dn.lower() if group is not None else value.lower()
+        # "This filter requires the distinguished name or canonical distinguished name of the distribution group or
+        # mail-enabled security group" (OPD filter-properties.md#memberofgroup: 'CN=Marketing Department,CN=Users,
+        # DC=contoso,DC=com' or 'contoso.com/Users/Marketing Group'); a name, address or GUID "is accepted by the
+        # filter syntax, but doesn't match anything" (recipientfilter-properties.md). DNs compare per RFC 4514.
+        group = s.tenant.by_dn(value) or s.tenant.by_canonical_name(value)
+        group_key = dn_key(group.dn) if group is not None else None
+        if op == "like":
+            pattern = value.lower()
+            return lambda r: any(fnmatch.fnmatchcase(d.lower(), pattern) for d in s.tenant.member_of(r.dn))
 
         def member(r: Recipient | Group) -> bool:
-            return group_dn in {d.lower() for d in s.tenant.member_of(r.dn)}
+            return group_key is not None and any(dn_key(d) == group_key for d in s.tenant.member_of(r.dn))
 
         return member if op == "eq" else (lambda r: not member(r))
     getters: dict[str, Callable[[Recipient | Group], str]] = {

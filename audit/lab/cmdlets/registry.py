@@ -60,6 +60,24 @@ def _by_platform(online: _Run, onprem: _Run) -> _Run:
 
 
 @dataclass(frozen=True, slots=True)
+class ParameterSet:
+    """One parameter set of a cmdlet, as its OPD page's SYNTAX lists it.
+
+    ``parameters`` are the parameters of this set that are not in every set (a parameter named in no set of the
+    cmdlet belongs to all of them, "Parameter Sets: (All)"); ``mandatory`` are those with "Required: True" here.
+    """
+
+    name: str
+    parameters: frozenset[str]
+    mandatory: frozenset[str] = frozenset()
+
+
+def _set(name: str, parameters: Iterable[str], mandatory: Iterable[str] = ()) -> ParameterSet:
+    required = frozenset(mandatory)
+    return ParameterSet(name, frozenset(parameters) | required, required)
+
+
+@dataclass(frozen=True, slots=True)
 class _Cmdlet:
     name: str
     task: str  # .NET task class, as it appears in Exchange's FullyQualifiedErrorId
@@ -67,6 +85,9 @@ class _Cmdlet:
     identity_type: str
     run: Callable[[ExchangeSession, dict[str, Any]], Iterable[ExchangeObject]]
     switches: frozenset[str] = frozenset()
+    # Parameter sets enforced as PowerShell's binder does (audit.lab.cmdlets.host); none = one set of everything.
+    sets: tuple[ParameterSet, ...] = ()
+    default_set: str | None = None
 
 
 _COMMON = ("DomainController", "ErrorAction", "WarningAction", "Verbose", "Debug")
@@ -74,6 +95,86 @@ _WRITE = ("Confirm", "WhatIf", *_COMMON)
 _RBAC = "Microsoft.Exchange.Management.RbacTasks."
 _RECIPIENT = "Microsoft.Exchange.Management.RecipientTasks."
 _SYSCONF = "Microsoft.Exchange.Management.SystemConfigurationTasks."
+
+# Parameter sets, from each cmdlet's OPD page (MicrosoftDocs/office-docs-powershell, exchange/exchange-ps/
+# ExchangePowerShell/<Cmdlet>.md, "SYNTAX" and each parameter's "Parameter Sets"/"Required"; exchange-rbac.md 1.1).
+_IDENTITY_REQUIRED = (_set("Identity", ("Identity",), ("Identity",)),)
+# Get-ManagementRoleAssignment: "If the RoleAssignee parameter is used, you can't use the Identity parameter";
+# -AssignmentMethod and -Role exist only in the RoleAssignee set. Example 2 (no -Identity, no -RoleAssignee) runs,
+# so one set is the default: Identity, listed first (UNVERIFIED: the cmdlet's DefaultParameterSetName).
+_ROLE_ASSIGNMENT_SETS = (
+    _set("Identity", ("Identity",)),
+    _set("RoleAssignee", ("AssignmentMethod", "Role", "RoleAssignee")),
+)
+# Get-ManagementRole: -GetChildren and -Recurse each need -Identity; -Cmdlet/-CmdletParameters and -Script/
+# -ScriptParameters are sets of their own. Example 1 (no parameter) runs: the default is Identity (UNVERIFIED).
+_ROLE_SETS = (
+    _set("GetChildren", ("Identity",), ("Identity", "GetChildren")),
+    _set("Recurse", ("Identity",), ("Identity", "Recurse")),
+    _set("Identity", ("Identity", "Cmdlet", "CmdletParameters")),
+    _set("Script", ("Identity", "Script", "ScriptParameters")),
+)
+# New-ManagementRoleAssignment: exactly one assignee parameter, each in its own set, -Role required in all;
+# -CustomResourceScope only with -App, the recipient and configuration scopes only with the others.
+_SCOPES = (
+    "CustomConfigWriteScope",
+    "CustomRecipientWriteScope",
+    "ExclusiveConfigWriteScope",
+    "ExclusiveRecipientWriteScope",
+    "RecipientAdministrativeUnitScope",
+    "RecipientGroupScope",
+    "RecipientOrganizationalUnitScope",
+    "RecipientRelativeWriteScope",
+    "UnScopedTopLevel",
+    "DomainController",
+)
+_NEW_ASSIGNMENT_SETS = (
+    _set(
+        "App",
+        ("CustomResourceScope", "Delegating", "RecipientAdministrativeUnitScope", "RecipientGroupScope"),
+        ("Role", "App"),
+    ),
+    _set("Computer", _SCOPES, ("Role", "Computer")),
+    _set("Policy", _SCOPES, ("Role", "Policy")),
+    _set("SecurityGroup", (*_SCOPES, "Delegating"), ("Role", "SecurityGroup")),
+    _set("User", (*_SCOPES, "Delegating"), ("Role", "User")),
+)
+# Set-ManagementRoleAssignment: one kind of scope per call. Example 1 (-Enabled only) runs: the default set is
+# RelativeRecipientWriteScope, listed first (UNVERIFIED: DefaultParameterSetName).
+_SET_ASSIGNMENT_SETS = (
+    _set(
+        "RelativeRecipientWriteScope",
+        ("RecipientRelativeWriteScope", "CustomConfigWriteScope", "DomainController"),
+        ("Identity",),
+    ),
+    _set(
+        "CustomRecipientWriteScope",
+        ("CustomRecipientWriteScope", "CustomConfigWriteScope", "DomainController"),
+        ("Identity",),
+    ),
+    _set(
+        "RecipientOrganizationalUnitScope",
+        ("RecipientOrganizationalUnitScope", "CustomConfigWriteScope", "DomainController"),
+        ("Identity",),
+    ),
+    _set(
+        "ExclusiveScope",
+        ("ExclusiveConfigWriteScope", "ExclusiveRecipientWriteScope", "DomainController"),
+        ("Identity",),
+    ),
+    _set("RecipientAdministrativeUnitScope", ("DomainController",), ("Identity", "RecipientAdministrativeUnitScope")),
+    _set("App", ("CustomResourceScope",), ("Identity",)),
+    _set("RecipientGroupScope", (), ("Identity", "RecipientGroupScope")),
+)
+# New-ManagementScope: -Name always; a recipient scope needs -RecipientRestrictionFilter (-RecipientRoot only
+# there); database and server scopes are sets of their own (exchange-rbac.md 2.1).
+_NEW_SCOPE_SETS = (
+    _set("RecipientFilter", ("RecipientRoot",), ("Name", "RecipientRestrictionFilter")),
+    _set("DatabaseFilter", (), ("Name", "DatabaseRestrictionFilter")),
+    _set("DatabaseList", (), ("Name", "DatabaseList")),
+    _set("ServerFilter", (), ("Name", "ServerRestrictionFilter")),
+    _set("ServerList", (), ("Name", "ServerList")),
+)
 
 _CMDLET_LIST = (
     _Cmdlet(
@@ -98,6 +199,8 @@ _CMDLET_LIST = (
         "RoleAssignmentIdParameter",
         _get_role_assignment,
         frozenset({"GetEffectiveUsers", "Delegating", "Enabled", "Exclusive"}),
+        sets=_ROLE_ASSIGNMENT_SETS,
+        default_set="Identity",
     ),
     _Cmdlet(
         "Get-ManagementScope",
@@ -114,6 +217,8 @@ _CMDLET_LIST = (
         "RoleIdParameter",
         _get_role,
         frozenset({"Recurse", "GetChildren"}),
+        sets=_ROLE_SETS,
+        default_set="Identity",
     ),
     _Cmdlet(
         "Get-RoleGroup",
@@ -130,6 +235,7 @@ _CMDLET_LIST = (
         "RoleGroupMemberIdParameter",
         _get_role_group_member,
         frozenset({"ReadFromDomainController"}),
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Get-DistributionGroup",
@@ -146,6 +252,7 @@ _CMDLET_LIST = (
         "DistributionGroupMemberIdParameter",
         _get_distribution_group_member,
         frozenset({"ReadFromDomainController", "IgnoreDefaultScope"}),
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Get-Group",
@@ -261,6 +368,7 @@ _EXO_CMDLETS = (
         "RoleAssignmentIdParameter",
         _by_platform(_new_role_assignment, new_role_assignment),
         frozenset({"Confirm", "WhatIf"}),
+        sets=_NEW_ASSIGNMENT_SETS,
     ),
     _Cmdlet(
         "Set-ManagementRoleAssignment",
@@ -276,6 +384,8 @@ _EXO_CMDLETS = (
         "RoleAssignmentIdParameter",
         _by_platform(_set_role_assignment, set_role_assignment),
         frozenset({"Confirm", "WhatIf", "Enabled"}),
+        sets=_SET_ASSIGNMENT_SETS,
+        default_set="RelativeRecipientWriteScope",
     ),
     _Cmdlet(
         "Remove-ManagementRoleAssignment",
@@ -284,6 +394,7 @@ _EXO_CMDLETS = (
         "RoleAssignmentIdParameter",
         _by_platform(_remove_role_assignment, remove_role_assignment),
         frozenset({"Confirm", "WhatIf"}),
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "New-ManagementScope",
@@ -292,6 +403,7 @@ _EXO_CMDLETS = (
         "ManagementScopeIdParameter",
         _by_platform(_new_management_scope, new_management_scope),
         frozenset({"Confirm", "WhatIf"}),
+        sets=_NEW_SCOPE_SETS,
     ),
     _Cmdlet(
         "Set-OrganizationConfig",
@@ -308,6 +420,7 @@ _EXO_CMDLETS = (
         "RoleGroupIdParameter",
         _remove_role_group,
         frozenset({"Confirm", "WhatIf", "BypassSecurityGroupManagerCheck"}),
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Set-User",
@@ -316,6 +429,7 @@ _EXO_CMDLETS = (
         "UserIdParameter",
         _set_account_disabled,
         frozenset({"Confirm", "WhatIf"}),
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Set-Mailbox",
@@ -324,6 +438,7 @@ _EXO_CMDLETS = (
         "MailboxIdParameter",
         _set_account_disabled,
         frozenset({"Confirm", "WhatIf"}),
+        sets=_IDENTITY_REQUIRED,
     ),
 )
 # On premises only (audit.lab.authz.ONPREM_WRITES: the lab Administrator's Role Management and Distribution
@@ -337,6 +452,7 @@ _ONPREM_WRITES = (
         "ManagementScopeIdParameter",
         set_management_scope,
         frozenset({"Confirm", "WhatIf"}),
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Remove-ManagementScope",
@@ -345,6 +461,7 @@ _ONPREM_WRITES = (
         "ManagementScopeIdParameter",
         remove_management_scope,
         frozenset({"Confirm", "WhatIf"}),
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Add-RoleGroupMember",
@@ -353,6 +470,7 @@ _ONPREM_WRITES = (
         "RoleGroupIdParameter",
         add_role_group_member,
         _BYPASS,
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Remove-RoleGroupMember",
@@ -361,6 +479,7 @@ _ONPREM_WRITES = (
         "RoleGroupIdParameter",
         remove_role_group_member,
         _BYPASS,
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "New-DistributionGroup",
@@ -378,6 +497,7 @@ _ONPREM_WRITES = (
         "DistributionGroupIdParameter",
         new_distribution_group,
         frozenset({"Confirm", "WhatIf"}),
+        sets=(_set("Default", (), ("Name",)),),
     ),
     _Cmdlet(
         "Set-DistributionGroup",
@@ -393,6 +513,7 @@ _ONPREM_WRITES = (
         "DistributionGroupIdParameter",
         set_distribution_group,
         _BYPASS | {"HiddenFromAddressListsEnabled"},
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Add-DistributionGroupMember",
@@ -401,6 +522,7 @@ _ONPREM_WRITES = (
         "DistributionGroupIdParameter",
         add_distribution_group_member,
         _BYPASS,
+        sets=_IDENTITY_REQUIRED,
     ),
     _Cmdlet(
         "Remove-DistributionGroupMember",
@@ -409,6 +531,7 @@ _ONPREM_WRITES = (
         "DistributionGroupIdParameter",
         remove_distribution_group_member,
         _BYPASS,
+        sets=_IDENTITY_REQUIRED,
     ),
 )
 _CMDLETS = {c.name.lower(): c for c in (*_CMDLET_LIST, *_EXO_CMDLETS, *_ONPREM_WRITES)}

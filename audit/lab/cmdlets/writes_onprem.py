@@ -23,6 +23,7 @@ from audit.lab.cmdlets.common import _as_bool, _text
 from audit.lab.cmdlets.groups import _distribution_group as _distribution_group_object
 from audit.lab.cmdlets.objects import ExchangeObject
 from audit.lab.cmdlets.rbac import _assignment, _scope
+from audit.lab.records import ou_dn
 from audit.lab.tenant import (
     GROUP_TYPES,
     Group,
@@ -142,7 +143,12 @@ def set_role_assignment(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Excha
         found = _scope_or_fail(s, _text(p["CustomRecipientWriteScope"]))
         if found is None:
             return
-        changes |= {"custom_recipient_write_scope": found.name, "recipient_write_scope": "CustomRecipientScope"}
+        # "any configured OU or predefined scope on the role assignment is overwritten" (Set-ManagementRoleAssignment)
+        changes |= {
+            "custom_recipient_write_scope": found.name,
+            "recipient_write_scope": "CustomRecipientScope",
+            "recipient_ou_scope": None,
+        }
     if p.get("Enabled") is not None:
         changes["enabled"] = _as_bool(p["Enabled"])
     assignments = list(s.tenant.role_assignments)
@@ -177,10 +183,13 @@ def new_management_scope(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
         return
     if not _check_filter(s, text):
         return
+    ok, root = _root(s, p)
+    if not ok:
+        return
     scope = ManagementScope(
         name=name,
         recipient_filter=text,
-        recipient_root=_text(p.get("RecipientRoot")) or None,
+        recipient_root=root,
         dn=_rbac_dn(s, "Scopes", name),
         guid=stable_guid("scope", name),
     )
@@ -200,9 +209,24 @@ def set_management_scope(s: ExchangeSession, p: dict[str, Any]) -> Iterator[Exch
             return
         changes["recipient_filter"] = text
     if p.get("RecipientRoot") is not None:
-        changes["recipient_root"] = _text(p["RecipientRoot"]) or None
+        ok, root = _root(s, p)
+        if not ok:
+            return
+        changes["recipient_root"] = root
     _swap(s, scopes=tuple(dataclasses.replace(sc, **changes) if sc.dn == old.dn else sc for sc in s.tenant.scopes))
     yield from ()
+
+
+def _root(s: ExchangeSession, p: dict[str, Any]) -> tuple[bool, str | None]:
+    """(False after failing the call, or True and -RecipientRoot as the OU's DN; a DN or canonical name accepted)."""
+    text = _text(p.get("RecipientRoot"))
+    if not text:
+        return True, None
+    try:
+        return True, ou_dn(text, s.org.domain)
+    except ValueError:
+        s.not_found(text, "OrganizationalUnitIdParameter")
+        return False, None
 
 
 def remove_management_scope(s: ExchangeSession, p: dict[str, Any]) -> Iterator[ExchangeObject]:

@@ -1,0 +1,99 @@
+"""The skimming deserializer reads exactly what the full one reads for the kept properties, or hands over."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.collect.mapping import ORGANIZATION_SCALE
+from audit.collect.psrp import fast_output_object, plain
+from audit.collect.psrp_clixml import skim_output_object
+from audit.lab.clixml import serialize
+from audit.lab.cmdlets import CommandCall, Output, run_pipeline
+from audit.lab.generate import generate
+from audit.lab.server import scenario_path
+from audit.lab.tenant import load_tenant
+
+HEAD = (
+    '<Obj RefId="0"><TN RefId="0"><T>Microsoft.Exchange.Data.Directory.Management.Mailbox</T>'
+    "<T>System.Object</T></TN><ToString>Ad &amp; Co</ToString><Props>"
+)
+TAIL = "</Props></Obj>"
+KEEP = frozenset({"name", "accountdisabled", "emailaddresses", "throttlingpolicy", "count"})
+
+
+def _full(xml: str, keep: frozenset[str]) -> dict[str, object]:
+    obj = fast_output_object(xml, keep)
+    assert obj is not None
+    return {k: plain(v) for k, v in obj.adapted_properties.items()}
+
+
+@pytest.mark.parametrize("cmdlet", ["Get-Recipient", "Get-Mailbox"])
+def test_same_values_as_the_full_parser_on_the_labs_objects(cmdlet: str) -> None:
+    tenant = generate(load_tenant(scenario_path("compliant")), 30).with_generated_passwords()
+    auditor = tenant.account_with_role("auditor")
+    assert auditor is not None
+    keep = frozenset(p.lower() for p in ORGANIZATION_SCALE[cmdlet])
+    calls = [[CommandCall(cmdlet, False, [("ResultSize", "Unlimited")])]]
+    blobs = [serialize(e.obj).decode() for e in run_pipeline(tenant, auditor.username, calls) if isinstance(e, Output)]
+    assert len(blobs) > 30
+    for xml in blobs:
+        skimmed = skim_output_object(xml, keep)
+        assert skimmed is not None
+        full = fast_output_object(xml, keep)
+        assert full is not None
+        assert skimmed.adapted_properties == _full(xml, keep)
+        assert (skimmed.types, skimmed.to_string) == (full.types, full.to_string)
+        assert {k.lower() for k in skimmed.adapted_properties} <= keep
+
+
+def test_entities_escapes_empty_and_nil_values_and_name_case() -> None:
+    xml = (
+        HEAD
+        + '<S N="name">Field_x0020_Sales &amp; &lt;Ops&gt; &#x41;</S><B N="AccountDisabled">true</B>'
+        + '<Nil N="ThrottlingPolicy" /><I32 N="Count">3</I32><S N="Other">x N="Name">wrong</S>'
+        + '<Obj N="EmailAddresses" RefId="1"><TNRef RefId="0" /><LST><S>SMTP:a@b.c</S><S /><S>x&amp;y</S></LST></Obj>'
+        + TAIL
+    )
+    skimmed = skim_output_object(xml, KEEP)
+    assert skimmed is not None
+    assert skimmed.to_string == "Ad & Co"
+    assert skimmed.adapted_properties == {
+        "name": "Field Sales & <Ops> A",
+        "AccountDisabled": True,
+        "ThrottlingPolicy": None,
+        "Count": 3,
+        "EmailAddresses": ["SMTP:a@b.c", "", "x&y"],
+    }
+    assert skimmed.adapted_properties == _full(xml, KEEP)
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        '<S N="Name"><![CDATA[x]]></S>',  # CDATA: only a real XML parser reads it right
+        '<!-- a comment --><S N="Name">x</S>',
+        '<S N="Name">x</S><Obj N="Nested" RefId="1"><Props><S N="Name">inner</S></Props></Obj>',
+        '<Ref N="Name" RefId="0" />',  # a reference to an earlier object
+        '<S N="Name" Extra="1">x</S>',
+        '<I32 N="Count">three</I32>',
+        '<Obj N="EmailAddresses" RefId="1"><TNRef RefId="0" /><LST>'
+        '<Obj RefId="2"><ToString>a</ToString></Obj></LST></Obj>',  # a list of objects
+        '<Obj N="EmailAddresses" RefId="1"><TNRef RefId="0" /><LST /></Obj>'
+        '<Obj N="EmailAddresses" RefId="2"><LST /></Obj>',  # sent twice
+    ],
+)
+def test_anything_but_the_flat_partial_shape_goes_to_the_full_parser(props: str) -> None:
+    assert skim_output_object(HEAD + props + TAIL, KEEP) is None
+
+
+def test_extended_properties_and_type_references_go_to_the_full_parser() -> None:
+    assert skim_output_object(HEAD + '<S N="Name">x</S></Props><MS><S N="a">b</S></MS></Obj>', KEEP) is None
+    assert skim_output_object('<Obj RefId="0"><TNRef RefId="0" /><Props><S N="Name">x</S>' + TAIL, KEEP) is None
+
+
+def test_unwanted_properties_are_not_read() -> None:
+    # The skipped bytes are not parsed: an unwanted property's value never reaches the object.
+    xml = HEAD + '<S N="Name">x</S><S N="Secretish">y</S>' + TAIL
+    skimmed = skim_output_object(xml, frozenset({"name"}))
+    assert skimmed is not None
+    assert skimmed.adapted_properties == {"Name": "x"}
