@@ -46,8 +46,12 @@ from audit.lab.tenant import load_tenant
 from tests.differential.harness import compare
 from tests.differential.tenants import READER, SERVICE, Features, build, principal_of, tenant_documents
 
-# The rules other helpers add to both sides today, each switched on once its code is on main (see Features).
-FEATURES = Features.from_env(Features())
+# The rules other helpers added to both sides today, each switched on once its code was on main (see Features): all
+# five were on main at the 16:10 merge (rules-scope: exclusive scopes, RecipientRoot, OU scopes; rules-ident:
+# per-form identities, RFC 4514 DNs).
+FEATURES = Features.from_env(
+    Features(exclusive=True, recipient_root=True, ou_scope=True, identities=True, dn_forms=True)
+)
 
 EXAMPLES = int(os.environ.get("EXAUDIT_DIFFERENTIAL_EXAMPLES", "2000"))
 SEED = os.environ.get("EXAUDIT_DIFFERENTIAL_SEED", "").strip()
