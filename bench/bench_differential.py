@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from tests.differential import harness
 from tests.differential.tenants import (
     READER,
-    SERVICE,
     Features,
     build,
+    login_of,
     principal_of,
     tenant_documents,
 )
@@ -64,7 +64,7 @@ def main() -> int:
         phases["draw"] += t0 - last[0]
         tenant = build(doc)
         phases["build"] += time.perf_counter() - t0
-        verdicts = harness.compare(tenant, SERVICE, principal_of(tenant), READER, phases)
+        verdicts = harness.compare(tenant, login_of(tenant), principal_of(tenant), READER, phases)
         count["tenants"] += 1
         count["partial"] += int(0 < len(verdicts.lab) < sum(1 for _ in tenant.mailboxes()))
         count["disagree"] += int(not verdicts.agree())

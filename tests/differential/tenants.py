@@ -37,6 +37,7 @@ DOMAIN_DN = "DC=contoso,DC=com"
 SERVICE = "svc"
 SERVICE_UPN = f"{SERVICE}@{DOMAIN}"
 SERVICE_SMTP = "svc.mail@fabrikam.com"
+LOGIN_FORMS = ("IT", "IT Ops", "IT Sec")  # the service account's department -> svc, CONTOSO\\svc, svc@contoso.com
 READER = "reader"
 ROLE = "ApplicationImpersonation"
 OTHER_ROLES = ("Mail Recipients", "View-Only Recipients")
@@ -280,6 +281,12 @@ def _document(
         service["type"] = "User"  # the service account needs no mailbox of its own
     elif e.flag(3):
         service["primary_smtp"] = SERVICE_SMTP  # the policy then names it by this address (principal_of)
+    # How the integration logs on to EWS (login_of): the department is the one place a tenant file can say it.
+    service["department"] = LOGIN_FORMS[e.take(len(LOGIN_FORMS))]
+    taker = next((d for d in user_docs if "primary_smtp" in d), None)
+    if features.identities and taker is not None and service["type"] == "User" and e.flag(2):
+        # Another mailbox holds the service account's UPN as a proxy address (UPNs are unique among UPNs only).
+        taker["proxy_addresses"] = [*taker.get("proxy_addresses", ()), SERVICE_UPN]
     user_docs.append(service)
     user_docs.append({"name": READER, "alias": READER, "type": "User", "department": "IT"})
 
@@ -377,9 +384,17 @@ def _document(
 KEPT_BUILTIN_ROLES = frozenset({ROLE, "View-Only Configuration", "View-Only Recipients"})
 
 
+def login_of(tenant: Tenant) -> str:
+    """The logon the integration sends to EWS: sAMAccountName, NETBIOS\\sAMAccountName or UPN (see LOGIN_FORMS)."""
+    user = tenant.account_user(SERVICE)
+    assert user is not None
+    form = LOGIN_FORMS.index(user.department) if user.department in LOGIN_FORMS else 0
+    return (SERVICE, f"{tenant.organization.netbios}\\{SERVICE}", user.upn)[form]
+
+
 def principal_of(tenant: Tenant) -> str:
     """How the policy names the service account: its primary SMTP address when that is not its UPN, else its UPN."""
-    user = tenant.resolve_recipient(SERVICE_UPN)
+    user = tenant.account_user(SERVICE)
     assert user is not None
     return user.primary_smtp if user.primary_smtp and user.primary_smtp.lower() != user.upn.lower() else user.upn
 

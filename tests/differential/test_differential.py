@@ -44,7 +44,7 @@ from ruamel.yaml import YAML
 
 from audit.lab.tenant import load_tenant
 from tests.differential.harness import compare
-from tests.differential.tenants import READER, SERVICE, Features, build, principal_of, tenant_documents
+from tests.differential.tenants import READER, SERVICE, Features, build, login_of, principal_of, tenant_documents
 
 # The rules other helpers added to both sides today, each switched on once its code was on main (see Features): all
 # five were on main at the 16:10 merge (rules-scope: exclusive scopes, RecipientRoot, OU scopes; rules-ident:
@@ -97,7 +97,7 @@ def _settings(test: Any) -> Any:
 @given(doc=tenant_documents(FEATURES))
 def test_auditor_scope_is_what_the_lab_opens(doc: dict[str, Any]) -> None:
     tenant = build(doc)
-    verdicts = compare(tenant, SERVICE, principal_of(tenant), READER)
+    verdicts = compare(tenant, login_of(tenant), principal_of(tenant), READER)
     if not verdicts.agree():
         pytest.fail(
             "The auditor's effective scope (EXA040) and the mailboxes the lab opens differ:\n  "
@@ -113,7 +113,7 @@ def test_auditor_scope_is_what_the_lab_opens(doc: dict[str, Any]) -> None:
 def test_regression(path: Path) -> None:
     """Each disagreement found once stays fixed (the file's header says which side was wrong, and why)."""
     tenant = load_tenant(path)
-    verdicts = compare(tenant, SERVICE, principal_of(tenant), READER)
+    verdicts = compare(tenant, login_of(tenant), principal_of(tenant), READER)
     assert verdicts.agree(), verdicts.explain()
 
 
@@ -141,7 +141,7 @@ def test_strategy_draws_what_the_test_needs() -> None:
         }
         group_dns = {g.dn for g in tenant.groups}
         found["filter names a real group"] = any(dn in s.recipient_filter for s in tenant.scopes for dn in group_dns)
-        verdicts = compare(tenant, SERVICE, principal_of(tenant), READER)
+        verdicts = compare(tenant, login_of(tenant), principal_of(tenant), READER)
         mailboxes = sum(1 for _ in tenant.mailboxes())
         found["some mailboxes in scope, not all"] = 0 < len(verdicts.lab) < mailboxes
         found["nothing reachable"] = not verdicts.lab
@@ -169,13 +169,13 @@ def test_the_harness_sees_each_kind_of_difference() -> None:
         "accounts": [{"user": READER, "role": "auditor"}, {"user": SERVICE, "role": "service"}],
     }
     tenant = build(doc)
-    same = compare(tenant, SERVICE, principal_of(tenant), READER)
+    same = compare(tenant, login_of(tenant), principal_of(tenant), READER)
     assert same.agree(), same.explain()
     assert same.lab == {"u0@contoso.com"}
     wider = build({**doc, "scopes": [{"name": "S0", "recipient_filter": "Department -like '*'"}]})
-    assert not compare(tenant, SERVICE, principal_of(tenant), READER, audited=wider).agree()
+    assert not compare(tenant, login_of(tenant), principal_of(tenant), READER, audited=wider).agree()
     disabled = build({**doc, "role_assignments": [{**doc["role_assignments"][0], "enabled": False}]})
-    no_right = compare(tenant, SERVICE, principal_of(tenant), READER, audited=disabled)
+    no_right = compare(tenant, login_of(tenant), principal_of(tenant), READER, audited=disabled)
     assert not no_right.agree()
     assert "no granting" in no_right.explain()
-    assert not compare(disabled, SERVICE, principal_of(tenant), READER, audited=tenant).agree()
+    assert not compare(disabled, login_of(tenant), principal_of(tenant), READER, audited=tenant).agree()
