@@ -29,6 +29,11 @@ Size: ``EXAUDIT_DIFFERENTIAL_EXAMPLES`` tenants (default 2,000, derandomized: th
 message holds the tenant as a lab scenario file, the seed, and hypothesis prints the blob that replays it
 (``@reproduce_failure``). Every disagreement found was fixed on the side that was wrong and its tenant kept in
 ``tests/differential/regressions/`` (replayed by :func:`test_regression`).
+
+Not drawn, because only one side reads them (so the answer would be ERROR on the auditor's side, fail closed, or
+"matches nothing" on the lab's): filters over Title, UserPrincipalName, WindowsEmailAddress (lab only),
+DistinguishedName, Guid, HiddenFromAddressListsEnabled (auditor only), -lt/-gt; RecipientWriteScope Self or MyGAL
+(the auditor says ERROR); scopes without a filter (New-ManagementScope requires -RecipientRestrictionFilter).
 """
 
 from __future__ import annotations
