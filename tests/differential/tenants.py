@@ -39,6 +39,7 @@ SERVICE_UPN = f"{SERVICE}@{DOMAIN}"
 SERVICE_SMTP = "svc.mail@fabrikam.com"
 LOGIN_FORMS = ("IT", "IT Ops", "IT Sec")  # the service account's department -> svc, CONTOSO\\svc, svc@contoso.com
 READER = "reader"
+RBAC_OU = "Microsoft Exchange Security Groups"
 ROLE = "ApplicationImpersonation"
 OTHER_ROLES = ("Mail Recipients", "View-Only Recipients")
 
@@ -318,7 +319,11 @@ def _document(
     scope_docs: list[dict[str, Any]] = []
     for i, (codes, code) in enumerate(scopes):
         v = _Digits(code)
-        doc = {"name": f"S{i}", "recipient_filter": render_filter(codes, group_dns, features)}
+        # A role group is a universal security group too: MemberOfGroup can name it (AD memberOf lists it).
+        role_group_dns = [
+            f"CN=RG{j},OU=Microsoft Exchange Security Groups,{DOMAIN_DN}" for j in range(len(role_groups))
+        ]
+        doc = {"name": f"S{i}", "recipient_filter": render_filter(codes, group_dns + role_group_dns, features)}
         if features.exclusive and v.flag(3):
             doc["exclusive"] = True
         if features.recipient_root and v.flag(3):
@@ -348,6 +353,8 @@ def _document(
     for i, (codes, code) in enumerate(role_groups):
         v = _Digits(code)
         members = [SERVICE] if v.take(3) != 2 else []  # the service account is a direct member (2 in 3)
+        admins = v.take(1 << len(users))  # and mailbox users (administrators) may be members too
+        members += [user_docs[u]["alias"] for u in range(len(users)) if admins >> u & 1 and v.flag(2)]
         usgs = v.take(1 << len(security)) if security else 0
         members += [name for j, name in enumerate(security) if usgs >> j & 1]
         if i and v.flag(4):
