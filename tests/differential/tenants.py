@@ -6,16 +6,18 @@ has the same two accounts: ``svc`` (the integration's service account, whose acc
 (the auditing account, in View-Only Organization Management). Everything else is drawn:
 
 - users of every recipient type, in several OUs, with departments, companies, custom attributes and proxy
-  addresses from small vocabularies (so that filters select someone);
-- groups of three kinds, nested to any depth (a group may hold any group drawn before it), the service account
-  a member of some of them;
+  addresses from small vocabularies (so that filters select someone), names with characters DNs escape;
+- groups of three kinds, nested to any depth and in cycles, the service account a member of some of them;
 - management scopes with filters built from ``-and``, ``-or``, ``-not``, parentheses, ``-eq``, ``-ne``, ``-like``
-  and ``-notlike`` over the recipient properties both evaluators read (``$null`` comparisons, quotes escaped);
-- role groups and direct assignments of ApplicationImpersonation (and of other roles), to the service account, to
-  groups it is (or is not) in and to role groups, Regular or Delegating, enabled or disabled, unscoped or scoped.
+  and ``-notlike`` over the recipient properties both evaluators read (``$null`` comparisons, quotes escaped,
+  property names and operators in any case, MemberOfGroup naming groups, role groups or no group);
+- role groups (nested too) and direct assignments of ApplicationImpersonation (and of other roles), to the service
+  account, to security groups it is (or is not) in and to role groups, Regular or Delegating, enabled or disabled,
+  unscoped or scoped; the service account with or without a mailbox, logging on in three forms.
 
-Rules other helpers are adding to both sides are behind :class:`Features` switches; each is off until its code
-is on main (see the test module).
+Rules other helpers added to both sides today are behind :class:`Features` switches (exclusive scopes,
+RecipientRoot forms, OU-scoped assignments, colliding UPNs and addresses, RFC 4514 DN spellings); the test module
+switches on those whose code is on main.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ class Features:
     exclusive: bool = False  # rules-scope: -Exclusive scopes (and so ExclusiveRecipientScope assignments)
     recipient_root: bool = False  # rules-scope: RecipientRoot given as a DN or a canonical name
     ou_scope: bool = False  # rules-scope: -RecipientOrganizationalUnitScope assignments
-    identities: bool = False  # rules-ident: a UPN equal to another user's SMTP address
-    dn_forms: bool = False  # rules-ident: the filter's group DN in another RFC 4514 spelling
+    identities: bool = False  # rules-ident: a UPN equal to another user's SMTP (primary or proxy) address
+    dn_forms: bool = False  # rules-ident: DNs in filters, roots and OU scopes in other RFC 4514 spellings
 
     @classmethod
     def from_env(cls, default: Features, variable: str = "EXAUDIT_DIFFERENTIAL_FEATURES") -> Features:
