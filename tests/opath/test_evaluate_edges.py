@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from audit.opath import FilterError, compile_filter, matches, parse, to_text
+from audit.opath import EVALUABLE_PROPERTIES, FilterError, compile_filter, matches, parse, to_text
 from audit.snapshot import Recipient
 
 # One evaluable comparison beside the faulty one: the error must quote the whole filter, not only the bad part.
@@ -36,6 +36,11 @@ COMPILE_ERRORS = {
     "gt-null": ("(Alias -gt $null)", "only -eq and -ne compare with $null, not -gt"),
     "unknown": ("(Frobnicate -eq 'x')", "unknown property 'Frobnicate'"),
     "typo": ("(alias2 -eq 'x')", "unknown property 'alias2'; did you mean 'Alias'?"),
+    "known-not-recorded": (
+        "(Manager -eq 'CN=x')",
+        "'Manager' is a filterable Exchange property, but the snapshot does not record it, so exaudit cannot "
+        f"evaluate it; evaluable properties: {', '.join(sorted(EVALUABLE_PROPERTIES))}",
+    ),
 }
 
 
@@ -67,6 +72,9 @@ EDGES: dict[str, tuple[str, dict[str, Any], bool]] = {
     # A text property is not a proxy address: no "smtp:" is put in front of it.
     "text-is-not-a-proxy": ("Name -like 'smtp:*'", {}, False),
     "text-with-colon": ("Name -like 'ad:*'", {"name": "ad:viseur"}, True),
+    # -lt and -gt are strict: an equal value (in any case) is neither less nor greater.
+    "lt-equal": ("Name -lt 'AD.VISEUR'", {}, False),
+    "gt-equal": ("Name -gt 'AD.VISEUR'", {}, False),
     # '*' matches across a line break (AD text values may hold one).
     "like-across-line-break": ("DisplayName -like 'Ad*Viseur'", {"display_name": "Ad\nViseur"}, True),
     "like-line-break-suffix": ("CustomAttribute1 -like 'note*'", {"custom_attributes": ("note\nsecond line",)}, True),

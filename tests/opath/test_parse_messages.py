@@ -152,6 +152,12 @@ MESSAGES = {
         "unexpected text after the closing single quote of the filter; inside a single-quoted "
         "filter write each quote of a value twice ('Name -eq ''x''')",
     ),
+    "double-wrapper-position": (
+        '"Name -ceq 1"',
+        6,
+        "'-ceq' is not an OPATH operator: OPATH has no case-sensitive or explicitly case-insensitive variants; "
+        "write '-eq' (OPATH comparisons ignore case)",
+    ),
     "single-wrapper-position-at-the-end": (
         "'Name -eq'",
         9,
