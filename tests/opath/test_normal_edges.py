@@ -15,6 +15,14 @@ SAME = {
                   "Alias -eq 'c'"),
     "nested-and": ("((Alias -eq 'a') -and (Company -eq 'b')) -and (Department -eq 'c')",
                    "Department -eq 'c' -and Company -eq 'b' -and Alias -eq 'a'"),
+    # Properties exaudit cannot evaluate still compare by kind: a boolean ('True' is $true; -ne $true is -eq
+    # $false), a DN (blanks after the RDN commas ignored), text (-like without a wildcard is -eq).
+    "boolean-text": ("AuditEnabled -eq 'True'", "AuditEnabled -eq $true"),
+    "boolean-ne-true": ("AuditEnabled -ne $true", "AuditEnabled -eq $false"),
+    "boolean-ne-false": ("AuditEnabled -ne $false", "AuditEnabled -eq $true"),
+    "dn-blanks": ("Manager -eq 'CN=Ada Viseur, OU=Users, DC=contoso, DC=com'",
+                  "Manager -eq 'cn=ada viseur,ou=users,dc=contoso,dc=com'"),
+    "text-like-without-wildcard": ("Office -like 'Paris'", "Office -eq 'PARIS'"),
 }  # fmt: skip
 
 DIFFERENT = {
@@ -24,6 +32,8 @@ DIFFERENT = {
     # a AND (b OR c) reaches more recipients than a AND b AND c
     "or-inside-and": ("(Alias -eq 'a') -and ((Company -eq 'b') -or (Department -eq 'c'))",
                       "Alias -eq 'a' -and Company -eq 'b' -and Department -eq 'c'"),
+    "boolean-ne-true-is-not-eq-true": ("AuditEnabled -ne $true", "AuditEnabled -eq $true"),
+    "text-blanks-after-comma-are-data": ("Office -eq 'Paris, Nord'", "Office -eq 'Paris,Nord'"),
 }  # fmt: skip
 
 
@@ -41,3 +51,7 @@ def test_other_kind_junctions_stay_nested(a: str, b: str) -> None:
 def test_unknown_property_name_is_lower_cased() -> None:
     # Exchange reads property names case-insensitively; a name outside Microsoft's list has no spelling to take.
     assert normalize(parse("FrobNicate -eq 'X'")) == Comparison("frobnicate", Operator.EQ, "x")
+
+
+def test_boolean_text_that_is_not_true_or_false_is_lower_cased() -> None:
+    assert normalize(parse("AuditEnabled -eq 'Yes'")) == Comparison("AuditEnabled", Operator.EQ, "yes")
