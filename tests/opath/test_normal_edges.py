@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.opath import Comparison, Operator, equivalent, normalize, parse
+from audit.opath import Comparison, Operator, canonical_dn, equivalent, normalize, parse
 
 SAME = {
     "nested-or": ("(Alias -eq 'a') -or ((Alias -eq 'b') -or (Alias -eq 'c'))", "Alias -eq 'a' -or Alias -eq 'b' -or "
@@ -55,3 +55,8 @@ def test_unknown_property_name_is_lower_cased() -> None:
 
 def test_boolean_text_that_is_not_true_or_false_is_lower_cased() -> None:
     assert normalize(parse("AuditEnabled -eq 'Yes'")) == Comparison("AuditEnabled", Operator.EQ, "yes")
+
+
+def test_dn_escaped_trailing_blank_is_kept() -> None:
+    # "\ " at the very end is an escaped blank: data, which the stripping of blanks around separators keeps.
+    assert canonical_dn("CN=Doe\\ , OU=Users\\ ") == "cn=doe\\ ,ou=users\\ "
