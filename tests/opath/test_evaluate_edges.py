@@ -72,6 +72,8 @@ EDGES: dict[str, tuple[str, dict[str, Any], bool]] = {
     # A text property is not a proxy address: no "smtp:" is put in front of it.
     "text-is-not-a-proxy": ("Name -like 'smtp:*'", {}, False),
     "text-with-colon": ("Name -like 'ad:*'", {"name": "ad:viseur"}, True),
+    # CustomAttribute2 of a recipient that records only the first custom attribute has no value.
+    "custom-attribute-past-the-recorded": ("CustomAttribute2 -eq $null", {"custom_attributes": ("a",)}, True),
     # -lt and -gt are strict: an equal value (in any case) is neither less nor greater.
     "lt-equal": ("Name -lt 'AD.VISEUR'", {}, False),
     "gt-equal": ("Name -gt 'AD.VISEUR'", {}, False),

@@ -152,6 +152,16 @@ MESSAGES = {
         "unexpected text after the closing single quote of the filter; inside a single-quoted "
         "filter write each quote of a value twice ('Name -eq ''x''')",
     ),
+    "operator-starting-with-c": (
+        "Name -contains 'x'",
+        5,
+        "'-contains' is not an OPATH operator; expected a comparison operator (-eq, -ne, -lt, -gt, -like, -notlike)",
+    ),
+    "bare-word-with-digit": (
+        "Name -eq a1",
+        9,
+        "expected a value ('text', \"text\", $true, $false, $null or a number) after '-eq', found 'a1'",
+    ),
     "double-wrapper-position": (
         '"Name -ceq 1"',
         6,
