@@ -162,6 +162,12 @@ MESSAGES = {
         9,
         "expected a value ('text', \"text\", $true, $false, $null or a number) after '-eq', found 'a1'",
     ),
+    "double-wrapper-variable-with-underscore": (
+        "\"Name -eq '$ad_group'\"",
+        11,
+        "PowerShell expands the variable $ad_group inside a double-quoted filter before Exchange sees it; give exaudit "
+        "the expanded filter text",
+    ),
     "double-wrapper-position": (
         '"Name -ceq 1"',
         6,
