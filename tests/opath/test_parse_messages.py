@@ -168,6 +168,11 @@ MESSAGES = {
         "PowerShell expands the variable $ad_group inside a double-quoted filter before Exchange sees it; give exaudit "
         "the expanded filter text",
     ),
+    "or-where-operator": (
+        "Name -or 'x'",
+        5,
+        "expected a comparison operator (-eq, -ne, -lt, -gt, -like, -notlike) after 'Name', found '-or'",
+    ),
     "double-wrapper-position": (
         '"Name -ceq 1"',
         6,
