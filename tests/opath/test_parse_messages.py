@@ -173,6 +173,11 @@ MESSAGES = {
         5,
         "expected a comparison operator (-eq, -ne, -lt, -gt, -like, -notlike) after 'Name', found '-or'",
     ),
+    "not-where-operator": (
+        "Name -not 'x'",
+        5,
+        "expected a comparison operator (-eq, -ne, -lt, -gt, -like, -notlike) after 'Name', found '-not'",
+    ),
     "double-wrapper-position": (
         '"Name -ceq 1"',
         6,
