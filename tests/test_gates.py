@@ -48,8 +48,14 @@ def test_missing_check_jsonschema_skips_outside_ci_and_fails_in_ci(tmp_path: Pat
     assert "CI=true, so a missing tool fails instead of skipping" in out
 
 
-def test_missing_chromium_skips_outside_ci_and_fails_in_ci(tmp_path: Path) -> None:
-    test = "tests/report/test_browser.py::test_expand_and_collapse"
+@pytest.mark.parametrize(
+    "test",
+    [
+        "tests/report/test_browser.py::test_expand_and_collapse",
+        "tests/report/test_browser_jenkins.py::test_styled_under_the_jenkins_csp",
+    ],
+)
+def test_missing_chromium_skips_outside_ci_and_fails_in_ci(tmp_path: Path, test: str) -> None:
     hidden = {"EXAUDIT_TEST_CHROMIUM": MISSING}
     code, out = _pytest(tmp_path, test, ci=False, env=dict(hidden))
     assert code == 0, out

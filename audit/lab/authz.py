@@ -175,7 +175,11 @@ class _Parser:
 def _text_test(op: str, value: str) -> Callable[[str], bool]:
     if op in ("-like", "-notlike"):
         pattern = re.compile("^" + ".*".join(re.escape(p) for p in value.split("*")) + "$", re.IGNORECASE | re.S)
-        positive: Callable[[str], bool] = lambda s: pattern.match(s) is not None  # noqa: E731
+        # "" is an unset attribute (Active Directory stores no empty string): -like is an LDAP substring or presence
+        # filter, and "(company=*)" holds only for an entry that has the attribute (RFC 4511 4.5.1.7.5); blanks are
+        # found with -eq $null (https://learn.microsoft.com/powershell/exchange/filter-properties). Found by
+        # tests/differential (regressions/like-star-unset.yaml).
+        positive: Callable[[str], bool] = lambda s: s != "" and pattern.match(s) is not None  # noqa: E731
     else:
         wanted = value.lower()
         positive = lambda s: s.lower() == wanted  # noqa: E731

@@ -504,5 +504,8 @@ def ou_dn(identity: str, domain: str) -> str:
     names = [n for n in path.split("/") if n]
     if head.lower() != domain.lower() or not names:
         raise ValueError(f"{identity!r} is neither a DN nor a canonical name under {domain}/")
-    rdns = [f"{'CN' if i == 0 and n in _BUILTIN_CONTAINERS else 'OU'}={escape_rdn(n)}" for i, n in enumerate(names)]
+    # A canonical name names its object in any case (cn and ou compare with caseIgnoreMatch, RFC 4519 2.3, 2.20):
+    # 'contoso.com/users' is the Users container (found by tests/differential, regressions/ou-scope-canonical-case).
+    containers = {c.lower() for c in _BUILTIN_CONTAINERS}
+    rdns = [f"{'CN' if i == 0 and n.lower() in containers else 'OU'}={escape_rdn(n)}" for i, n in enumerate(names)]
     return ",".join([*reversed(rdns), *(f"DC={dc}" for dc in domain.split("."))])
