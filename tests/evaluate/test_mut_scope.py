@@ -1,0 +1,90 @@
+"""EXA020's new-scope fix, EXA040's notes and EXA050's reasons (audit.evaluate.scope), beyond the other tests.
+
+Killed mutants of issue 14's mutation run: the fix for a missing scope keeps the policy's RecipientRoot
+(New-ManagementScope -RecipientRoot); a member the filter leaves out is not said to be outside a root that
+contains it; an expected address no recipient has gets no reason it cannot have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from audit.findings import Status
+from audit.policy import LoadedPolicy, load_policy
+from audit.snapshot import ProbeOutcome, Snapshot, load
+from tests.evaluate.test_reach import ROOT, finding, policy_with_root, rooted
+from tests.evaluate.test_semantics import policy_with
+
+
+@pytest.fixture(scope="module")
+def compliant() -> Snapshot:
+    return load(ROOT / "tests" / "data" / "snapshots" / "compliant.snapshot.json")[0]
+
+
+@pytest.fixture(scope="module")
+def policy() -> LoadedPolicy:
+    return load_policy(ROOT / "policies" / "callpro.yaml")
+
+
+@pytest.fixture
+def with_nobody(tmp_path: Path) -> LoadedPolicy:
+    """The policy expecting one more member, an address no recipient has."""
+    return policy_with(
+        tmp_path, "      - fien.field@contoso.com\n", "      - fien.field@contoso.com\n      - nobody@contoso.com\n"
+    )
+
+
+def test_the_fix_for_a_missing_scope_keeps_the_policys_root(tmp_path: Path, compliant: Snapshot) -> None:
+    found = finding(
+        policy_with_root(tmp_path, "contoso.com/Users"), dataclasses.replace(compliant, scopes=()), "EXA020"
+    )
+    assert found.status is Status.FAIL
+    assert found.remediation.endswith(
+        "New-ManagementScope -Name 'Scope-CallPro Calendar Access' "
+        "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\" "
+        "-RecipientRoot 'contoso.com/Users'"
+    )
+
+
+def test_a_member_the_filter_leaves_out_is_not_blamed_on_the_root(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # dirk.dealer left the group: the filter no longer selects him, and the root (contoso.com/Users) contains him.
+    dn = compliant.groups[0].distinguished_name
+    snap = rooted(compliant, "contoso.com/Users")
+    snap = dataclasses.replace(
+        snap,
+        recipients=tuple(
+            dataclasses.replace(r, member_of=tuple(m for m in r.member_of if m != dn))
+            if r.alias == "dirk.dealer"
+            else r
+            for r in snap.recipients
+        ),
+    )
+    found = finding(policy, snap, "EXA040")
+    assert found.status is Status.FAIL
+    assert found.message == "1 expected mailbox(es) out of scope: dirk.dealer@contoso.com."
+
+
+def test_an_expected_address_no_recipient_has_gets_no_reason(with_nobody: LoadedPolicy, compliant: Snapshot) -> None:
+    found = finding(with_nobody, compliant, "EXA040")
+    assert found.status is Status.FAIL
+    assert found.message == "1 expected mailbox(es) out of scope: nobody@contoso.com."
+
+
+def test_a_refused_address_no_recipient_has_stays_outside_the_scope(
+    with_nobody: LoadedPolicy, compliant: Snapshot
+) -> None:
+    probe = dataclasses.replace(
+        compliant.probes[0],
+        mailbox="nobody@contoso.com",
+        outcome=ProbeOutcome.DENIED,
+        response_code="ErrorImpersonateUserDenied",
+    )
+    found = finding(with_nobody, dataclasses.replace(compliant, probes=(*compliant.probes, probe)), "EXA050")
+    assert found.status is Status.FAIL
+    assert found.message == (
+        "1 in-scope mailbox(es) cannot be impersonated: nobody@contoso.com refused with ErrorImpersonateUserDenied "
+        "(outside the scope)."
+    )
