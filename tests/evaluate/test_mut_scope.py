@@ -88,3 +88,17 @@ def test_a_refused_address_no_recipient_has_stays_outside_the_scope(
         "1 in-scope mailbox(es) cannot be impersonated: nobody@contoso.com refused with ErrorImpersonateUserDenied "
         "(outside the scope)."
     )
+
+
+def test_a_scope_without_filter_shows_an_empty_filter_in_the_evidence(
+    policy: LoadedPolicy, compliant: Snapshot
+) -> None:
+    snap = dataclasses.replace(
+        compliant, scopes=tuple(dataclasses.replace(s, recipient_filter=None) for s in compliant.scopes)
+    )
+    found = finding(policy, snap, "EXA020")
+    assert found.status is Status.FAIL
+    assert found.evidence == (
+        "ManagementScope Name='Scope-CallPro Calendar Access' ScopeRestrictionType=RecipientScope Exclusive=False "
+        "RecipientRoot='' RecipientFilter=''",
+    )
