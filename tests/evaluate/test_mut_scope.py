@@ -102,3 +102,23 @@ def test_a_scope_without_filter_shows_an_empty_filter_in_the_evidence(
         "ManagementScope Name='Scope-CallPro Calendar Access' ScopeRestrictionType=RecipientScope Exclusive=False "
         "RecipientRoot='' RecipientFilter=''",
     )
+
+
+def test_the_group_named_exactly_wins_over_one_that_only_shows_the_name(
+    policy: LoadedPolicy, compliant: Snapshot
+) -> None:
+    # A second group whose DisplayName is the policy's memberOfGroup: the filter is expected to name the group
+    # whose Name it is, not to be ambiguous (groups_named matches Name, DisplayName and address).
+    real = compliant.groups[0]
+    lookalike = dataclasses.replace(
+        real,
+        name="Lookalike",
+        display_name=real.name,
+        identity="contoso.com/Groups/Lookalike",
+        distinguished_name="CN=Lookalike,OU=Groups,DC=contoso,DC=com",
+        primary_smtp_address="lookalike@contoso.com",
+    )
+    snap = dataclasses.replace(compliant, groups=(*compliant.groups, lookalike))
+    found = finding(policy, snap, "EXA020")
+    assert found.status is Status.PASS, found.message
+    assert f"MemberOfGroup -eq '{real.distinguished_name}'" in found.expected
