@@ -122,3 +122,23 @@ def test_the_group_named_exactly_wins_over_one_that_only_shows_the_name(
     found = finding(policy, snap, "EXA020")
     assert found.status is Status.PASS, found.message
     assert f"MemberOfGroup -eq '{real.distinguished_name}'" in found.expected
+
+
+def test_two_groups_that_only_show_the_name_are_ambiguous(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # Neither group's Name is the policy's memberOfGroup, both DisplayNames are: which DN the filter should name
+    # cannot be told, and that is an ERROR naming both (fail closed), not "the group does not exist".
+    real = compliant.groups[0]
+    a = dataclasses.replace(real, name="Field Sales A", display_name=real.name)
+    b = dataclasses.replace(
+        a,
+        name="Field Sales B",
+        identity="contoso.com/Groups/Field Sales B",
+        distinguished_name="CN=Field Sales B,OU=Groups,DC=contoso,DC=com",
+        primary_smtp_address="field-sales-b@contoso.com",
+    )
+    found = finding(policy, dataclasses.replace(compliant, groups=(a, b, *compliant.groups[1:])), "EXA020")
+    assert found.status is Status.ERROR
+    assert (
+        f"2 groups are named '{real.name}' ('{real.distinguished_name}', "
+        "'CN=Field Sales B,OU=Groups,DC=contoso,DC=com'); cannot tell which DN is meant"
+    ) in found.message
