@@ -15,7 +15,8 @@ import pytest
 from audit.findings import Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import ProbeOutcome, Snapshot, load
-from tests.evaluate.test_reach import ROOT, finding, policy_with_root, rooted
+from tests.evaluate.test_reach import CALLPRO_ASSIGNMENT, ROOT, finding, policy_with_root, rooted
+from tests.evaluate.test_refusal_reasons import refused
 from tests.evaluate.test_semantics import policy_with
 
 
@@ -142,3 +143,32 @@ def test_two_groups_that_only_show_the_name_are_ambiguous(policy: LoadedPolicy, 
         f"2 groups are named '{real.name}' ('{real.distinguished_name}', "
         "'CN=Field Sales B,OU=Groups,DC=contoso,DC=com'); cannot tell which DN is meant"
     ) in found.message
+
+
+def test_a_member_another_path_reaches_gets_no_root_reason_for_a_refusal(
+    policy: LoadedPolicy, compliant: Snapshot
+) -> None:
+    # The CallPro scope gets a root that leaves the members out, and a second assignment reaches them through an
+    # unrooted copy of the scope: EXA040 finds dirk.dealer in scope, so EXA050 cannot blame the root for his
+    # refusal and keeps its own wording.
+    callpro = next(a for a in compliant.role_assignments if a.name == CALLPRO_ASSIGNMENT)
+    scope = compliant.scopes[0]
+    snap = dataclasses.replace(
+        compliant,
+        scopes=(
+            dataclasses.replace(scope, recipient_root="contoso.com/Sales"),
+            dataclasses.replace(scope, name="Second", identity="Second"),
+            *compliant.scopes[1:],
+        ),
+        role_assignments=(
+            *compliant.role_assignments,
+            dataclasses.replace(
+                callpro, name="Second path", identity="Second path", custom_recipient_write_scope="Second"
+            ),
+        ),
+    )
+    snap = refused(snap, "dirk.dealer@contoso.com")
+    assert finding(policy, snap, "EXA040").status is Status.PASS
+    found = finding(policy, snap, "EXA050")
+    assert found.status is Status.FAIL
+    assert "dirk.dealer@contoso.com refused with ErrorImpersonateUserDenied (outside the scope)." in found.message
