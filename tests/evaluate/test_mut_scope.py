@@ -172,3 +172,15 @@ def test_a_member_another_path_reaches_gets_no_root_reason_for_a_refusal(
     found = finding(policy, snap, "EXA050")
     assert found.status is Status.FAIL
     assert "dirk.dealer@contoso.com refused with ErrorImpersonateUserDenied (outside the scope)." in found.message
+
+
+def test_a_declared_root_adds_to_the_expected_scope(tmp_path: Path, compliant: Snapshot) -> None:
+    found = finding(
+        policy_with_root(tmp_path, "contoso.com/Users"), rooted(compliant, "CN=Users,DC=contoso,DC=com"), "EXA020"
+    )
+    assert found.status is Status.PASS
+    assert found.expected == (
+        "RecipientScope 'Scope-CallPro Calendar Access' with filter "
+        "MemberOfGroup -eq 'CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com' "
+        "under RecipientRoot contoso.com/Users"
+    )
