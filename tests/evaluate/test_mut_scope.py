@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from audit.evaluate import evaluate
 from audit.findings import Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import ProbeOutcome, Snapshot, load
+from tests.evaluate.app_snapshot import NOW, au_policy_in, au_snapshot, online_snapshot
 from tests.evaluate.test_reach import CALLPRO_ASSIGNMENT, ROOT, finding, policy_with_root, rooted
 from tests.evaluate.test_refusal_reasons import refused
 from tests.evaluate.test_semantics import policy_with
@@ -184,3 +186,11 @@ def test_a_declared_root_adds_to_the_expected_scope(tmp_path: Path, compliant: S
         "MemberOfGroup -eq 'CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com' "
         "under RecipientRoot contoso.com/Users"
     )
+
+
+def test_an_administrative_unit_member_listed_by_identity_is_in_scope(tmp_path: Path) -> None:
+    # EXA040 for an app scoped by an administrative unit: a member may be listed by the recipient's identity, not
+    # only by an address (scope._in_unit), in any case.
+    snap = au_snapshot(online_snapshot(), ("CONTOSO.COM/Users/Ad Viseur", "bea.buiten@contoso.com"))
+    found = next(f for f in evaluate(au_policy_in(tmp_path), snap, NOW) if f.check_id == "EXA040")
+    assert found.status is Status.PASS, found.message
