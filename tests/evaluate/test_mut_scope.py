@@ -15,7 +15,7 @@ import pytest
 from audit.evaluate import evaluate
 from audit.findings import Status
 from audit.policy import LoadedPolicy, load_policy
-from audit.snapshot import ProbeOutcome, Snapshot, load
+from audit.snapshot import ManagementScope, ProbeOutcome, Snapshot, load
 from tests.evaluate.app_snapshot import NOW, au_policy_in, au_snapshot, online_snapshot
 from tests.evaluate.test_reach import CALLPRO_ASSIGNMENT, ROOT, finding, policy_with_root, rooted
 from tests.evaluate.test_refusal_reasons import refused
@@ -194,3 +194,30 @@ def test_an_administrative_unit_member_listed_by_identity_is_in_scope(tmp_path: 
     snap = au_snapshot(online_snapshot(), ("CONTOSO.COM/Users/Ad Viseur", "bea.buiten@contoso.com"))
     found = next(f for f in evaluate(au_policy_in(tmp_path), snap, NOW) if f.check_id == "EXA040")
     assert found.status is Status.PASS, found.message
+
+
+def test_an_apps_refusal_is_not_blamed_on_an_exclusive_scope(tmp_path: Path) -> None:
+    # Exclusive scopes do not restrict apps (exo-2026.md, APPRBAC): EXA040 keeps ad.viseur in the app's scope, so
+    # EXA050 cannot name the exclusive scope over him as the reason for his refusal.
+    snap = au_snapshot(online_snapshot(), ("ad.viseur@contoso.com", "bea.buiten@contoso.com"))
+    vip = ManagementScope(
+        name="VIP",
+        identity="VIP",
+        scope_restriction_type="RecipientScope",
+        exclusive=True,
+        recipient_filter="Alias -eq 'ad.viseur'",
+    )
+    probes = tuple(
+        dataclasses.replace(p, outcome=ProbeOutcome.DENIED, response_code="ErrorImpersonateUserDenied")
+        if p.mailbox == "ad.viseur@contoso.com" and p.expect == "allow"
+        else p
+        for p in snap.probes
+    )
+    snap = dataclasses.replace(snap, scopes=(*snap.scopes, vip), probes=probes)
+    found = {f.check_id: f for f in evaluate(au_policy_in(tmp_path), snap, NOW)}
+    assert found["EXA040"].status is Status.PASS
+    assert found["EXA050"].status is Status.FAIL
+    assert found["EXA050"].message == (
+        "1 in-scope mailbox(es) cannot be impersonated: ad.viseur@contoso.com refused with "
+        "ErrorImpersonateUserDenied (outside the scope)."
+    )
