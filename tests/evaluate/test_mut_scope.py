@@ -221,3 +221,19 @@ def test_an_apps_refusal_is_not_blamed_on_an_exclusive_scope(tmp_path: Path) -> 
         "1 in-scope mailbox(es) cannot be impersonated: ad.viseur@contoso.com refused with "
         "ErrorImpersonateUserDenied (outside the scope)."
     )
+
+
+def test_a_scope_of_another_type_says_what_was_expected_and_found(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = dataclasses.replace(
+        compliant,
+        scopes=(dataclasses.replace(compliant.scopes[0], scope_restriction_type="ServerScope"), *compliant.scopes[1:]),
+    )
+    found = finding(policy, snap, "EXA020")
+    assert found.status is Status.FAIL
+    assert found.message == "'Scope-CallPro Calendar Access' is a ServerScope, not a recipient scope."
+    assert found.expected == (
+        "RecipientScope 'Scope-CallPro Calendar Access' with filter "
+        "MemberOfGroup -eq 'CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com'"
+    )
+    assert found.actual == "ScopeRestrictionType ServerScope"
+    assert found.remediation.startswith("# Recreate 'Scope-CallPro Calendar Access' as a recipient scope:\n")
