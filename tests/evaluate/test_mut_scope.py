@@ -236,4 +236,7 @@ def test_a_scope_of_another_type_says_what_was_expected_and_found(policy: Loaded
         "MemberOfGroup -eq 'CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com'"
     )
     assert found.actual == "ScopeRestrictionType ServerScope"
+    assert found.evidence[0].startswith(
+        "ManagementScope Name='Scope-CallPro Calendar Access' ScopeRestrictionType=ServerScope Exclusive=False"
+    )
     assert found.remediation.startswith("# Recreate 'Scope-CallPro Calendar Access' as a recipient scope:\n")
