@@ -105,6 +105,15 @@ def test_a_scope_without_filter_shows_an_empty_filter_in_the_evidence(
         "ManagementScope Name='Scope-CallPro Calendar Access' ScopeRestrictionType=RecipientScope Exclusive=False "
         "RecipientRoot='' RecipientFilter=''",
     )
+    assert found.expected == (
+        "RecipientScope 'Scope-CallPro Calendar Access' with filter "
+        "MemberOfGroup -eq 'CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com'"
+    )
+    assert found.actual == "RecipientFilter empty"
+    assert found.remediation.endswith(
+        "Set-ManagementScope -Identity 'Scope-CallPro Calendar Access' "
+        "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
+    )
 
 
 def test_the_group_named_exactly_wins_over_one_that_only_shows_the_name(
