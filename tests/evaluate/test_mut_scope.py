@@ -154,6 +154,7 @@ def test_two_groups_that_only_show_the_name_are_ambiguous(policy: LoadedPolicy, 
         f"2 groups are named '{real.name}' ('{real.distinguished_name}', "
         "'CN=Field Sales B,OU=Groups,DC=contoso,DC=com'); cannot tell which DN is meant"
     ) in found.message
+    assert found.remediation == ""  # which group is meant is for people to decide
 
 
 def test_a_member_another_path_reaches_gets_no_root_reason_for_a_refusal(
@@ -249,3 +250,48 @@ def test_a_scope_of_another_type_says_what_was_expected_and_found(policy: Loaded
         "ManagementScope Name='Scope-CallPro Calendar Access' ScopeRestrictionType=ServerScope Exclusive=False"
     )
     assert found.remediation.startswith("# Recreate 'Scope-CallPro Calendar Access' as a recipient scope:\n")
+
+
+EXPECTED = (
+    "RecipientScope 'Scope-CallPro Calendar Access' with filter "
+    "MemberOfGroup -eq 'CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com'"
+)
+STORED = "MemberOfGroup -eq 'CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com'"
+
+
+def test_an_unreadable_stored_filter_is_an_error_with_the_text_it_read(
+    policy: LoadedPolicy, compliant: Snapshot
+) -> None:
+    snap = dataclasses.replace(
+        compliant,
+        scopes=(dataclasses.replace(compliant.scopes[0], recipient_filter="MemberOfGroup -eq"), *compliant.scopes[1:]),
+    )
+    found = finding(policy, snap, "EXA020")
+    assert found.status is Status.ERROR
+    assert found.message.startswith(
+        "Cannot read the stored filter of 'Scope-CallPro Calendar Access': expected a value"
+    )
+    assert found.expected == EXPECTED
+    assert found.actual == "MemberOfGroup -eq"
+    assert found.evidence[0].endswith("RecipientFilter='MemberOfGroup -eq'")
+    assert found.remediation == ""
+
+
+def test_a_missing_group_fails_with_the_stored_filter_and_the_fix(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    found = finding(policy, dataclasses.replace(compliant, groups=compliant.groups[1:]), "EXA020")
+    assert found.status is Status.FAIL
+    assert found.message == (
+        "Cannot build the expected filter: the group 'SecurityGroup-CallPro Calendar Access' the filter should name "
+        f'does not exist; the stored filter is "{STORED}".'
+    )
+    assert found.expected == (
+        "RecipientScope 'Scope-CallPro Calendar Access' with filter "
+        "MemberOfGroup -eq '<DN of SecurityGroup-CallPro Calendar Access>'"
+    )
+    assert found.actual == STORED
+    assert found.evidence[0].endswith(f'RecipientFilter="{STORED}"')
+    assert found.remediation == (
+        "$group = Get-DistributionGroup -Identity 'SecurityGroup-CallPro Calendar Access'\n"
+        "Set-ManagementScope -Identity 'Scope-CallPro Calendar Access' "
+        "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
+    )
