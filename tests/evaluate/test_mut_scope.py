@@ -295,3 +295,16 @@ def test_a_missing_group_fails_with_the_stored_filter_and_the_fix(policy: Loaded
         "Set-ManagementScope -Identity 'Scope-CallPro Calendar Access' "
         "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
     )
+
+
+def test_the_right_filter_under_the_wrong_root_says_both(tmp_path: Path, compliant: Snapshot) -> None:
+    found = finding(
+        policy_with_root(tmp_path, "contoso.com/Field Sales"), rooted(compliant, "contoso.com/Users"), "EXA020"
+    )
+    assert found.status is Status.FAIL
+    assert found.message == (
+        f"The filter of 'Scope-CallPro Calendar Access' means {STORED}, but its RecipientRoot is "
+        "'contoso.com/Users', not 'contoso.com/Field Sales'."
+    )
+    assert found.actual == f"{STORED} under RecipientRoot contoso.com/Users"
+    assert found.evidence[0].endswith(f"RecipientRoot='contoso.com/Users' RecipientFilter=\"{STORED}\"")
