@@ -308,3 +308,20 @@ def test_the_right_filter_under_the_wrong_root_says_both(tmp_path: Path, complia
     )
     assert found.actual == f"{STORED} under RecipientRoot contoso.com/Users"
     assert found.evidence[0].endswith(f"RecipientRoot='contoso.com/Users' RecipientFilter=\"{STORED}\"")
+
+
+def test_a_missing_root_is_shown_as_none(tmp_path: Path, compliant: Snapshot) -> None:
+    found = finding(policy_with_root(tmp_path, "contoso.com/Field Sales"), rooted(compliant, None), "EXA020")
+    assert found.status is Status.FAIL
+    assert found.actual == f"{STORED} under RecipientRoot (none)"
+
+
+def test_a_wrong_filter_and_a_wrong_root_are_both_said(tmp_path: Path, compliant: Snapshot) -> None:
+    snap = rooted(compliant, "contoso.com/Users")
+    wrong = dataclasses.replace(snap.scopes[0], recipient_filter="Department -eq 'Sales'")
+    snap = dataclasses.replace(snap, scopes=(wrong, *snap.scopes[1:]))
+    found = finding(policy_with_root(tmp_path, "contoso.com/Field Sales"), snap, "EXA020")
+    assert found.status is Status.FAIL
+    assert found.message.endswith(
+        f"which does not mean {STORED}; and its RecipientRoot is 'contoso.com/Users', not 'contoso.com/Field Sales'."
+    )
