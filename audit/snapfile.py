@@ -57,7 +57,7 @@ import pydantic
 
 from audit.errors import SnapshotError, UsageError
 from audit.files import DEFAULT_FILE_MODE
-from audit.snapshot import OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, RawOutput, Snapshot, loads
+from audit.snapshot import RawOutput, Snapshot, check_schema_version, loads
 
 CHUNK = 100  # records serialized at a time
 LINE_TARGET = 1 << 20  # records go on one line until it holds about 1 MiB (~1,600 recipients): parsed one at a time
@@ -393,19 +393,7 @@ def _json_or_none(value: bytes) -> object:
 
 def _checked(parsed: _Parsed, source: str) -> None:
     """Refuse what exaudit must not evaluate, the most useful message first (version, then checksum, then type)."""
-    version = parsed.members.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise SnapshotError(f"{source}: not a snapshot (no integer 'schema_version')")
-    if version < OLDEST_SCHEMA_VERSION:
-        raise SnapshotError(
-            f"{source}: snapshot schema {version} is not one exaudit ever wrote (it reads {OLDEST_SCHEMA_VERSION} "
-            f"to {SCHEMA_VERSION}); refusing to evaluate it."
-        )
-    if version > SCHEMA_VERSION:
-        raise SnapshotError(
-            f"{source}: written with snapshot schema {version}; this exaudit reads up to {SCHEMA_VERSION}. "
-            "Upgrade exaudit to evaluate it."
-        )
+    check_schema_version(parsed.members.get("schema_version"), source)
     if not parsed.sealed:
         raise SnapshotError(
             f"{source}: SHA-256 mismatch (recorded {parsed.sha[:12]}...): the snapshot was changed after it was "

@@ -487,12 +487,9 @@ def _fast_load(data: bytes, source: str) -> tuple[Snapshot, str] | None:
     return snapshot, claimed
 
 
-def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, str]:
-    """Verify and parse a snapshot document; returns the snapshot and its SHA-256."""
-    if not isinstance(doc, dict):
-        raise SnapshotError(f"{source}: not a snapshot (expected a JSON object at the top)")
-    version = doc.get("schema_version")
-    if not isinstance(version, int):
+def check_schema_version(version: object, source: str) -> None:
+    """Refuse a snapshot whose schema exaudit never wrote or does not read yet (SnapshotError naming what to do)."""
+    if not isinstance(version, int) or isinstance(version, bool):
         raise SnapshotError(f"{source}: not a snapshot (no integer 'schema_version')")
     if version < OLDEST_SCHEMA_VERSION:
         raise SnapshotError(
@@ -504,6 +501,13 @@ def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, st
             f"{source}: written with snapshot schema {version}; this exaudit reads up to {SCHEMA_VERSION}. "
             "Upgrade exaudit to evaluate it."
         )
+
+
+def from_document(doc: object, source: str = "<snapshot>") -> tuple[Snapshot, str]:
+    """Verify and parse a snapshot document; returns the snapshot and its SHA-256."""
+    if not isinstance(doc, dict):
+        raise SnapshotError(f"{source}: not a snapshot (expected a JSON object at the top)")
+    check_schema_version(doc.get("schema_version"), source)
     claimed = doc.get("sha256")
     if not isinstance(claimed, str):
         raise SnapshotError(f"{source}: no 'sha256' checksum; refusing a snapshot without one")

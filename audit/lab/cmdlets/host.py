@@ -26,6 +26,7 @@ from audit.lab.cmdlets.stream import (
     Output,
     Warning,
     _Terminate,
+    binding_error,
 )
 from audit.lab.tenant import Tenant
 
@@ -223,21 +224,7 @@ class ExchangeSession:
         # The binder runs on the server against the compiled cmdlet, so the id names its .NET class (as in
         # "AmbiguousParameterSet,Microsoft.PowerShell.Commands.InvokeWebRequestCommand"), not the cmdlet name that
         # a client-side proxy function (Import-PSSession) would show.
-        raise _Terminate(
-            ErrorSpec(
-                message=message,
-                exception_types=(
-                    "System.Management.Automation.ParameterBindingException",
-                    "System.Management.Automation.RuntimeException",
-                    "System.SystemException",
-                ),
-                category=_INVALID_ARGUMENT,
-                reason="ParameterBindingException",
-                fully_qualified_error_id=f"{error_id},{cmdlet.task}",
-                terminating=True,
-                activity=cmdlet.name,
-            )
-        )
+        raise _Terminate(binding_error(message, f"{error_id},{cmdlet.task}", cmdlet.name))
 
     def _parameter_error(self, cmdlet: _Cmdlet, name: str, *, ambiguous: bool = False, bad_value: Any = None) -> None:
         if bad_value is not None:
@@ -252,21 +239,7 @@ class ExchangeSession:
         else:
             message = f"A parameter cannot be found that matches parameter name '{name}'."
             fqid = f"NamedParameterNotFound,{cmdlet.task}"
-        raise _Terminate(
-            ErrorSpec(
-                message=message,
-                exception_types=(
-                    "System.Management.Automation.ParameterBindingException",
-                    "System.Management.Automation.RuntimeException",
-                    "System.SystemException",
-                ),
-                category=_INVALID_ARGUMENT,
-                reason="ParameterBindingException",
-                fully_qualified_error_id=fqid,
-                terminating=True,
-                activity=cmdlet.name,
-            )
-        )
+        raise _Terminate(binding_error(message, fqid, cmdlet.name))
 
     def _invoke(self, cmdlet: _Cmdlet, params: dict[str, Any]) -> Iterator[Emission]:
         self._current = cmdlet

@@ -25,7 +25,7 @@ from audit.lab.cmdlets.objects import (
     mvp_adobjectid,
     mvp_proxy_addresses,
 )
-from audit.lab.cmdlets.stream import _INVALID_ARGUMENT, ErrorSpec, _Terminate
+from audit.lab.cmdlets.stream import ErrorSpec, _Terminate, binding_error
 from audit.lab.dn import dn_key
 from audit.lab.tenant import Group, Recipient, RoleGroup
 
@@ -267,21 +267,11 @@ def _custom_getter(n: int) -> Callable[[Recipient | Group], str]:
 
 def _invalid_filter(text: str, prop: str | None = None) -> ErrorSpec:
     reason = f'"{prop}" is not a recognized filterable property.' if prop else "Invalid filter syntax."
-    return ErrorSpec(
-        message=(
-            f'Cannot bind parameter \'Filter\' to the target. Exception setting "Filter": "{reason} For a '
-            f'description of the filter parameter syntax see the command help.\n"{text}""'
-        ),
-        exception_types=(
-            "System.Management.Automation.ParameterBindingException",
-            "System.Management.Automation.RuntimeException",
-            "System.SystemException",
-        ),
-        category=_INVALID_ARGUMENT,
-        reason="ParameterBindingException",
-        fully_qualified_error_id="ParameterBindingFailed,Microsoft.Exchange.Management.RecipientTasks.GetRecipient",
-        terminating=True,
-        activity="Get-Recipient",
+    return binding_error(
+        f'Cannot bind parameter \'Filter\' to the target. Exception setting "Filter": "{reason} For a '
+        f'description of the filter parameter syntax see the command help.\n"{text}""',
+        "ParameterBindingFailed,Microsoft.Exchange.Management.RecipientTasks.GetRecipient",
+        "Get-Recipient",
     )
 
 

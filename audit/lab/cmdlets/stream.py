@@ -86,3 +86,20 @@ class _Unlimited:
 
 
 UNLIMITED = _Unlimited()
+
+
+def binding_error(message: str, fully_qualified_error_id: str, activity: str) -> ErrorSpec:
+    """A terminating ParameterBindingException error record, shaped as PowerShell's binder sends it."""
+    return ErrorSpec(
+        message=message,
+        exception_types=(
+            "System.Management.Automation.ParameterBindingException",
+            "System.Management.Automation.RuntimeException",
+            "System.SystemException",
+        ),
+        category=_INVALID_ARGUMENT,
+        reason="ParameterBindingException",
+        fully_qualified_error_id=fully_qualified_error_id,
+        terminating=True,
+        activity=activity,
+    )
