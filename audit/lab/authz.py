@@ -196,6 +196,13 @@ def _compare(prop: str, op: str, value: str) -> Predicate:
         # -eq/-ne compare DNs as LDAP does (RFC 4514 syntax, values ignoring case: audit.lab.dn); a value that is
         # not a DN equals no group. -like stays a text match on the DN as the lab stores it.
         wanted_dn = dn_key(value) if op in ("-eq", "-ne") else None
+        if op in ("-eq", "-ne") and value == "":
+            # -eq $null holds when memberOf is not set: the recipient is a direct member of no group (the auditor
+            # reads it the same way; found when the two were held against each other).
+            def no_group(t: Tenant, r: Recipient) -> bool:
+                return (not t.member_of(r.dn)) != negate
+
+            return no_group
 
         def member_of(t: Tenant, r: Recipient) -> bool:
             if op in ("-eq", "-ne"):

@@ -156,7 +156,9 @@ def _comparison(v: _Digits, group_dns: list[str], features: Features) -> str:
         return f"{prop} {op} {_quote(value)}"
     if kind < len(_TEXT_LEAVES) + _MEMBER_OF_WEIGHT:
         op = v.pick(("-eq", "-eq", "-ne"))
-        index = v.take(len(group_dns) + 1)  # the last choice: a DN no group has
+        index = v.take(len(group_dns) + 2)  # the last two choices: a DN no group has, and $null
+        if index == len(group_dns) + 1:
+            return f"MemberOfGroup {op} $null"  # memberOf unset: a direct member of no group
         # Link properties take the DN (RecipientFilter page, syntax rules); an unknown DN selects no one.
         dn = group_dns[index] if index < len(group_dns) else f"CN=No Such Group,OU=Groups,{DOMAIN_DN}"
         form = v.take(3) if features.dn_forms else 0

@@ -118,3 +118,18 @@ def test_visible_cmdlets_follow_role_groups() -> None:
     assert {"Get-ManagementRoleAssignment", "Get-ManagementScope", "Get-RoleGroupMember", "Get-Mailbox"} <= reader
     assert "Get-ManagementRoleAssignment" not in visible_cmdlets(tenant, SVC)
     assert "Get-ManagementRoleAssignment" in visible_cmdlets(tenant, "Administrator")
+
+
+def test_memberofgroup_null_is_a_recipient_in_no_group() -> None:
+    # memberOf unset = a direct member of no group; the auditor's OPATH evaluator reads it the same way.
+    tenant = load_tenant(scenario_path("compliant"))
+    unset = compile_scope_filter("MemberOfGroup -eq $null")
+    is_set = compile_scope_filter("MemberOfGroup -ne $null")
+    assert unset is not None
+    assert is_set is not None
+    in_groups = [r for r in tenant.recipients if tenant.member_of(r.dn)]
+    in_none = [r for r in tenant.recipients if not tenant.member_of(r.dn)]
+    assert in_groups
+    assert in_none
+    assert all(unset(tenant, r) and not is_set(tenant, r) for r in in_none)
+    assert all(is_set(tenant, r) and not unset(tenant, r) for r in in_groups)
