@@ -336,7 +336,9 @@ CHECKS: dict[str, CheckSpec] = {
             "A canary is a mailbox that must stay out of reach (the CEO, a shared HR mailbox). If the service "
             "account can impersonate it, the scope does not hold: this is the most severe finding. A refusal for "
             "any other reason than ErrorImpersonateUserDenied proves nothing about the scope; for an Exchange Online "
-            "app only Graph's 403 ErrorAccessDenied counts, and a 404 (no mailbox) proves nothing."
+            "app only Graph's 403 ErrorAccessDenied counts, and a 404 (no mailbox) proves nothing. A sample "
+            "(probes.deny.sample) larger than the recipients outside the scope is capped to them: every one of them "
+            "refused is a complete sample, and the finding says it was capped."
         ),
         remediation="# Restrict the assignment first (EXA012/EXA013), then re-run: exaudit run {policy_file}",
         doc_url=_RESPONSE_CODES,
