@@ -70,6 +70,7 @@ MESSAGES = {
     "ErrorImpersonationDenied": "The server to which the application is connected cannot impersonate the requested "
     "user due to insufficient permission.",
     "ErrorNonExistentMailbox": "The SMTP address has no mailbox associated with it.",
+    "ErrorNonPrimarySmtpAddress": "The SMTP address isn't the primary SMTP address of the mailbox.",
     "ErrorServerBusy": "The server cannot service this request right now. Try again later.",
     "ErrorInvalidExchangeImpersonationHeaderData": "ExchangeImpersonation SOAP header must contain a user principal "
     "name, user SID, or primary SMTP address.",
@@ -270,6 +271,16 @@ class EwsHandler:
             found = self.tenant.by_upn(value)
         else:
             found = self.tenant.by_smtp(value)
+            if (
+                form == "PrimarySmtpAddress"
+                and isinstance(found, Recipient)
+                and found.primary_smtp
+                and found.primary_smtp.casefold() != value.casefold()
+            ):
+                # PrimarySmtpAddress takes the primary address only; a proxy address is refused with
+                # ErrorNonPrimarySmtpAddress, whose response names the primary (ODX primarysmtpaddress.md;
+                # responsecode.md). SmtpAddress accepts any proxy address.
+                raise EwsFault("ErrorNonPrimarySmtpAddress", values={"Primary": found.primary_smtp})
         target = found if isinstance(found, Recipient) else None
         if target is not None and not target.has_mailbox:
             target = None

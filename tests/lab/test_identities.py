@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from exchangelib import BASIC, IMPERSONATION, Account, Build, Configuration, Credentials, Version
 from exchangelib.account import Identity
-from exchangelib.errors import ErrorImpersonateUserDenied, ErrorNonExistentMailbox
+from exchangelib.errors import ErrorImpersonateUserDenied, ErrorNonExistentMailbox, ErrorNonPrimarySmtpAddress
 from exchangelib.folders import Calendar, Root
 from exchangelib.properties import DistinguishedFolderId, Mailbox
 from exchangelib.services import GetFolder
@@ -146,3 +146,11 @@ def test_the_auditors_probe_sends_primary_smtp_address_and_reaches_the_right_mai
     sent = {form: n - before.get(form, 0) for form, n in after.items() if n > before.get(form, 0)}
     assert set(sent) <= {"PrimarySmtpAddress"}
     assert sent["PrimarySmtpAddress"] >= 2
+
+
+def test_primary_smtp_form_refuses_a_secondary_address(lab: LabServer) -> None:
+    # ODX primarysmtpaddress.md: EWS does not take a proxy address in PrimarySmtpAddress.
+    with pytest.raises(ErrorNonPrimarySmtpAddress):
+        _open(lab, Identity(primary_smtp_address="fien@contoso.com"), "fien.field@contoso.com")
+    fien = _user(lab, "fien.field")
+    assert _open(lab, Identity(primary_smtp_address="fien.field@contoso.com"), "fien.field@contoso.com") == fien.guid
