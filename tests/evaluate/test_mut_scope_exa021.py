@@ -109,6 +109,17 @@ def test_the_group_is_recognised_by_its_display_name(policy: LoadedPolicy, compl
     assert found.actual == "SG-8f3a"
 
 
+def test_the_group_is_recognised_by_its_name_whatever_its_display_name(
+    policy: LoadedPolicy, compliant: Snapshot
+) -> None:
+    groups = tuple(
+        dataclasses.replace(g, display_name="CallPro field staff") if g.name == GROUP else g for g in compliant.groups
+    )
+    found = exa021(policy, dataclasses.replace(compliant, groups=groups))
+    assert found.status is Status.PASS, found.message
+    assert found.actual == GROUP
+
+
 def test_a_missing_scope_fails_with_the_fix_that_creates_it(policy: LoadedPolicy, compliant: Snapshot) -> None:
     found = exa021(policy, dataclasses.replace(compliant, scopes=()))
     assert found.status is Status.FAIL
@@ -244,12 +255,30 @@ def test_two_renamed_dns_get_one_fix_each(policy: LoadedPolicy, compliant: Snaps
 
 def test_several_problems_are_joined_in_the_order_written(policy: LoadedPolicy, compliant: Snapshot) -> None:
     typo = "CN=SecurityGroup-CallPro Calendar Acess,OU=Groups,DC=contoso,DC=com"
-    stored = f"(MemberOfGroup -eq '{SALES_DN}') -or (MemberOfGroup -eq '{typo}')"
+    stored = f"(MemberOfGroup -eq '{typo}') -or (MemberOfGroup -eq '{SALES_DN}')"
     found = exa021(policy, filtered(compliant, stored))
-    first = f"'{SALES_DN}' is the group 'Sales Office', not '{GROUP}'"
-    second = f"'{typo}' matches no group (a typo of '{GROUP}'?): the filter selects no one through it"
+    first = f"'{typo}' matches no group (a typo of '{GROUP}'?): the filter selects no one through it"
+    second = f"'{SALES_DN}' is the group 'Sales Office', not '{GROUP}'"
     assert found.message == f"The filter of '{SCOPE}': {first}; {second}."
     assert found.actual == f"{first}; {second}"
+    assert found.evidence[1:] == (f"Group Identity='contoso.com/Groups/Sales Office' DistinguishedName='{SALES_DN}'",)
+
+
+def test_a_name_only_somewhat_alike_is_no_typo(unmatched_policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # 'Sales Offices North' is 77 % like 'Sales Office': below the 80 % that makes a typo hint.
+    other = "CN=Sales Offices North,OU=Groups,DC=contoso,DC=com"
+    found = exa021(unmatched_policy, filtered(compliant, f"MemberOfGroup -eq '{other}'"))
+    assert found.actual == f"'{other}' matches no group: the filter selects no one through it"
+
+
+def test_a_renamed_group_is_found_whatever_its_dn_reads(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # A group record without a DN (a snapshot field left empty) whose members are the policy's is still the one
+    # the old DN probably named.
+    groups = tuple(dataclasses.replace(g, distinguished_name="") if g.name == GROUP else g for g in compliant.groups)
+    old = "CN=Field Staff 2019,OU=Groups,DC=contoso,DC=com"
+    found = exa021(policy, filtered(dataclasses.replace(compliant, groups=groups), f"MemberOfGroup -eq '{old}'"))
+    assert found.status is Status.FAIL
+    assert f"the group was probably renamed to '{GROUP}'" in found.message
 
 
 def test_an_opath_policy_accepts_any_existing_group(opath_policy: LoadedPolicy, compliant: Snapshot) -> None:

@@ -18,6 +18,7 @@ from audit.findings import Finding, Severity, Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import ManagementScope, Snapshot, load
 from tests.evaluate.test_reach import CALLPRO_ASSIGNMENT, ROOT, finding
+from tests.evaluate.test_refusal_reasons import refused
 from tests.evaluate.test_semantics import SVC, assignment, role_group
 
 SCOPE = "Scope-CallPro Calendar Access"
@@ -290,3 +291,37 @@ def test_an_unscoped_assignment_reaches_every_mailbox(policy: LoadedPolicy, comp
     assert found.status is Status.FAIL
     assert found.actual == f"14 of 14 mailboxes selected by '{CALLPRO_ASSIGNMENT}' (unscoped: every mailbox)"
     assert found.message.startswith("8 mailbox(es) in scope that the policy does not allow: ceo@contoso.com, ")
+
+
+def test_an_at_most_policy_flags_what_lies_above_the_ceiling(tmp_path: Path, compliant: Snapshot) -> None:
+    at_most = edited(tmp_path, "    exactly:\n", "    atMost:\n")
+    found = exa040(at_most, member_of(compliant, "ceo", joins=True))
+    assert found.status is Status.FAIL
+    assert found.message == "1 mailbox(es) in scope that the policy does not allow: ceo@contoso.com."
+    assert found.expected == "0 mailbox(es) from group.members (policy)"
+
+
+def test_a_policy_without_group_expects_its_probes_allow_list(compliant: Snapshot) -> None:
+    # exo-rbac-for-apps.yaml names no group: its probes.allow addresses are the expected mailboxes.
+    from tests.evaluate.test_semantics import _app_snapshot
+
+    apps = load_policy(ROOT / "policies" / "exo-rbac-for-apps.yaml")
+    found = exa040(apps, _app_snapshot(compliant))
+    assert found.status is Status.PASS, found.message
+    assert found.expected == "2 mailbox(es) from probes.allow"
+    assert found.actual == "2 of 14 mailboxes selected by scope 'Scope-CallPro Field Sales'"
+
+
+def test_every_refusal_gets_its_reason_after_one_that_is_in_scope(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # ad.viseur is in the effective scope (EXA040 knows no reason for his refusal); dirk.dealer, refused after him,
+    # is taken away by an exclusive scope and EXA050 says so.
+    from tests.evaluate.test_refusal_reasons import vip
+
+    snap = refused(vip(compliant), "ad.viseur@contoso.com", "dirk.dealer@contoso.com")
+    found = finding(policy, snap, "EXA050")
+    assert found.status is Status.FAIL
+    assert "ad.viseur@contoso.com refused with ErrorImpersonateUserDenied (outside the scope)" in found.message
+    assert (
+        "dirk.dealer@contoso.com refused with ErrorImpersonateUserDenied "
+        "(taken away by exclusive scope 'VIP Mailboxes', see EXA040)"
+    ) in found.message
