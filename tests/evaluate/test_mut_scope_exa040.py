@@ -17,6 +17,7 @@ import pytest
 from audit.findings import Finding, Severity, Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import ManagementScope, Snapshot, load
+from tests.evaluate.app_snapshot import AU_ID, au_policy_in, au_snapshot, online_snapshot
 from tests.evaluate.test_reach import CALLPRO_ASSIGNMENT, ROOT, finding
 from tests.evaluate.test_refusal_reasons import refused
 from tests.evaluate.test_semantics import SVC, assignment, role_group
@@ -325,3 +326,58 @@ def test_every_refusal_gets_its_reason_after_one_that_is_in_scope(policy: Loaded
         "dirk.dealer@contoso.com refused with ErrorImpersonateUserDenied "
         "(taken away by exclusive scope 'VIP Mailboxes', see EXA040)"
     ) in found.message
+
+
+AU_LINE = f"AdministrativeUnit Id={AU_ID} DisplayName='Field Sales' Members=2"
+NOT_GRANTING = (
+    "no enabled Regular Application Calendars.ReadWrite assignment reaches the principal; judging scope "
+    f"'{AU_ID}' as named by the policy"
+)
+
+
+def au_not_granting() -> Snapshot:
+    """An app scoped by an administrative unit (RBAC for Applications) whose assignment is disabled."""
+    snap = au_snapshot(online_snapshot(), ("ad.viseur@contoso.com", "bea.buiten@contoso.com"))
+    assignments = tuple(
+        dataclasses.replace(a, enabled=False) if a.recipient_administrative_unit_scope else a
+        for a in snap.role_assignments
+    )
+    return dataclasses.replace(snap, role_assignments=assignments)
+
+
+def test_with_nothing_granting_the_policys_administrative_unit_is_judged(tmp_path: Path) -> None:
+    found = exa040(au_policy_in(tmp_path), au_not_granting())
+    assert found.status is Status.PASS, found.message
+    assert found.actual == "2 of 14 mailboxes selected by administrative unit 'Field Sales'"
+    assert found.evidence == (NOT_GRANTING, AU_LINE)
+
+
+def test_an_administrative_unit_without_display_name_is_named_by_id(tmp_path: Path) -> None:
+    snap = au_not_granting()
+    snap = dataclasses.replace(
+        snap, administrative_units=tuple(dataclasses.replace(u, display_name="") for u in snap.administrative_units)
+    )
+    found = exa040(au_policy_in(tmp_path), snap)
+    assert found.actual == f"2 of 14 mailboxes selected by administrative unit '{AU_ID}'"
+
+
+def test_an_administrative_unit_not_read_is_an_error(tmp_path: Path) -> None:
+    found = exa040(au_policy_in(tmp_path), dataclasses.replace(au_not_granting(), administrative_units=()))
+    assert found.status is Status.ERROR
+    assert found.message == (
+        f"The members of administrative unit {AU_ID} were not read; its reach is unknown (see EXA073)."
+    )
+    assert found.evidence == (NOT_GRANTING,)
+
+
+@pytest.mark.parametrize("recipient_filter", [None, ""])
+def test_a_scope_without_filter_fails_with_its_evidence(
+    policy: LoadedPolicy, compliant: Snapshot, recipient_filter: str | None
+) -> None:
+    snap = dataclasses.replace(
+        compliant, scopes=tuple(dataclasses.replace(s, recipient_filter=recipient_filter) for s in compliant.scopes)
+    )
+    found = exa040(policy, snap)
+    assert found.status is Status.FAIL
+    assert found.message == f"The scope '{SCOPE}' has no recipient filter (see EXA020)."
+    assert found.evidence[1] == SCOPE_LINE.replace(f'"{STORED}"', "''")
