@@ -381,3 +381,38 @@ def test_a_scope_without_filter_fails_with_its_evidence(
     assert found.status is Status.FAIL
     assert found.message == f"The scope '{SCOPE}' has no recipient filter (see EXA020)."
     assert found.evidence[1] == SCOPE_LINE.replace(f'"{STORED}"', "''")
+
+
+def test_a_policy_naming_no_mailbox_set_skips(tmp_path: Path, compliant: Snapshot) -> None:
+    # exo-rbac-for-apps.yaml without its probes section: no group and no probes.allow list name the mailboxes.
+    from tests.evaluate.test_semantics import _app_snapshot
+
+    text = (ROOT / "policies" / "exo-rbac-for-apps.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "no-probes.yaml"
+    path.write_text(text[: text.index("\nprobes:\n")] + text[text.index("\nwaivers:") :], encoding="utf-8")
+    found = exa040(load_policy(path), _app_snapshot(compliant))
+    assert found.status is Status.SKIP
+    assert found.message == "The policy names no expected mailbox set (no group, no probes.allow list)."
+
+
+def test_an_apps_exclusive_scope_assignment_is_judged_without_exclusive_scopes(compliant: Snapshot) -> None:
+    # Exclusive scopes do not restrict apps (exo-2026.md, APPRBAC): for an app, no exclusive scope is read, and an
+    # assignment made with an exclusive write scope reaches only what an exclusive scope contains, which is nothing.
+    from tests.evaluate.test_semantics import _app_snapshot
+
+    snap = _app_snapshot(compliant)
+    assignments = tuple(
+        dataclasses.replace(
+            a,
+            custom_resource_scope=None,
+            recipient_write_scope="ExclusiveRecipientScope",
+            custom_recipient_write_scope="Scope-CallPro Field Sales",
+        )
+        if a.role_assignee_type == "ServicePrincipal"
+        else a
+        for a in snap.role_assignments
+    )
+    apps = load_policy(ROOT / "policies" / "exo-rbac-for-apps.yaml")
+    found = exa040(apps, dataclasses.replace(snap, role_assignments=assignments))
+    assert found.status is Status.FAIL
+    assert found.message == "2 expected mailbox(es) out of scope: ad.viseur@contoso.com, bea.buiten@contoso.com."
