@@ -298,3 +298,10 @@ def test_an_opath_policy_fails_a_dn_that_names_no_group_without_a_fix(tmp_path: 
     assert found.expected == "every MemberOfGroup DN names an existing group"
     assert found.actual == f"'{gone}' matches no group: the filter selects no one through it"
     assert found.remediation == ""
+
+
+def test_the_scope_is_found_by_its_identity_as_well(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # find_scope: the policy's scope name may be the scope's Identity while its Name reads otherwise.
+    scopes = tuple(dataclasses.replace(s, name="CallPro (renamed)") for s in compliant.scopes)
+    found = exa021(policy, dataclasses.replace(compliant, scopes=scopes))
+    assert found.status is Status.PASS, found.message
