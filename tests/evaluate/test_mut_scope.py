@@ -325,3 +325,16 @@ def test_a_wrong_filter_and_a_wrong_root_are_both_said(tmp_path: Path, compliant
     assert found.message.endswith(
         f"which does not mean {STORED}; and its RecipientRoot is 'contoso.com/Users', not 'contoso.com/Field Sales'."
     )
+
+
+def test_a_wrong_filter_and_a_wrong_root_get_both_fixes(tmp_path: Path, compliant: Snapshot) -> None:
+    snap = rooted(compliant, "contoso.com/Users")
+    wrong = dataclasses.replace(snap.scopes[0], recipient_filter="Department -eq 'Sales'")
+    snap = dataclasses.replace(snap, scopes=(wrong, *snap.scopes[1:]))
+    found = finding(policy_with_root(tmp_path, "contoso.com/Field Sales"), snap, "EXA020")
+    assert found.remediation == (
+        "$group = Get-DistributionGroup -Identity 'SecurityGroup-CallPro Calendar Access'\n"
+        "Set-ManagementScope -Identity 'Scope-CallPro Calendar Access' "
+        "-RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\"\n"
+        "Set-ManagementScope -Identity 'Scope-CallPro Calendar Access' -RecipientRoot 'contoso.com/Field Sales'"
+    )
