@@ -127,6 +127,13 @@ def sp_every_pointer_problem(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     return _policy(tmp_path), snap
 
 
+def sp_two_right_pointers(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """Two correct pointers name the app: the only problem is the duplicate."""
+    online = online_snapshot()
+    copy = ServicePrincipal("CallPro copy", APP_ID, SP_ID, identity="CallPro copy")
+    return _policy(tmp_path), dataclasses.replace(online, service_principals=(*online.service_principals, copy))
+
+
 def sp_policy_without_display_name(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     """No displayName in the policy: New-ServicePrincipal is named after the policy (metadata.name)."""
     online = online_snapshot()
@@ -167,6 +174,20 @@ def roles_extra_and_missing(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     return _policy(tmp_path), snap
 
 
+def roles_none_held(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """The pointer exists but no Application role is assigned: the role is missing, the app holds 'none'."""
+    online = online_snapshot()
+    return _policy(tmp_path), dataclasses.replace(online, role_assignments=_without_role(online, ROLE))
+
+
+def roles_composite_missing(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """The policy names a composite role; the app holds only one of its permissions: the others are missing, by
+    what the composite grants (Microsoft's table), not by its name."""
+    online = online_snapshot()
+    policy = _policy(tmp_path, ("  role: Application Calendars.ReadWrite", "  role: Application Exchange Full Access"))
+    return policy, online
+
+
 def roles_unknown_and_extra(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     """An extra role nobody can tell the permissions of, beside the right one."""
     online = online_snapshot()
@@ -191,6 +212,14 @@ def roles_unknown_allowed(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
         app_assignment("Application Other.Unknown", identity="other", name="other"),
     )
     return policy, dataclasses.replace(online, role_assignments=(*_without_role(online, ROLE), *held))
+
+
+def roles_other_allowed_held(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """Two allowed roles held: what each grants is wanted, none is extra."""
+    online = online_snapshot()
+    policy = _policy(tmp_path, ("otherRolesAllowed: []", "otherRolesAllowed: [Application Mail.Send]"))
+    held = app_assignment("Application Mail.Send", identity="mail-send", name="mail-send")
+    return policy, dataclasses.replace(online, role_assignments=(*online.role_assignments, held))
 
 
 def roles_extra_permission_only(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
@@ -259,6 +288,22 @@ def scope_unscoped_and_org_rows(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]
     return _policy(tmp_path), snap
 
 
+def scope_unscoped_only(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """An unscoped assignment, and Test-ServicePrincipalAuthorization rows that are all scoped."""
+    online = online_snapshot()
+    wide = app_assignment(custom_resource_scope=None, recipient_write_scope="Organization")
+    return _policy(tmp_path), dataclasses.replace(online, role_assignments=(*_without_role(online, ROLE), wide))
+
+
+def scope_org_row_only(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """Every assignment scoped, but a row with a scope type exaudit does not list and no AllowedResourceScope."""
+    online = online_snapshot()
+    blank = row(
+        None, None, "Application MailboxSettings.Read", scope_type="CustomRecipientScope", allowed_resource_scope=""
+    )
+    return _policy(tmp_path), dataclasses.replace(online, authorizations=(*online.authorizations, blank))
+
+
 def scope_au_unscoped(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     """An administrative-unit policy: the fix scopes with -RecipientAdministrativeUnitScope."""
     online = online_snapshot()
@@ -288,6 +333,24 @@ def au_exact_by_other_addresses(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]
         text=AU_POLICY,
     )
     return policy, au_snapshot(online, ("contoso.com/Users/Ad Viseur", "FIEN.FIELD@contoso.com"))
+
+
+def au_member_by_identity_the_policy_names(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """Entra lists a member by the name Exchange knows as its Identity (a UPN, not one of its SMTP addresses),
+    and the policy names it the same way: the member matches by that name too."""
+    online = online_snapshot()
+    upn = "ad.viseur@contoso.onmicrosoft.com"
+    recipients = tuple(
+        dataclasses.replace(r, identity=upn) if r.primary_smtp_address == "ad.viseur@contoso.com" else r
+        for r in online.recipients
+    )
+    policy = _policy(
+        tmp_path,
+        ("members: [ad.viseur@contoso.com, bea.buiten@contoso.com]", f"members: [{upn}, bea.buiten@contoso.com]"),
+        text=AU_POLICY,
+    )
+    snap = dataclasses.replace(au_snapshot(online, (upn, "bea.buiten@contoso.com")), recipients=recipients)
+    return policy, snap
 
 
 def au_extra_and_missing(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
@@ -365,8 +428,19 @@ def entra_other_only(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     return _policy(tmp_path, ALLOW_USER_READ), dataclasses.replace(online, app_role_grants=grants)
 
 
+def entra_no_entra_section(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
+    """A policy without an entra section allows no Entra app role at all."""
+    online = online_snapshot()
+    snap = dataclasses.replace(
+        au_snapshot(online, ("ad.viseur@contoso.com", "bea.buiten@contoso.com")),
+        app_role_grants=(_grant("Group.Read.All", GRAPH, "Microsoft Graph", "5b567255-7703-4780-807c-7be8301ae99b"),),
+    )
+    return _policy(tmp_path, text=AU_POLICY), snap
+
+
 def entra_all_allowed(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
-    """Allowed by display name, by resource app id, by the well-known name of a resource shown without one;
+    """Allowed by display name (of a well-known and of a custom resource), by resource app id, by the well-known
+    name of a resource shown without one;
     one grant held by the app's Entra object found through its appId (another id than the policy's)."""
     online = online_snapshot()
     policy = _policy(
@@ -377,7 +451,8 @@ def entra_all_allowed(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
             "    - {resource: microsoft graph, permission: user.read.all}\n"
             f"    - {{resource: {UNKNOWN_RESOURCE.upper()}, permission: Group.Read.All}}\n"
             "    - {resource: Office 365 Exchange Online, permission: Exchange.ManageAsApp}\n"
-            "    - {resource: Someone Else, permission: Directory.Read.All}",
+            "    - {resource: Someone Else, permission: Directory.Read.All}\n"
+            "    - {resource: Custom API, permission: Api.Read}",
         ),
     )
     entra = (
@@ -388,6 +463,7 @@ def entra_all_allowed(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
         _grant("User.Read.All", GRAPH, "Microsoft Graph", "df021288-bdef-4463-88db-98f22de89214"),
         _grant("Group.Read.All", UNKNOWN_RESOURCE, "Custom API", "5b567255-7703-4780-807c-7be8301ae99b", OTHER_SP),
         _grant("Exchange.ManageAsApp", EXO, "", "dc50a0fb-09a3-484d-be87-e023b12c6440", SP_ID.upper()),
+        _grant("Api.Read", UNKNOWN_RESOURCE, "Custom API", "0a0b0c0d-1111-4222-8333-444455556666"),
         _grant("Calendars.Read", GRAPH, "Microsoft Graph", "798ee544-9d2d-430c-a058-570e29e34338", STRANGER),
     )
     return policy, dataclasses.replace(online, entra_service_principals=entra, app_role_grants=grants)
@@ -406,7 +482,8 @@ def entra_grant_to_the_policys_object(tmp_path: Path) -> tuple[LoadedPolicy, Sna
 
 def aap_widened(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     """Application Access Policies found by identity, by name after an unknown identity, through nested groups
-    with a cycle, a member Exchange does not know, and a single mailbox; a DenyAccess policy is not followed."""
+    with a cycle and a group reached twice, a member Exchange does not know, and a single mailbox; a DenyAccess policy
+    (listed first) is not followed and stops nothing."""
     online = online_snapshot()
     group = next(g for g in online.groups if g.name == "SecurityGroup-CallPro Calendar Access")
     no_smtp = next(r for r in online.recipients if r.primary_smtp_address == "jet.janssen@contoso.com")
@@ -416,19 +493,26 @@ def aap_widened(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
     )
     inner = _group_like(group, "Inner", ("contoso.com/Groups/Outer", "contoso.com/Users/Ad Viseur", "ghost@x"))
     outer = _group_like(group, "Outer", ("contoso.com/Groups/Inner", no_smtp.identity, "contoso.com/Users/Ivo Intern"))
+    # Top reaches Leaf twice (directly and through Mid): the second visit must not end the walk before Deep.
+    top = _group_like(group, "Top", ("contoso.com/Groups/Mid", "contoso.com/Groups/Leaf"))
+    mid = _group_like(group, "Mid", ("contoso.com/Groups/Deep", "contoso.com/Groups/Leaf"))
+    leaf = _group_like(group, "Leaf", ("contoso.com/Users/Gijs Grond",))
+    deep = _group_like(group, "Deep", ("contoso.com/Users/Hanna Huis",))
     app = (APP_ID,)
     policies = (
-        ApplicationAccessPolicy("contoso\\by-identity", app, "Outer", "contoso.com/Groups/Outer", "RestrictAccess"),
+        ApplicationAccessPolicy("contoso\\deny", app, "Nobody Knows", "Nobody Knows", "DenyAccess"),
+        # The scope's name is out of date (the group was renamed): its identity still finds it.
+        ApplicationAccessPolicy("contoso\\by-identity", app, "Old Outer", "contoso.com/Groups/Outer", "RestrictAccess"),
+        ApplicationAccessPolicy("contoso\\diamond", app, "Top", "contoso.com/Groups/Top", "RestrictAccess"),
         ApplicationAccessPolicy("contoso\\by-name", app, "All Staff", "contoso.com/Groups/Gone", "RestrictAccess"),
         ApplicationAccessPolicy("contoso\\mailbox", app, "Carla Eo", "contoso.com/Users/Carla Eo", "RestrictAccess"),
         ApplicationAccessPolicy("contoso\\within", app, "SecurityGroup-CallPro Calendar Access", "", "RestrictAccess"),
-        ApplicationAccessPolicy("contoso\\deny", app, "Nobody Knows", "Nobody Knows", "DenyAccess"),
         ApplicationAccessPolicy("contoso\\other-app", (OTHER_APP,), "Nobody Knows", "", "RestrictAccess"),
     )
     snap = dataclasses.replace(
         online,
         recipients=recipients,
-        groups=(*online.groups, inner, outer),
+        groups=(*online.groups, inner, outer, top, mid, leaf, deep),
         application_access_policies=policies,
         app_role_grants=(grant("Calendars.Read"), grant("Mail.Send"), grant("User.Read.All")),
     )
@@ -472,15 +556,24 @@ def aap_no_ceiling(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
 
 
 def aap_within_and_idle(tmp_path: Path) -> tuple[LoadedPolicy, Snapshot]:
-    """Two policies inside the expected set (the group, one mailbox by a proxy address's owner)."""
+    """Policies inside the expected set: the group, one mailbox, a group listing a member by an SMTP address that
+    Exchange does not resolve as an identity (the address itself is compared)."""
     online = online_snapshot()
+    group = next(g for g in online.groups if g.name == "SecurityGroup-CallPro Calendar Access")
+    listed = _group_like(group, "Listed", ("Bea.Buiten@contoso.com",))
     policies = (
         aap("SecurityGroup-CallPro Calendar Access"),
+        ApplicationAccessPolicy("contoso\\listed", (APP_ID,), "Listed", "contoso.com/Groups/Listed", "RestrictAccess"),
         ApplicationAccessPolicy(
             "contoso\\fien", (APP_ID,), "Fien Field", "contoso.com/Users/Fien Field", "RestrictAccess"
         ),
     )
-    snap = dataclasses.replace(online, application_access_policies=policies, app_role_grants=(grant("Mail.Read"),))
+    snap = dataclasses.replace(
+        online,
+        groups=(*online.groups, listed),
+        application_access_policies=policies,
+        app_role_grants=(grant("Mail.Read"),),
+    )
     return _policy(tmp_path), snap
 
 
@@ -503,23 +596,31 @@ SCENARIOS: dict[str, Scenario] = {
         compliant,
         sp_missing_everywhere,
         sp_every_pointer_problem,
+        sp_two_right_pointers,
         sp_policy_without_display_name,
         sp_same_id_for_both,
         roles_extra_and_missing,
+        roles_none_held,
+        roles_composite_missing,
         roles_unknown_and_extra,
         roles_unknown_allowed,
+        roles_other_allowed_held,
         roles_extra_permission_only,
         roles_case_and_table,
         roles_policy_role_not_in_table,
         blocked,
         scope_unscoped_and_org_rows,
+        scope_unscoped_only,
+        scope_org_row_only,
         scope_au_unscoped,
         au_exact_by_other_addresses,
+        au_member_by_identity_the_policy_names,
         au_extra_and_missing,
         au_not_read,
         entra_reaching_and_confined,
         entra_unresolved,
         entra_other_only,
+        entra_no_entra_section,
         entra_all_allowed,
         entra_grant_to_the_policys_object,
         aap_widened,
@@ -620,13 +721,13 @@ def test_unresolved_grants_are_error_and_others_by_name_or_id(tmp_path: Path) ->
     assert _verdicts("entra-other-only", tmp_path)["EXA074"] == (Status.FAIL, Severity.MEDIUM)
     allowed = app_findings("entra-all-allowed", tmp_path)["EXA074"]
     assert allowed.status is Status.PASS
-    assert "(3 app role(s), all allowed)" in allowed.message
+    assert "(4 app role(s), all allowed)" in allowed.message
 
 
 def test_access_policies_are_followed_through_nesting_and_names(tmp_path: Path) -> None:
     exa075 = app_findings("aap-widened", tmp_path)["EXA075"]
     assert (exa075.status, exa075.severity) == (Status.FAIL, Severity.HIGH)
-    outer = "'contoso\\\\by-identity' (group 'Outer'): contoso.com/Users/Jet Janssen, ghost@x, ivo.intern"
+    outer = "'contoso\\\\by-identity' (group 'Old Outer'): contoso.com/Users/Jet Janssen, ghost@x, ivo.intern"
     assert outer in exa075.message
     assert "'contoso\\\\by-name' (group 'All Staff'): ceo@contoso.com" in exa075.message
     assert "within" not in exa075.message
