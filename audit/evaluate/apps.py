@@ -345,7 +345,12 @@ def exa072(ctx: Context) -> Verdict:
         f"Set-ManagementRoleAssignment -Identity {ps(a.identity)} {ctx.scope_parameter} {ps(ctx.scope_name)}"
         for a in unscoped
     ] + [
+        # Only this app's assignments: -RoleAssigneeType alone selects every service principal's assignment of the
+        # role, and rescoping those would change other apps' access. Get-ManagementRoleAssignment has no -App
+        # parameter; the assignment names its service principal by ObjectId in RoleAssigneeName (APPRBAC, Example
+        # One; /work/shared/domain/exo-2026.md 1.1). The filter runs in the client's PowerShell (EXO V3 module).
         f"Get-ManagementRoleAssignment -RoleAssigneeType ServicePrincipal -Role {ps(r.role_name)} | "
+        f"Where-Object {{ $_.RoleAssigneeName -eq {ps(app_principal(ctx).service_principal_id)} }} | "
         f"Set-ManagementRoleAssignment {ctx.scope_parameter} {ps(ctx.scope_name)}"
         for r in org_rows
     ]

@@ -738,11 +738,6 @@ def test_access_policies_are_followed_through_nesting_and_names(tmp_path: Path) 
     assert _verdicts("aap-idle", tmp_path)["EXA075"][0] is Status.PASS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EXA072's fix for an org-wide row rescopes every service principal's "
-    "assignment of that role, not only this app's (reported to the lead; apps.py is not edited here)",
-)
 def test_the_fix_for_an_org_wide_row_touches_only_this_apps_assignments(tmp_path: Path) -> None:
     exa072 = app_findings("scope-unscoped-and-org-rows", tmp_path)["EXA072"]
     for line in exa072.remediation.splitlines():
