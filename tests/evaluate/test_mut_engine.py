@@ -20,7 +20,7 @@ import pytest
 
 from audit.errors import ExauditError
 from audit.evaluate import engine, evaluate, evaluate_all
-from audit.evaluate.checks import APP_CHECKS, ORDER
+from audit.evaluate.checks import APP_CHECKS, CHECKS, ORDER
 from audit.evaluate.context import Context, Verdict
 from audit.findings import Finding, Severity, Status
 from audit.policy import LoadedPolicy, load_policy
@@ -137,7 +137,9 @@ def test_exa076_is_skipped_only_when_exchange_surely_has_no_pointer(online: Snap
     app = exo_policy()
     assert by_id(evaluate(app, online, NOW))["EXA076"].status is not Status.SKIP
     none = dataclasses.replace(online, service_principals=())
-    assert _skip(by_id(evaluate(app, none, NOW)), "EXA076") == {NO_POINTER}
+    found = by_id(evaluate(app, none, NOW))
+    assert _skip(found, "EXA076") == {NO_POINTER}
+    assert sorted(c for c, f in found.items() if f.status is Status.SKIP) == ["EXA014", "EXA073", "EXA076"]
     # Not read in full: whether a pointer exists is unknown, so EXA076 is decided (here: its own data is there).
     unread = failing(none, "Get-ServicePrincipal", "HTTP 403")
     assert by_id(evaluate(app, unread, NOW))["EXA076"].status is not Status.SKIP
@@ -301,6 +303,9 @@ def test_a_waiver_holds_through_its_expiry_day(waived: LoadedPolicy, policy: Loa
     assert found.severity is plain.severity
     assert found.remediation == ""
     assert found.waived_by == "visible until migration"
+    spec = CHECKS["EXA031"]
+    assert (found.title, found.doc_url, found.rationale) == (spec.title, spec.doc_url, spec.rationale)
+    assert found.policy == "callpro-calendar-access"
     assert in_waivers(waived, found)
 
 
