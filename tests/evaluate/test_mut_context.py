@@ -5,7 +5,8 @@ Killed mutants of issue 14's mutation run: an evidence line quotes an app's Cust
 CustomRecipientWriteScope as ''; an assignment to a role assignment policy is never a path, whatever its name; a
 direct assignment reaches the account when its assignee names it by any name (UPN) or by a DN another record
 claims; the ERROR for unread assignees keeps the check's expectation and evidence, quotes each assignment, and
-names at most ten.
+names at most ten, comma-separated; an app is reached only by a ServicePrincipal assignment naming it by any of
+its ids (RoleAssignee or RoleAssigneeName).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from audit.evaluate.directory import Directory
 from audit.findings import Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import RoleAssignment, Snapshot, load
+from tests.evaluate.app_snapshot import APP_ID, ROLE, SP_ID, exo_policy, online_snapshot
 from tests.evaluate.test_semantics import CALLPRO, DATA, NOW, assignment, by_id
 
 SVC_DN = "CN=svcServiceAccount,CN=Users,DC=contoso,DC=com"
@@ -29,6 +31,11 @@ IMPERSONATION = "ApplicationImpersonation"
 @pytest.fixture(scope="module")
 def policy() -> LoadedPolicy:
     return load_policy(CALLPRO)
+
+
+@pytest.fixture(scope="module")
+def online() -> Snapshot:
+    return online_snapshot()
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +106,17 @@ def test_a_direct_assignment_naming_the_accounts_dn_reaches_it(policy: LoadedPol
     assert ctx.reaches(by_dn) == "direct to svcServiceAccount"
 
 
+def test_only_a_service_principal_assignment_naming_the_app_reaches_it(online: Snapshot) -> None:
+    ctx = _context(exo_policy(), online)
+    by_id_ = assignment("A-1", ROLE, SP_ID, role_assignee_name="x", role_assignee_type="ServicePrincipal")
+    assert ctx.reaches(by_id_) == "direct to service principal CallPro CalendarSync"
+    by_name = dataclasses.replace(by_id_, role_assignee="x", role_assignee_name=APP_ID)
+    assert ctx.reaches(by_name) == "direct to service principal CallPro CalendarSync"
+    assert ctx.reaches(dataclasses.replace(by_id_, role_assignee_type="User")) is None
+    other = dataclasses.replace(by_id_, role_assignee="00000000-0000-0000-0000-00000000beef")
+    assert ctx.reaches(other) is None
+
+
 def _ghosts(n: int) -> tuple[RoleAssignment, ...]:
     return tuple(
         assignment(
@@ -135,7 +153,14 @@ def test_the_error_keeps_the_checks_evidence_and_names_ten_assignees(policy: Loa
     found = by_id(evaluate(policy, snap, NOW))["EXA013"]
     assert found.status is Status.ERROR
     assert found.message.startswith("Cannot tell whether 11 assignment(s) reach svcServiceAccount: ")
-    assert "'fabrikam.com/Groups/Ghost09' (SecurityGroup" in found.message
+    assert (
+        ": 'fabrikam.com/Groups/Ghost00' (SecurityGroup, role ApplicationImpersonation), 'fabrikam.com/Groups/Ghost01' "
+        "(SecurityGroup, role ApplicationImpersonation), " in found.message
+    )
+    assert found.message.endswith(
+        "'fabrikam.com/Groups/Ghost09' (SecurityGroup, role ApplicationImpersonation). Whether svcServiceAccount is a "
+        "member is unknown."
+    )
     assert "Ghost10" not in found.message
     assert found.evidence == (
         "ignored (Regular, Enabled=False, grants nothing): 'AI-Disabled' via direct to svcServiceAccount",
