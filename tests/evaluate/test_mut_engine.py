@@ -242,6 +242,20 @@ def test_an_exaudit_error_raised_by_a_check_is_its_error(
     assert found.location == policy.location("principal")
 
 
+@pytest.mark.parametrize("status", [Status.PASS, Status.ERROR, Status.SKIP, Status.FAIL])
+def test_only_a_fail_carries_its_remediation(
+    monkeypatch: pytest.MonkeyPatch, policy: LoadedPolicy, compliant: Snapshot, status: Status
+) -> None:
+    def decided(ctx: Context) -> Verdict:
+        return Verdict(status, "m", remediation="Set-OrganizationConfig -EwsEnabled $false")
+
+    monkeypatch.setitem(engine.IMPLEMENTATIONS, "EXA060", (decided, "principal"))
+    found = by_id(evaluate(policy, compliant, NOW))["EXA060"]
+    assert found.status is status
+    fix = "Set-OrganizationConfig -EwsEnabled $false" if status is Status.FAIL else ""
+    assert found.remediation == fix
+
+
 def test_any_other_exception_is_not_hidden(
     monkeypatch: pytest.MonkeyPatch, policy: LoadedPolicy, compliant: Snapshot
 ) -> None:
