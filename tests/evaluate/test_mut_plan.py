@@ -139,7 +139,7 @@ def test_a_check_this_version_does_not_know_comes_last() -> None:
     assert step_rank(unknown) > max(known)
 
 
-def test_the_plan_of_an_unknown_policy_path_is_still_quoted(tmp_path: Path, policy: LoadedPolicy) -> None:
+def test_the_plan_header_quotes_the_policy_file_name(tmp_path: Path, policy: LoadedPolicy) -> None:
     # The header quotes the policy file's name for PowerShell (a name is hostile).
     odd = tmp_path / "it's.yaml"
     odd.write_text(CALLPRO.read_text(encoding="utf-8"), encoding="utf-8")
