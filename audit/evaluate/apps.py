@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from audit.evaluate.context import Context, Verdict, assignment_line, grants_access
 from audit.evaluate.directory import key
-from audit.evaluate.powershell import ps
+from audit.evaluate.powershell import ps, ps_comment
 from audit.evaluate.rbac import is_unscoped, scope_text
 from audit.evaluate.scope import expected_mailboxes, find_unit, listing
 from audit.findings import Severity, Status
@@ -146,7 +146,9 @@ def _remove_grant(ctx: Context, g: AppRoleGrant) -> str:
         f"Get-MgServicePrincipalAppRoleAssignment -ServicePrincipalId {sp} | "
         f"Where-Object AppRoleId -eq {ps(g.app_role_id)} | "
         f"ForEach-Object {{ Remove-MgServicePrincipalAppRoleAssignment -ServicePrincipalId {sp} "
-        f"-AppRoleAssignmentId $_.Id }}   # {_resource(g)} {g.permission}"
+        # The resource's display name comes from Graph (another tenant's app names itself): a line break in it would
+        # end the comment and start a command of its own in the printed plan.
+        f"-AppRoleAssignmentId $_.Id }}   # {ps_comment(f'{_resource(g)} {g.permission}')}"
     )
 
 

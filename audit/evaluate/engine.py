@@ -218,7 +218,7 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
                         evidence=verdict.evidence,
                         severity=verdict.severity,
                     ),
-                    f"waivers.{index}",
+                    f"waivers[{index}]",
                     waived_by=w.reason,
                 )
             )
@@ -236,7 +236,7 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
                     actual=f"expired {w.expires.isoformat()}",
                     remediation=f"# Remove (or renew) waivers[{index}] ({check_id}) in {ps(policy.path.name)}",
                 ),
-                f"waivers.{index}.expires",
+                f"waivers[{index}].expires",
             )
         )
     for check_id in sorted(set(waivers) - set(order)):
@@ -257,7 +257,7 @@ def _evaluate(policy: LoadedPolicy, snapshot: Snapshot, directory: Directory, no
                     actual=check_id,
                     remediation=f"# Correct or remove waivers[{index}] in {ps(policy.path.name)}",
                 ),
-                f"waivers.{index}.check",
+                f"waivers[{index}].check",
             )
         )
     return tuple(expired + findings)

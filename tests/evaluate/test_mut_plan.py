@@ -147,12 +147,6 @@ def test_the_plan_header_quotes_the_policy_file_name(tmp_path: Path, policy: Loa
     assert plan.splitlines()[0] == "# exaudit plan for policy 'callpro-calendar-access' ('it''s.yaml')"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (reported, not fixed here: audit/evaluate is frozen for the mutation run): apps._remove_grant writes "
-    "the Entra resource's display name raw into a command line's trailing comment, so a line break in it starts a "
-    "new command and an ESC reaches the terminal",
-)
 def test_a_hostile_entra_resource_name_stays_inside_its_comment() -> None:
     # resourceDisplayName comes from Graph: another tenant's multi-tenant app names itself.
     hostile = grant("Calendars.ReadWrite", "11111111-2222-3333-4444-555555555555", "Evil\x1b[2J\nRemove-Mailbox *")
