@@ -16,7 +16,7 @@ import pytest
 from audit.evaluate import evaluate
 from audit.findings import Finding, Severity, Status
 from audit.policy import LoadedPolicy, load_policy
-from audit.snapshot import Probe, ProbeOutcome, ProbeRun, Snapshot, Target, load
+from audit.snapshot import ManagementScope, Probe, ProbeOutcome, ProbeRun, Snapshot, Target, load
 from tests.evaluate.app_snapshot import APP_ID, MEMBERS, ROLE, SP_ID, exo_policy, grant, online_snapshot, row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -445,7 +445,10 @@ def test_exa051_breach_word_for_word(callpro: LoadedPolicy, compliant: Snapshot)
         f"The service account CAN impersonate 1 mailbox(es) that must stay out of reach: {CEO}. "
         "The scope does not hold."
     )
-    assert found.actual == "1 reachable, 0 undecided of 2"
+    assert (found.expected, found.actual) == (
+        "every canary refused with ErrorImpersonateUserDenied",
+        "1 reachable, 0 undecided of 2",
+    )
     assert found.remediation == (
         "# Restrict the assignment (EXA012, EXA013) and the scope (EXA020, EXA021) now; then re-run: "
         "exaudit run 'callpro.yaml'"
@@ -465,7 +468,10 @@ def test_exa051_breach_with_undecided(callpro: LoadedPolicy, compliant: Snapshot
         f"The service account CAN impersonate 1 mailbox(es) that must stay out of reach: {CEO}. The scope does not "
         f"hold. Undecided: error  timed out: {HR}."
     )
-    assert found.actual == "1 reachable, 1 undecided of 2"
+    assert (found.expected, found.actual) == (
+        "every canary refused with ErrorImpersonateUserDenied",
+        "1 reachable, 1 undecided of 2",
+    )
 
 
 def test_exa051_undecided_only_is_error(callpro: LoadedPolicy, compliant: Snapshot) -> None:
@@ -476,7 +482,10 @@ def test_exa051_undecided_only_is_error(callpro: LoadedPolicy, compliant: Snapsh
         f"Canaries not proven out of reach: no probe was recorded: {CEO}; no_impersonation_right "
         f"ErrorImpersonationDenied: {HR}."
     )
-    assert found.actual == "0 reachable, 2 undecided of 2"
+    assert (found.expected, found.actual) == (
+        "every canary refused with ErrorImpersonateUserDenied",
+        "0 reachable, 2 undecided of 2",
+    )
     assert found.remediation == ""
 
 
@@ -594,7 +603,10 @@ def test_exa051_a_short_sample_is_undecided(tmp_path: Path, compliant: Snapshot)
         Status.ERROR,
         "Canaries not proven out of reach: only 1 of 3 sampled recipients were probed.",
     )
-    assert found.actual == "0 reachable, 0 undecided of 3"
+    assert (found.expected, found.actual) == (
+        "every canary refused with ErrorImpersonateUserDenied",
+        "0 reachable, 0 undecided of 3",
+    )
     snap = with_probes(compliant, sample(OUTSIDE[0]), compliant.probes[-2])
     found = find(policy, snap, "EXA051")
     assert found.message == (
@@ -633,3 +645,77 @@ def test_target_of_the_app_fixture() -> None:
 def test_probe_run_fixture_is_complete(compliant: Snapshot) -> None:
     # Guards the tests above: the compliant run completed without notes or leftovers.
     assert compliant.probe_run == ProbeRun("2026-11-20T09:00:05Z", "2026-11-20T09:00:07Z", 8, 300.0, True)
+
+
+# --- EXA050: EXA040's reason for a refusal -------------------------------------------------------------------------
+
+
+def test_exa050_names_exa040s_reason_word_for_word(callpro: LoadedPolicy, compliant: Snapshot) -> None:
+    vip = ManagementScope(
+        name="VIP Mailboxes",
+        identity="VIP Mailboxes",
+        scope_restriction_type="RecipientScope",
+        exclusive=True,
+        recipient_filter=f"PrimarySmtpAddress -eq '{DIRK}'",
+    )
+    snap = dataclasses.replace(compliant, scopes=(*compliant.scopes, vip))
+    # bea has no mailbox and cor is refused without a reason EXA040 knows: only dirk's refusal gets one.
+    snap = changed(snap, BEA, ProbeOutcome.NO_MAILBOX, detail="")
+    snap = changed(snap, COR, ProbeOutcome.DENIED, "ErrorImpersonateUserDenied", detail="")
+    snap = changed(snap, DIRK, ProbeOutcome.DENIED, "ErrorImpersonateUserDenied", detail="")
+    found = find(callpro, snap, "EXA050")
+    assert found.status is Status.FAIL
+    assert found.message == (
+        f"3 in-scope mailbox(es) cannot be impersonated: {BEA} has no mailbox (ErrorNonExistentMailbox), {COR} "
+        f"refused with ErrorImpersonateUserDenied (outside the scope), {DIRK} refused with ErrorImpersonateUserDenied "
+        "(taken away by exclusive scope 'VIP Mailboxes', see EXA040)."
+    )
+    assert found.evidence[-1] == f"effective scope (EXA040): {DIRK} taken away by exclusive scope 'VIP Mailboxes'"
+    assert found.evidence[-2].startswith(f"probe {FIEN} ")
+    assert found.actual == "3 of 6 allowed"
+
+
+def test_exa051_a_sample_as_large_as_the_pool_is_not_capped(tmp_path: Path, compliant: Snapshot) -> None:
+    policy = probes_policy(tmp_path, "probes:\n  deny:\n    canaries: [ceo@contoso.com]\n    sample: 5\n")
+    snap = with_probes(compliant, compliant.probes[-2], *map(sample, [*OUTSIDE, "room1@contoso.com"]))
+    found = find(policy, snap, "EXA051")
+    assert (found.status, found.message) == (
+        Status.PASS,
+        "All 6 canary/sampled mailbox(es) were refused with ErrorImpersonateUserDenied.",
+    )
+    assert not any(line.startswith("sample:") for line in found.evidence)
+
+
+def test_exa051_nothing_outside_the_scope_to_sample(tmp_path: Path, compliant: Snapshot) -> None:
+    group = compliant.groups[0]
+    everyone = tuple(
+        dataclasses.replace(r, member_of=(*r.member_of, group.distinguished_name)) for r in compliant.recipients
+    )
+    snap = dataclasses.replace(compliant, recipients=everyone)
+    policy = probes_policy(tmp_path, "probes:\n  deny:\n    canaries: [ceo@contoso.com]\n    sample: 10\n")
+    found = find(policy, snap, "EXA051")
+    assert found.message == (
+        "All 1 canary/sampled mailbox(es) were refused with ErrorImpersonateUserDenied (no recipient exists outside "
+        "the scope to sample: sample 10 capped to 0)."
+    )
+    assert found.evidence[0] == "sample: no recipient exists outside the scope to sample: sample 10 capped to 0"
+    policy = probes_policy(tmp_path, "probes:\n  deny:\n    sample: 10\n")
+    found = find(policy, snap, "EXA051")
+    assert (found.status, found.message) == (
+        Status.SKIP,
+        "The policy names no canary and no recipient exists outside the scope to sample: sample 10 capped to 0; "
+        "nothing was proven refused.",
+    )
+
+
+def test_exa051_an_unrelated_reach_does_not_make_a_pass_propagating(app_policy: LoadedPolicy, online: Snapshot) -> None:
+    # Another policy's canary, reached and tested out of scope: none of this policy's canaries was reached.
+    other = "other-canary@contoso.com"
+    snap = _recent(online, "2026-11-26T10:30:00Z")
+    snap = dataclasses.replace(
+        snap,
+        probes=(*snap.probes, probe(other, ProbeOutcome.ALLOWED, "200")),
+        authorizations=(*snap.authorizations, row(other, False)),
+    )
+    found = find(app_policy, snap, "EXA051")
+    assert (found.status, found.actual) == (Status.PASS, "0 reachable, 0 undecided of 2")

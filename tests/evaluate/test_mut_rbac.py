@@ -1,0 +1,273 @@
+"""EXA001 and EXA010-EXA015 word for word where tests/evaluate/test_branches.py and the golden files do not look.
+
+Killed survivors of issue 14's mutation run of audit/evaluate/rbac.py: the fields of the findings a check returns
+when it cannot follow the principal or the path (actual, evidence, expected), EXA001's fixes, and the remediation
+texts of the rarer branches. Built on the compliant snapshot with one change each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from audit.evaluate import evaluate
+from audit.findings import Finding, Status
+from audit.policy import LoadedPolicy, load_policy
+from audit.snapshot import Snapshot, load
+from tests.evaluate.app_snapshot import SP_ID, exo_policy, online_snapshot
+from tests.evaluate.test_semantics import RG, SVC, assignment, policy_with, usg
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "snapshots"
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+CALLPRO = ROOT / "policies" / "callpro.yaml"
+RG_NAME = "CallPro Calendar Access"
+SVC_UPN = "svcServiceAccount@contoso.com"
+ON_PATH = "ApplicationImpersonation-CallPro Calendar Access"
+
+
+@pytest.fixture(scope="module")
+def policy() -> LoadedPolicy:
+    return load_policy(CALLPRO)
+
+
+@pytest.fixture(scope="module")
+def compliant() -> Snapshot:
+    return load(DATA / "compliant.snapshot.json")[0]
+
+
+def run(policy: LoadedPolicy, snapshot: Snapshot) -> dict[str, Finding]:
+    return {f.check_id: f for f in evaluate(policy, snapshot, NOW)}
+
+
+# --- the principal is not found ------------------------------------------------------------------------------------
+
+
+def test_exa001_account_not_found_word_for_word(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # Get-User was asked for the account and returned nobody: it does not exist (FAIL, not "cannot tell").
+    found = run(policy, dataclasses.replace(compliant, users=()))
+    problem = f"no user has UPN or e-mail address {SVC_UPN}"
+    exa001 = found["EXA001"]
+    assert (exa001.status, exa001.message) == (Status.FAIL, f"The principal was not found: {problem}.")
+    assert (exa001.expected, exa001.actual, exa001.evidence) == (f"{SVC_UPN} exists and is enabled", problem, ())
+    assert (
+        exa001.remediation == f"# Create the account, or correct principal.serviceAccount ({SVC_UPN}) in callpro.yaml"
+    )
+    for check in ("EXA010", "EXA011", "EXA012", "EXA013", "EXA015"):
+        f = found[check]
+        assert (f.status, f.message) == (Status.FAIL, f"Cannot follow assignments: {problem} (see EXA001)."), check
+        assert (f.expected, f.actual, f.evidence, f.remediation) == ("", problem, (), ""), check
+
+
+def test_exa001_app_not_found_word_for_word() -> None:
+    online = online_snapshot()
+    gone = dataclasses.replace(
+        online,
+        service_principals=(),
+        role_assignments=tuple(a for a in online.role_assignments if a.role_assignee_type != "ServicePrincipal"),
+    )
+    found = run(exo_policy(), gone)
+    problem = f"no role assignment names service principal CallPro CalendarSync (ObjectId {SP_ID})"
+    exa001 = found["EXA001"]
+    assert (exa001.status, exa001.message) == (Status.FAIL, f"The principal was not found: {problem}.")
+    assert (exa001.expected, exa001.actual) == ("CallPro CalendarSync exists and is enabled", problem)
+    assert exa001.remediation == (
+        "# Create the service principal pointer: New-ServicePrincipal -AppId <appId> -ObjectId <objectId>"
+    )
+    assert (found["EXA010"].status, found["EXA010"].actual) == (Status.FAIL, problem)
+
+
+# --- the path is not found or ambiguous ----------------------------------------------------------------------------
+
+
+def test_a_missing_role_group_blocks_the_path_checks_word_for_word(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = dataclasses.replace(compliant, role_groups=tuple(rg for rg in compliant.role_groups if rg.name != RG_NAME))
+    found = run(policy, snap)
+    problem = f"no role group is named or displayed as '{RG_NAME}'"
+    for check in ("EXA011", "EXA012", "EXA013", "EXA014"):
+        f = found[check]
+        assert (f.status, f.message) == (Status.FAIL, f"{problem} (see EXA010)."), check
+        assert (f.expected, f.actual, f.evidence, f.remediation) == ("", problem, (), ""), check
+
+
+def test_an_ambiguous_role_group_blocks_the_path_checks_word_for_word(
+    policy: LoadedPolicy, compliant: Snapshot
+) -> None:
+    (rg,) = (r for r in compliant.role_groups if r.name == RG_NAME)
+    twin = dataclasses.replace(rg, identity=rg.identity + "2", distinguished_name="CN=twin", guid="g2", members=())
+    found = run(policy, dataclasses.replace(compliant, role_groups=(*compliant.role_groups, twin)))
+    problem = f"2 role groups are named or displayed as '{RG_NAME}'; rename so one is meant"
+    evidence = tuple(
+        f"RoleGroup Identity={r.identity!r} Name={r.name!r} DisplayName={r.display_name!r} Guid={r.guid}"
+        for r in (rg, twin)
+    )
+    assert found["EXA010"].evidence == evidence
+    for check in ("EXA011", "EXA012", "EXA013", "EXA014"):
+        f = found[check]
+        assert (f.status, f.actual, f.evidence) == (Status.ERROR, problem, evidence), check
+
+
+# --- EXA001 -------------------------------------------------------------------------------------------------------
+
+
+def test_exa001_app_pass_names_a_service_principal() -> None:
+    found = run(exo_policy(), online_snapshot())["EXA001"]
+    assert (found.status, found.message) == (
+        Status.PASS,
+        "The service principal CallPro CalendarSync exists and is enabled.",
+    )
+    assert (found.expected, found.actual) == ("CallPro CalendarSync exists and is enabled", "found, enabled")
+
+
+@pytest.mark.parametrize(("sam", "shown"), [("svcSA", "svcSA"), ("", "svcServiceAccount")])
+def test_exa001_a_disabled_account_is_enabled_by_its_sam_account_name(
+    policy: LoadedPolicy, compliant: Snapshot, sam: str, shown: str
+) -> None:
+    user = dataclasses.replace(compliant.users[0], account_disabled=True, sam_account_name=sam)
+    found = run(policy, dataclasses.replace(compliant, users=(user,)))["EXA001"]
+    assert found.status is Status.FAIL
+    assert found.remediation == f"Enable-ADAccount -Identity '{shown}'  # AD module"
+
+
+# --- EXA011 -------------------------------------------------------------------------------------------------------
+
+
+def test_exa011_without_an_assignment_word_for_word(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = dataclasses.replace(
+        compliant, role_assignments=tuple(a for a in compliant.role_assignments if a.name != ON_PATH)
+    )
+    found = run(policy, snap)["EXA011"]
+    assert (found.status, found.message) == (
+        Status.FAIL,
+        f"No assignment of ApplicationImpersonation to '{RG_NAME}' exists to judge (see EXA010).",
+    )
+    assert (found.expected, found.actual) == ("an enabled, Regular assignment", "no assignment")
+    assert found.remediation == (
+        f"New-ManagementRoleAssignment -Role 'ApplicationImpersonation' -SecurityGroup '{RG_NAME}' "
+        "-CustomRecipientWriteScope 'Scope-CallPro Calendar Access'"
+    )
+
+
+def test_exa011_every_assignment_that_grants_nothing_is_named(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    (on_path,) = (a for a in compliant.role_assignments if a.name == ON_PATH)
+    others = tuple(a for a in compliant.role_assignments if a.name != ON_PATH)
+    disabled = dataclasses.replace(on_path, enabled=False)
+    second = dataclasses.replace(on_path, name="AI-2", identity="AI-2", enabled=False)
+    delegating = dataclasses.replace(on_path, name="AI-D", identity="AI-D", delegation_type="Delegating")
+    snap = dataclasses.replace(compliant, role_assignments=(*others, disabled, second, delegating))
+    found = run(policy, snap)["EXA011"]
+    assert found.message == (
+        f"No assignment of ApplicationImpersonation to '{RG_NAME}' grants anything: '{ON_PATH}' is disabled; 'AI-2' is "
+        "disabled; 'AI-D' is Delegating: it only lets its holder assign the role to others and grants no "
+        "impersonation."
+    )
+    assert found.actual == "Regular, Enabled=False; Regular, Enabled=False; Delegating, Enabled=True"
+    assert found.remediation == (
+        f"Set-ManagementRoleAssignment -Identity '{ON_PATH}' -Enabled $true\n"
+        "Set-ManagementRoleAssignment -Identity 'AI-2' -Enabled $true"
+    )
+
+
+# --- EXA014 -------------------------------------------------------------------------------------------------------
+
+
+def test_exa014_several_problems_word_for_word(tmp_path: Path, compliant: Snapshot) -> None:
+    policy = policy_with(
+        tmp_path, "exactRoles: [ApplicationImpersonation]", "exactRoles: [Mail Recipients, ApplicationImpersonation]"
+    )
+    groups = tuple(
+        dataclasses.replace(r, roles=(*r.roles, "View-Only Configuration")) if r.name == RG_NAME else r
+        for r in compliant.role_groups
+    )
+    view = assignment("View-Only Configuration-CallPro", "View-Only Configuration", RG + RG_NAME)
+    snap = dataclasses.replace(compliant, role_groups=groups, role_assignments=(*compliant.role_assignments, view))
+    found = run(policy, snap)["EXA014"]
+    assert found.message == (
+        f"Role group '{RG_NAME}': extra role 'View-Only Configuration'; missing role 'Mail Recipients'."
+    )
+    assert found.remediation == (
+        "Remove-ManagementRoleAssignment -Identity 'View-Only Configuration-CallPro' -Confirm:$false\n"
+        f"New-ManagementRoleAssignment -Role 'Mail Recipients' -SecurityGroup '{RG_NAME}'"
+    )
+
+
+def _renamed_account(compliant: Snapshot) -> Snapshot:
+    """The service account's records with a different value in every name field, the identity unchanged."""
+    user = dataclasses.replace(
+        compliant.users[0],
+        name="Service Account",
+        sam_account_name="svcsa",
+        user_principal_name="svc.upn@contoso.com",
+        windows_email_address="svc.mail@contoso.com",
+    )
+    recipients = tuple(
+        dataclasses.replace(r, name="svc recipient", alias="svcalias") if r.identity == SVC else r
+        for r in compliant.recipients
+    )
+    return dataclasses.replace(compliant, users=(user,), recipients=recipients)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "svcServiceAccount",  # the last part of the member's identity
+        "Service Account",  # the user's Name
+        "svcsa",  # SamAccountName
+        "svc.upn@contoso.com",  # UserPrincipalName
+        "svc.mail@contoso.com",  # WindowsEmailAddress
+        "svc recipient",  # the recipient's Name
+        "svcalias",  # Alias
+        "CallPro Service Account",  # DisplayName
+        "svcServiceAccount@contoso.com",  # an SMTP address
+    ],
+)
+def test_exa014_a_member_is_known_by_each_of_its_names(tmp_path: Path, compliant: Snapshot, token: str) -> None:
+    policy = policy_with(tmp_path, "exactMembers: [svcServiceAccount]", f"exactMembers: ['{token}']")
+    found = run(policy, _renamed_account(compliant))["EXA014"]
+    assert found.status is Status.PASS, found.message
+
+
+@pytest.mark.parametrize("token", ["Holders Name", "Holders Display"])
+def test_exa014_a_group_member_is_known_by_its_name_and_display_name(
+    tmp_path: Path, compliant: Snapshot, token: str
+) -> None:
+    holders = dataclasses.replace(usg("Holders", ()), name="Holders Name", display_name="Holders Display")
+    groups = tuple(
+        dataclasses.replace(r, members=(holders.identity,)) if r.name == RG_NAME else r for r in compliant.role_groups
+    )
+    snap = dataclasses.replace(compliant, groups=(*compliant.groups, holders), role_groups=groups)
+    policy = policy_with(tmp_path, "exactMembers: [svcServiceAccount]", f"exactMembers: ['{token}']")
+    found = run(policy, snap)["EXA014"]
+    assert found.status is Status.PASS, found.message
+
+
+# --- EXA015 -------------------------------------------------------------------------------------------------------
+
+
+def test_exa015_several_extra_roles_word_for_word(tmp_path: Path, compliant: Snapshot) -> None:
+    policy = policy_with(
+        tmp_path, "otherRolesAllowed: []", "otherRolesAllowed: [Mail Recipients, View-Only Configuration]"
+    )
+    found = run(policy, compliant)["EXA015"]
+    assert found.expected == "roles: ApplicationImpersonation, Mail Recipients, View-Only Configuration"
+    grants = (
+        assignment("Mailbox Search-svc", "Mailbox Search", SVC, role_assignee_type="User"),
+        assignment("Address Lists-svc", "Address Lists", SVC, role_assignee_type="User"),
+    )
+    found = run(
+        load_policy(CALLPRO), dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, *grants))
+    )
+    exa015 = found["EXA015"]
+    assert exa015.status is Status.FAIL
+    assert exa015.message == (
+        "svcServiceAccount holds 2 role(s) beyond the allowed ones: 'Mailbox Search' via direct to svcServiceAccount; "
+        "'Address Lists' via direct to svcServiceAccount."
+    )
+    assert exa015.actual == "extra roles: Address Lists, Mailbox Search"
+    assert exa015.remediation == (
+        "Remove-ManagementRoleAssignment -Identity 'Mailbox Search-svc' -Confirm:$false\n"
+        "Remove-ManagementRoleAssignment -Identity 'Address Lists-svc' -Confirm:$false"
+    )
