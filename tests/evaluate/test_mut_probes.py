@@ -676,12 +676,14 @@ def test_exa050_names_exa040s_reason_word_for_word(callpro: LoadedPolicy, compli
 
 
 def test_exa051_a_sample_as_large_as_the_pool_is_not_capped(tmp_path: Path, compliant: Snapshot) -> None:
-    policy = probes_policy(tmp_path, "probes:\n  deny:\n    canaries: [ceo@contoso.com]\n    sample: 5\n")
-    snap = with_probes(compliant, compliant.probes[-2], *map(sample, [*OUTSIDE, "room1@contoso.com"]))
+    policy = probes_policy(
+        tmp_path, "probes:\n  deny:\n    canaries: [ceo@contoso.com, hr-shared@contoso.com]\n    sample: 5\n"
+    )
+    snap = with_probes(compliant, *map(sample, [*OUTSIDE, "room1@contoso.com"]), keep=True)
     found = find(policy, snap, "EXA051")
     assert (found.status, found.message) == (
         Status.PASS,
-        "All 6 canary/sampled mailbox(es) were refused with ErrorImpersonateUserDenied.",
+        "All 7 canary/sampled mailbox(es) were refused with ErrorImpersonateUserDenied.",
     )
     assert not any(line.startswith("sample:") for line in found.evidence)
 

@@ -17,7 +17,17 @@ from audit.evaluate import evaluate
 from audit.findings import Finding, Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import Snapshot, load
-from tests.evaluate.app_snapshot import SP_ID, exo_policy, online_snapshot
+from tests.evaluate.app_snapshot import (
+    AU_ID,
+    SP_ID,
+    app_assignment,
+    au_policy_in,
+    au_snapshot,
+    exo_policy,
+    online_snapshot,
+)
+from tests.evaluate.app_snapshot import ROLE as APP_ROLE
+from tests.evaluate.app_snapshot import SCOPE as APP_SCOPE
 from tests.evaluate.test_semantics import RG, SVC, assignment, policy_with, usg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,4 +280,52 @@ def test_exa015_several_extra_roles_word_for_word(tmp_path: Path, compliant: Sna
     assert exa015.remediation == (
         "Remove-ManagementRoleAssignment -Identity 'Mailbox Search-svc' -Confirm:$false\n"
         "Remove-ManagementRoleAssignment -Identity 'Address Lists-svc' -Confirm:$false"
+    )
+
+
+# --- EXA010 -------------------------------------------------------------------------------------------------------
+
+EXPECTED_010 = f"ApplicationImpersonation assigned to roleGroup '{RG_NAME}', reaching svcServiceAccount"
+
+
+def test_exa010_failures_say_what_was_expected(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    missing = dataclasses.replace(
+        compliant, role_assignments=tuple(a for a in compliant.role_assignments if a.name != ON_PATH)
+    )
+    assert (run(policy, missing)["EXA010"].status, run(policy, missing)["EXA010"].expected) == (
+        Status.FAIL,
+        EXPECTED_010,
+    )
+    groups = tuple(
+        dataclasses.replace(rg, members=tuple(m for m in rg.members if m != SVC)) if rg.name == RG_NAME else rg
+        for rg in compliant.role_groups
+    )
+    outside = run(policy, dataclasses.replace(compliant, role_groups=groups))["EXA010"]
+    assert (outside.status, outside.expected) == (Status.FAIL, EXPECTED_010)
+
+
+# --- EXA012 for an app: CustomResourceScope, or a CustomRecipientScope naming the scope ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("write_scope", "status"), [("CustomRecipientScope", Status.PASS), ("Organization", Status.FAIL)]
+)
+def test_exa012_app_scoped_by_a_custom_recipient_write_scope(write_scope: str, status: Status) -> None:
+    online = online_snapshot()
+    scoped = app_assignment(
+        custom_resource_scope=None, recipient_write_scope=write_scope, custom_recipient_write_scope=APP_SCOPE
+    )
+    assignments = (*(a for a in online.role_assignments if a.role != APP_ROLE), scoped)
+    found = run(exo_policy(), dataclasses.replace(online, role_assignments=assignments))["EXA012"]
+    assert found.status is status, found.message
+
+
+def test_exa012_administrative_unit_expects_the_unit_alone(tmp_path: Path) -> None:
+    snap = au_snapshot(online_snapshot(), ("ad.viseur@contoso.com", "bea.buiten@contoso.com"))
+    found = run(au_policy_in(tmp_path), snap)["EXA012"]
+    assert found.status is Status.PASS
+    assert found.message == f"{APP_ROLE} to '{SP_ID}' is limited by '{AU_ID}'."
+    assert (found.expected, found.actual) == (
+        f"RecipientAdministrativeUnitScope '{AU_ID}'",
+        f"RecipientAdministrativeUnitScope '{AU_ID}'",
     )
