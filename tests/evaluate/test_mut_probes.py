@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,7 +79,7 @@ def allowed(mailbox: str, **kw: object) -> Probe:
     return probe(mailbox, ProbeOutcome.ALLOWED, "NoError", **{"expect": "allow", "source": "groupMembers", **kw})
 
 
-def with_probes(snap: Snapshot, *probes: Probe, keep: bool = False, **run: object) -> Snapshot:
+def with_probes(snap: Snapshot, *probes: Probe, keep: bool = False, **run: Any) -> Snapshot:
     assert snap.probe_run is not None
     return dataclasses.replace(
         snap,
@@ -87,7 +88,7 @@ def with_probes(snap: Snapshot, *probes: Probe, keep: bool = False, **run: objec
     )
 
 
-def changed(snap: Snapshot, address: str, outcome: ProbeOutcome, code: str = "", **kw: object) -> Snapshot:
+def changed(snap: Snapshot, address: str, outcome: ProbeOutcome, code: str = "", **kw: Any) -> Snapshot:
     """The snapshot with the probe of ``address`` ending in ``outcome`` instead."""
     probes = tuple(
         dataclasses.replace(p, outcome=outcome, response_code=code, **kw) if p.mailbox == address else p

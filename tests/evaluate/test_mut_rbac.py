@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from audit.evaluate import evaluate
-from audit.findings import Finding, Status
+from audit.findings import Finding, Severity, Status
 from audit.policy import LoadedPolicy, load_policy
-from audit.snapshot import Snapshot, load
+from audit.snapshot import RoleAssignment, Snapshot, load
 from tests.evaluate.app_snapshot import (
     AU_ID,
     SP_ID,
@@ -267,10 +267,9 @@ def test_exa015_several_extra_roles_word_for_word(tmp_path: Path, compliant: Sna
         assignment("Mailbox Search-svc", "Mailbox Search", SVC, role_assignee_type="User"),
         assignment("Address Lists-svc", "Address Lists", SVC, role_assignee_type="User"),
     )
-    found = run(
+    exa015 = run(
         load_policy(CALLPRO), dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, *grants))
-    )
-    exa015 = found["EXA015"]
+    )["EXA015"]
     assert exa015.status is Status.FAIL
     assert exa015.message == (
         "svcServiceAccount holds 2 role(s) beyond the allowed ones: 'Mailbox Search' via direct to svcServiceAccount; "
@@ -329,3 +328,56 @@ def test_exa012_administrative_unit_expects_the_unit_alone(tmp_path: Path) -> No
         f"RecipientAdministrativeUnitScope '{AU_ID}'",
         f"RecipientAdministrativeUnitScope '{AU_ID}'",
     )
+
+
+def test_exa012_every_wrong_scope_is_named_word_for_word(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    (on_path,) = (a for a in compliant.role_assignments if a.name == ON_PATH)
+    others = tuple(a for a in compliant.role_assignments if a.name != ON_PATH)
+
+    def variant(name: str, write_scope: str, **scopes: str) -> RoleAssignment:
+        fields: dict[str, str | None] = {
+            "custom_recipient_write_scope": None,
+            "custom_resource_scope": None,
+            "recipient_administrative_unit_scope": None,
+            "recipient_ou_scope": None,
+        }
+        fields.update(scopes)
+        return dataclasses.replace(
+            on_path,
+            name=name,
+            identity=name,
+            recipient_write_scope=write_scope,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    wrong = (
+        variant("A1", "CustomRecipientScope", custom_recipient_write_scope="Other Scope", recipient_ou_scope="x/y"),
+        variant("A2", "OU", recipient_ou_scope="contoso.com/Sales"),
+        variant("A3", "CustomRecipientScope", custom_resource_scope="Resource Scope"),
+        variant("A4", "CustomRecipientScope", recipient_administrative_unit_scope="Unit 1"),
+        variant("A5", "MyGAL"),
+    )
+    found = run(policy, dataclasses.replace(compliant, role_assignments=(*others, *wrong)))["EXA012"]
+    want = "not 'Scope-CallPro Calendar Access'"
+    assert (found.status, found.severity) == (Status.FAIL, Severity.HIGH)
+    assert found.message == (
+        f"'A1' has RecipientWriteScope CustomRecipientScope 'Other Scope', {want}; 'A2' has RecipientWriteScope OU "
+        f"'contoso.com/Sales', {want}; 'A3' has RecipientWriteScope CustomRecipientScope 'Resource Scope', {want}; "
+        f"'A4' has RecipientWriteScope CustomRecipientScope 'Unit 1', {want}; 'A5' has RecipientWriteScope MyGAL, "
+        f"{want}."
+    )
+    assert found.actual == (
+        "CustomRecipientScope Other Scope; OU; CustomRecipientScope Resource Scope; CustomRecipientScope; MyGAL"
+    )
+    assert found.remediation == "\n".join(
+        f"Set-ManagementRoleAssignment -Identity 'A{i}' -CustomRecipientWriteScope 'Scope-CallPro Calendar Access'"
+        for i in range(1, 6)
+    )
+    # One unscoped among them makes the finding critical and says so.
+    unscoped = variant("A6", "Organization")
+    found = run(policy, dataclasses.replace(compliant, role_assignments=(*others, wrong[0], unscoped)))["EXA012"]
+    assert found.severity is Severity.CRITICAL
+    assert found.message.endswith(
+        "; 'A6' is unscoped (RecipientWriteScope Organization): it reaches every mailbox in the organization."
+    )
+    assert found.actual == "CustomRecipientScope Other Scope; Organization"
