@@ -28,7 +28,7 @@ from tests.evaluate.app_snapshot import (
 )
 from tests.evaluate.app_snapshot import ROLE as APP_ROLE
 from tests.evaluate.app_snapshot import SCOPE as APP_SCOPE
-from tests.evaluate.test_semantics import RG, SVC, assignment, policy_with, usg
+from tests.evaluate.test_semantics import RG, SVC, assignment, policy_with, role_group, usg
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "snapshots"
@@ -381,3 +381,49 @@ def test_exa012_every_wrong_scope_is_named_word_for_word(policy: LoadedPolicy, c
         "; 'A6' is unscoped (RecipientWriteScope Organization): it reaches every mailbox in the organization."
     )
     assert found.actual == "CustomRecipientScope Other Scope; Organization"
+
+
+# --- EXA013 -------------------------------------------------------------------------------------------------------
+
+AI = "ApplicationImpersonation"
+
+
+def test_exa013_several_scoped_paths_word_for_word(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    legacy = role_group("Legacy", (SVC,), (AI,))
+    direct = assignment(
+        "AI-svc",
+        AI,
+        SVC,
+        role_assignee_type="User",
+        recipient_write_scope="CustomRecipientScope",
+        custom_recipient_write_scope="Other",
+    )
+    nested = assignment(
+        "AI-Legacy", AI, RG + "Legacy", recipient_write_scope="OU", recipient_ou_scope="contoso.com/Sales"
+    )
+    snap = dataclasses.replace(
+        compliant,
+        role_groups=(*compliant.role_groups, legacy),
+        role_assignments=(*compliant.role_assignments, direct, nested),
+    )
+    found = run(policy, snap)["EXA013"]
+    lines = (
+        "'AI-svc' (CustomRecipientScope 'Other') via direct to svcServiceAccount; 'AI-Legacy' (OU 'contoso.com/Sales') "
+        "via svcServiceAccount -> role group 'Legacy'"
+    )
+    assert (found.status, found.severity) == (Status.FAIL, Severity.HIGH)  # scoped: they reach less than everyone
+    assert found.message == f"2 other {AI} assignment(s) reach svcServiceAccount: {lines}."
+    assert found.actual == lines
+    assert found.remediation == (
+        "Remove-ManagementRoleAssignment -Identity 'AI-svc' -Confirm:$false\n"
+        f"Remove-RoleGroupMember -Identity 'Legacy' -Member '{SVC_UPN}' -Confirm:$false\n"
+        f"# or, if nobody else in 'Legacy' needs '{AI}':\n"
+        "# Remove-ManagementRoleAssignment -Identity 'AI-Legacy' -Confirm:$false"
+    )
+
+
+def test_exa013_an_assignment_without_a_write_scope_is_unscoped(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    blank = assignment("AI-blank", AI, SVC, role_assignee_type="User", recipient_write_scope="")
+    found = run(policy, dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, blank)))["EXA013"]
+    assert (found.status, found.severity) == (Status.FAIL, Severity.CRITICAL)
+    assert found.actual == "'AI-blank' (unscoped: whole organization) via direct to svcServiceAccount"
