@@ -427,3 +427,16 @@ def test_exa013_an_assignment_without_a_write_scope_is_unscoped(policy: LoadedPo
     found = run(policy, dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, blank)))["EXA013"]
     assert (found.status, found.severity) == (Status.FAIL, Severity.CRITICAL)
     assert found.actual == "'AI-blank' (unscoped: whole organization) via direct to svcServiceAccount"
+
+
+def test_exa015_an_allowed_other_role_is_no_finding(tmp_path: Path, compliant: Snapshot) -> None:
+    policy = policy_with(tmp_path, "otherRolesAllowed: []", "otherRolesAllowed: [mail recipients]")
+    grants = (
+        assignment("Mail Recipients-svc", "Mail Recipients", SVC, role_assignee_type="User"),
+        assignment("Mailbox Search-svc", "Mailbox Search", SVC, role_assignee_type="User"),
+    )
+    snap = dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, *grants))
+    found = run(policy, snap)["EXA015"]
+    assert found.actual == "extra roles: Mailbox Search"
+    only_allowed = dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, grants[0]))
+    assert run(policy, only_allowed)["EXA015"].status is Status.PASS
