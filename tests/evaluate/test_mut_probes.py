@@ -722,3 +722,15 @@ def test_exa051_an_unrelated_reach_does_not_make_a_pass_propagating(app_policy: 
     )
     found = find(app_policy, snap, "EXA051")
     assert (found.status, found.actual) == (Status.PASS, "0 reachable, 0 undecided of 2")
+
+
+def test_exa051_a_sampled_mailbox_is_judged_whatever_its_recorded_text(tmp_path: Path, compliant: Snapshot) -> None:
+    # A probe record is read as written: a sampled mailbox reached is a breach, even one whose recorded address is a
+    # single letter (the snapshot is input; nothing here may quietly drop it).
+    policy = probes_policy(
+        tmp_path, "probes:\n  deny:\n    canaries: [ceo@contoso.com, hr-shared@contoso.com]\n    sample: 1\n"
+    )
+    snap = with_probes(compliant, sample("e", ProbeOutcome.ALLOWED, "NoError"), keep=True)
+    found = find(policy, snap, "EXA051")
+    assert found.status is Status.FAIL
+    assert found.actual == "1 reachable, 0 undecided of 3"
