@@ -7,6 +7,7 @@ values may carry RFC 4514 escapes (``\\,`` and ``\\2C`` for a comma), which the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -112,3 +113,35 @@ def test_an_exclusive_scope_with_a_root_covers_only_what_is_below_it(policy: Loa
     assert exa040(policy, snap).status is Status.PASS
     snap = with_scopes(compliant, scope("VIP", "Alias -eq 'dirk.dealer'", root="contoso.com/Users"))
     assert exa040(policy, snap).status is Status.FAIL
+
+
+def test_the_exclusive_scope_remedy_word_for_word(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    snap = with_scopes(
+        compliant,
+        scope("VIP Mailboxes", "Alias -eq 'dirk.dealer'"),
+        scope("Dealers", "Alias -eq 'dirk.dealer' -or Alias -eq 'bea.buiten'"),
+    )
+    assert exa040(policy, snap).remediation == (
+        "# 2 expected mailbox(es) sit in the exclusive scope(s) 'Dealers', 'VIP Mailboxes': only assignments made "
+        "with\n"
+        "# -ExclusiveRecipientWriteScope on such a scope reach them. Decide with the scope's owner: narrow that\n"
+        "# scope's filter (Set-ManagementScope -RecipientRestrictionFilter), or drop the mailbox(es) from the\n"
+        "# policy. An exclusive assignment for this account would also open every other mailbox the scope guards.\n"
+        "# Follows from the assignment, scope and membership fixes (EXA012, EXA013, EXA020, EXA021, EXA033, EXA034)."
+    )
+
+
+def test_no_exclusive_scope_no_remedy_for_it(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    # bea left the group: EXA040 fails, and its fix names no exclusive scope.
+    group_dn = "CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com"
+    recipients = tuple(
+        dataclasses.replace(r, member_of=tuple(m for m in r.member_of if m != group_dn))
+        if r.alias == "bea.buiten"
+        else r
+        for r in compliant.recipients
+    )
+    found = exa040(policy, dataclasses.replace(compliant, recipients=recipients))
+    assert found.status is Status.FAIL
+    assert found.remediation == (
+        "# Follows from the assignment, scope and membership fixes (EXA012, EXA013, EXA020, EXA021, EXA033, EXA034)."
+    )
