@@ -138,6 +138,21 @@ def direct_by_dn(snap: Snapshot) -> Snapshot:
     return _with_assignments(snap, _direct(snap, "Impersonation-dn", role_assignee=SVC_DN.upper()), drop=MAIN)
 
 
+def assignee_dn_of_recipient(snap: Snapshot) -> Snapshot:
+    # Get-Recipient writes the account's Identity another way than Get-User (its Name, as Exchange Online does),
+    # so the assignee's DN resolves to the recipient's form: the assignments are matched by the account's DN.
+    recipients = tuple(
+        dataclasses.replace(r, identity="svcServiceAccount") if r.identity == SVC_ID else r for r in snap.recipients
+    )
+    snap = dataclasses.replace(snap, recipients=recipients)
+    return _with_assignments(
+        snap,
+        _direct(snap, "Impersonation-dn", role_assignee=SVC_DN),
+        _direct(snap, "recipients-dn", role="Mail Recipients", role_assignee=SVC_DN),
+        drop=MAIN,
+    )
+
+
 def security_group(snap: Snapshot) -> Snapshot:
     # A mail-enabled security group the account is a member of holds the assignment.
     office = _group(snap, "Sales Office")
@@ -395,6 +410,7 @@ STATES: dict[str, Callable[[Snapshot], Snapshot]] = {
     for f in (
         direct,
         direct_by_dn,
+        assignee_dn_of_recipient,
         security_group,
         scoped_paths_by_name,
         ignored_assignments,

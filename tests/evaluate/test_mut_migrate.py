@@ -61,7 +61,8 @@ severity:
 """
 
 # A security group holds the assignment; the group's members are bounded (atLeast and atMost), its type, GAL
-# visibility and membership are the questionable ones; no probes; a description with a quote and a line break.
+# visibility and membership are the questionable ones; no probes; a description with a quote and a line break;
+# grant.scope names the scope in other case than scope.name (Exchange compares names case-insensitively).
 SECURITY_GROUP = """\
 apiVersion: exaudit/v1
 kind: MailboxAccessPolicy
@@ -76,7 +77,7 @@ grant:
   via:
     securityGroup:
       name: CallPro Admins
-  scope: Scope-SG
+  scope: scope-sg
 scope:
   name: Scope-SG
   recipientFilter:
