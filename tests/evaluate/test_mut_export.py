@@ -134,7 +134,7 @@ def direct(snap: Snapshot) -> Snapshot:
 
 
 def direct_by_dn(snap: Snapshot) -> Snapshot:
-    # The assignee as a DN that resolves to no record (the DN differs in case only): matched by its key.
+    # The assignee written as the account's DN, in another case than the records write it: still the account.
     return _with_assignments(snap, _direct(snap, "Impersonation-dn", role_assignee=SVC_DN.upper()), drop=MAIN)
 
 
