@@ -29,7 +29,18 @@ from audit.policy.model import GUID_PATTERN, MAILBOX_PERMISSION_PREFIXES
 DEFAULT_PERMISSION = "Calendars.ReadWrite"
 EWS_ROLE = "Application EWS.AccessAsApp"
 IMPERSONATION = "applicationimpersonation"
-_PERMISSION = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]*$")
+# A Graph permission name is dotted (Calendars.ReadWrite, Mail.Read, EWS.AccessAsApp): the bare word "Application"
+# (what is left of "Application " typed twice) would make the role "Application Application".
+_PERMISSION = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]*(?:\.[A-Za-z0-9\-_]+)+$")
+
+
+# The on-premises scope's RecipientRoot names an OU of the customer's Active Directory, which Exchange Online does not
+# have (its recipients live in the tenant's own OU), so the root is not carried over; said in both outputs so that
+# the narrowing it did is not lost silently.
+_ROOT_NOTE = (
+    "the on-premises scope also had RecipientRoot {root}; Exchange Online has no such OU, so it is not carried over "
+    "and the filter alone selects: check that it selects only the intended mailboxes (EXA040)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +167,8 @@ def _policy(policy: LoadedPolicy, app: AppIdentity, role: str, keep_ews: bool) -
         lines.append(f"    memberOfGroup: {_q(rf.member_of_group)}")
     else:
         lines.append(f"    opath: {_q(rf.opath or '')}")
+    if spec.scope.recipient_root:
+        lines.append(f"  # REVIEW: {ps_comment(_ROOT_NOTE.format(root=spec.scope.recipient_root))}")
     if spec.group is not None:
         g = spec.group
         lines += [
@@ -237,6 +250,8 @@ def _powershell(policy: LoadedPolicy, app: AppIdentity, role: str, keep_ews: boo
         "",
         "# {step}. The management scope the ApplicationImpersonation assignment used, created only if missing.",
     ]
+    if spec.scope.recipient_root:
+        out.append(f"# REVIEW: {ps_comment(_ROOT_NOTE.format(root=spec.scope.recipient_root))}")
     if rf.member_of_group is not None:
         out += [
             f"if (-not (Get-ManagementScope -Identity {ps(scope)} -ErrorAction SilentlyContinue)) {{",

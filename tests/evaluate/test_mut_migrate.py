@@ -231,7 +231,21 @@ def test_the_permission_names_the_role(permission: str | None, role: str) -> Non
     assert f"-Role '{role}' -CustomResourceScope" in script
 
 
-@pytest.mark.parametrize("permission", ["", "  ", "1Mail.Read", "Mail Read", "Mail.Read;", ".Mail"])
+@pytest.mark.parametrize(
+    "permission",
+    [
+        "",
+        "  ",
+        "1Mail.Read",
+        "Mail Read",
+        "Mail.Read;",
+        ".Mail",
+        "Application",
+        "Application Application",
+        "Mail.",
+        "Mail",
+    ],
+)
 def test_a_permission_that_is_no_name_is_refused(permission: str) -> None:
     shown = permission.strip().removeprefix("Application ").strip()
     with pytest.raises(UsageError) as raised:

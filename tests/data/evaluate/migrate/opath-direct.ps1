@@ -9,6 +9,7 @@
 New-ServicePrincipal -AppId '6233fba6-0198-4277-892f-9275bf728bcc' -ObjectId '7c3b5a1e-2f4d-4e8a-9b61-0d2e4f6a8c91' -DisplayName 'CallPro CalendarSync'
 
 # 2. The management scope the ApplicationImpersonation assignment used, created only if missing.
+# REVIEW: the on-premises scope also had RecipientRoot contoso.com/Field Sales; Exchange Online has no such OU, so it is not carried over and the filter alone selects: check that it selects only the intended mailboxes (EXA040).
 if (-not (Get-ManagementScope -Identity 'Scope Field "Sales"' -ErrorAction SilentlyContinue)) {
     New-ManagementScope -Name 'Scope Field "Sales"' -RecipientRestrictionFilter 'Department -eq ''Field Sales'' -and RecipientTypeDetails -eq ''UserMailbox'''
 }
