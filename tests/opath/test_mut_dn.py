@@ -1,0 +1,79 @@
+"""-like on a DN property and the loose form of a pattern that is not a DN (audit.opath.dn, normal, evaluate).
+
+Issue 14's mutation run of the opath modules changed since their first measurement: a ``-like`` pattern that is
+not itself a DN ('*OU=Sales*') is compared as lower-case text with the blanks around its commas dropped, both
+when evaluated over recipients and when two filters are compared; a value that is not a DN in an equality keeps
+the form no DN has; and only DN properties get that loose treatment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from audit.opath import compile_filter, equivalent, normalize, parse
+from audit.opath.dn import canonical_dn, loose_dn_pattern
+from audit.opath.nodes import Comparison, Operator
+from audit.snapshot import Recipient
+
+SALES = "CN=Sales Team,OU=Sales,DC=contoso,DC=com"
+
+
+def _recipient(*member_of: str, department: str = "") -> Recipient:
+    return Recipient(
+        name="x",
+        identity="contoso.com/Users/x",
+        distinguished_name="CN=x,OU=Users,DC=contoso,DC=com",
+        guid="g",
+        alias="x",
+        display_name="x",
+        primary_smtp_address="x@contoso.com",
+        recipient_type="UserMailbox",
+        recipient_type_details="UserMailbox",
+        member_of=member_of,
+        department=department,
+    )
+
+
+def test_the_loose_form_drops_the_blanks_around_commas_and_the_case() -> None:
+    assert loose_dn_pattern("*OU=Sales , DC=Contoso ,DC=com*") == "*ou=sales,dc=contoso,dc=com*"
+    assert loose_dn_pattern("*OU=Sales  ,  DC=x") == "*ou=sales,dc=x"
+
+
+def test_a_like_pattern_that_is_not_a_dn_matches_however_its_commas_are_spaced() -> None:
+    scope = compile_filter(parse("MemberOfGroup -like '*OU=Sales , DC=contoso*'"))
+    assert scope(_recipient(SALES))
+    assert not scope(_recipient("CN=Sales Team,OU=Support,DC=contoso,DC=com"))
+    assert not compile_filter(parse("MemberOfGroup -notlike '*OU=Sales , DC=contoso*'"))(_recipient(SALES))
+
+
+def test_normalize_keeps_a_like_pattern_that_is_not_a_dn_in_its_loose_form() -> None:
+    for operator in ("-like", "-notlike"):
+        got = normalize(parse(f"MemberOfGroup {operator} '*OU=Sales , DC=Contoso*'"))
+        assert got == Comparison("MemberOfGroup", Operator(operator), "*ou=sales,dc=contoso*")
+    assert equivalent(
+        parse("MemberOfGroup -like '*OU=Sales , DC=contoso*'"), parse("memberofgroup -like '*ou=sales,dc=contoso*'")
+    )
+
+
+def test_normalize_gives_a_dn_pattern_with_a_wildcard_its_canonical_dn_form() -> None:
+    got = normalize(parse("MemberOfGroup -like 'CN = Sales*, OU=Sales,DC=contoso,DC=com'"))
+    assert got == Comparison("MemberOfGroup", Operator.LIKE, "cn=sales*,ou=sales,dc=contoso,dc=com")
+
+
+def test_normalize_marks_an_equality_with_a_value_that_is_not_a_dn() -> None:
+    got = normalize(parse("MemberOfGroup -eq 'Sales , Team'"))
+    assert got == Comparison("MemberOfGroup", Operator.EQ, canonical_dn("Sales , Team"))
+    assert isinstance(got, Comparison)
+    assert got.value == "\x00not a dn:sales , team"
+
+
+def test_a_text_property_keeps_the_blanks_around_its_commas_in_a_like_pattern() -> None:
+    scope = compile_filter(parse("Department -like 'Sales , North*'"))
+    assert scope(_recipient(department="Sales , North East"))
+    assert not scope(_recipient(department="Sales,North East"))
+
+
+def test_a_like_pattern_that_is_a_dn_is_compared_in_canonical_form() -> None:
+    scope = compile_filter(parse("MemberOfGroup -like 'CN = Sales*;OU=Sales;DC=contoso;DC=com'"))
+    assert scope(_recipient(SALES))
+    assert not scope(dataclasses.replace(_recipient(SALES), member_of=("CN=Sales Team,OU=Other,DC=contoso,DC=com",)))
