@@ -77,3 +77,22 @@ def test_a_like_pattern_that_is_a_dn_is_compared_in_canonical_form() -> None:
     scope = compile_filter(parse("MemberOfGroup -like 'CN = Sales*;OU=Sales;DC=contoso;DC=com'"))
     assert scope(_recipient(SALES))
     assert not scope(dataclasses.replace(_recipient(SALES), member_of=("CN=Sales Team,OU=Other,DC=contoso,DC=com",)))
+
+
+def test_the_canonical_form_escapes_only_what_rfc_4514_requires_and_in_one_way() -> None:
+    """canonical_dn prints values back with RFC 4514 escapes: specials, a leading '#', blanks at either end, and
+    control characters (and DEL) as hex; a blank inside a value and a '#' after its start stay as they are."""
+    cases = {
+        "CN=#0403616263,DC=x": "cn=#0403616263,dc=x",  # a BER value stays hex, marked by its '#'
+        "CN=a\\ ,DC=x": "cn=a\\ ,dc=x",
+        "CN=\\ a b\\ ,DC=x": "cn=\\ a b\\ ,dc=x",
+        "CN=a b, DC=x": "cn=a b,dc=x",
+        "CN=ab c, DC=x": "cn=ab c,dc=x",
+        "CN=b#c, DC=x": "cn=b#c,dc=x",
+        "CN=a\\7fb,DC=x": "cn=a\\7fb,dc=x",
+        "CN=a\\0ab;DC=x": "cn=a\\0ab,dc=x",
+        "CN=a\\1fb;DC=x": "cn=a\\1fb,dc=x",
+        'CN=\\#x\\,y\\+z\\"q\\<\\>\\=\\;\\\\w,DC=x': 'cn=\\#x\\,y\\+z\\"q\\<\\>\\=\\;\\\\w,dc=x',
+    }
+    for written, canonical in cases.items():
+        assert canonical_dn(written) == canonical, written
