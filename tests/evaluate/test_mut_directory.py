@@ -130,6 +130,10 @@ def test_smtp_addresses_are_the_primary_and_the_smtp_proxies_only() -> None:
     assert smtp_addresses(none) == frozenset({"bea@contoso.com"})
     d = Directory(snapshot())
     assert d.addresses(r) == smtp_addresses(r)
+    assert smtp_addresses(recipient("Cor", email_addresses=())) == frozenset({"cor@contoso.com"})
+    # RFC 5321 allows a colon in a quoted local part: the type is what comes before the first colon.
+    quoted = recipient("Dirk", email_addresses=('smtp:"dirk:field"@contoso.com',))
+    assert smtp_addresses(quoted) == frozenset({"dirk@contoso.com", '"dirk:field"@contoso.com'})
 
 
 # Users ----------------------------------------------------------------------------------------------------------
@@ -574,3 +578,14 @@ def test_a_member_dn_written_another_way_or_unknown_does_not_break_the_index() -
         Hop("Svc", "Outer", "group"),
         Hop("Outer", "Deep", "group"),
     )
+
+
+def test_expand_members_stops_after_100000_members_by_default() -> None:
+    """The walk is bounded (a hostile snapshot may nest without end): once 100,000 members are found, the groups
+    still queued are not expanded."""
+    many = tuple(f"leaf {i}" for i in range(100_000))
+    d = Directory(snapshot(groups=(group("Huge", *many, gid("Tail")), group("Tail", "last leaf"))))
+    leaves, nested = d.expand_members(gid("Huge"))
+    assert len(leaves) == 100_000
+    assert "last leaf" not in leaves
+    assert nested == [gid("Tail")]

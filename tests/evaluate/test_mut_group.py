@@ -723,3 +723,22 @@ def test_exa035_mixed_problems_say_both(base: Snapshot, seed: LoadedPolicy) -> N
     assert found.remediation == "\n".join(
         [_remove(BEA, "or give it a mailbox"), _remove(ROOM, "not a UserMailbox (group.memberTypes)")]
     )
+
+
+def test_exa035_checks_the_members_after_a_nested_group(base: Snapshot, seed: LoadedPolicy) -> None:
+    snap = with_group(base, members=(SALES, AD, ROOM))
+    found = checks.exa035(ctx(snap, policy(seed, member_types=("UserMailbox",))))
+    assert found.status is Status.FAIL
+    assert found.actual == "Meeting Room 1 <room1@contoso.com> is a RoomMailbox, not UserMailbox (group.memberTypes)"
+
+
+def test_exa034_adds_no_member_that_is_not_a_recipient_even_when_anyone_may_be_one(
+    base: Snapshot, seed: LoadedPolicy
+) -> None:
+    """Without a ceiling every address is allowed; a leaf that is no recipient has none to add."""
+    found = checks.exa034(ctx(_nested(base), policy(seed, bounded(("ad.viseur@contoso.com",), None))))
+    adds = [line for line in found.remediation.splitlines() if line.startswith("Add-")]
+    assert adds == [
+        f"Add-DistributionGroupMember -Identity {QUOTED} -Member '{address}' -BypassSecurityGroupManagerCheck"
+        for address in ("gijs.grond@contoso.com", "ivo.intern@contoso.com", "jet.janssen@contoso.com")
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from audit.opath import compile_filter, equivalent, normalize, parse
-from audit.opath.dn import canonical_dn, loose_dn_pattern
+from audit.opath.dn import canonical_dn, is_dn, loose_dn_pattern, parse_dn
 from audit.opath.nodes import Comparison, Operator
 from audit.snapshot import Recipient
 
@@ -96,3 +96,60 @@ def test_the_canonical_form_escapes_only_what_rfc_4514_requires_and_in_one_way()
     }
     for written, canonical in cases.items():
         assert canonical_dn(written) == canonical, written
+
+
+BER = "\ud800#"  # how parse_dn marks a value written as '#' and BER hex
+
+PARSED = {
+    "": (),
+    "   ": (),
+    "CN=a": ((("cn", "a"),),),
+    "CN=a+UID=b,DC=x": ((("cn", "a"), ("uid", "b")), (("dc", "x"),)),
+    "cn = A ; dc = X": ((("cn", "a"),), (("dc", "x"),)),
+    "CN=a\\2Cb": ((("cn", "a,b"),),),
+    "CN=a\\,b": ((("cn", "a,b"),),),
+    "2.5.4.3=x": ((("cn", "x"),),),
+    "1.2.3=x": ((("1.2.3", "x"),),),
+    "0.9.2342.19200300.100.1.25=com": ((("dc", "com"),),),
+    " CN = x ": ((("cn", "x"),),),
+    "CN=\\ a\\ ": ((("cn", " a "),),),
+    "CN=#0403": ((("cn", BER + "0403"),),),
+    "CN= #0A0B ": ((("cn", BER + "0a0b"),),),
+    "CN=\\c3\\a9": ((("cn", "é"),),),
+    "CN=ÉCOLE": ((("cn", "école"),),),
+    "CN=a=b": ((("cn", "a=b"),),),
+    "A-1=x": ((("a-1", "x"),),),
+    "CN=\\#a": ((("cn", "#a"),),),
+    "CN=a#": ((("cn", "a#"),),),
+    "CN=x" + "y" * 16380: ((("cn", "x" + "y" * 16380),),),  # 16,384 characters: the longest DN read
+    # Not DNs: None
+    "CN=x" + "y" * 16381: None,
+    "CN=a\\q": None,
+    "CN": None,
+    "\\,CN=x": None,
+    "1CN=x": None,
+    "CN=#04G3": None,
+    "CN=#04\\2C": None,
+    "CN=#": None,
+    'CN=a"b': None,
+    "CN=a<b": None,
+    "CN=a>b": None,
+    "CN=a\x00b": None,
+    "CN=a\ud800": None,
+    "CN=\\ff": None,
+    "CN=a,": None,
+    ",CN=a": None,
+    "CN=a,,DC=x": None,
+    "CN=a+": None,
+    "a_b=x": None,
+    "-a=x": None,
+    "01.2=x": None,
+    "1.02=x": None,
+    "1=x": None,
+}
+
+
+def test_parse_dn_reads_rfc_4514_and_refuses_what_is_not_a_dn() -> None:
+    for text, parsed in PARSED.items():
+        assert parse_dn(text) == parsed, text[:40]
+        assert is_dn(text) is bool(parsed), text[:40]
