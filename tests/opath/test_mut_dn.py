@@ -115,10 +115,13 @@ PARSED = {
     "CN=\\ a\\ ": ((("cn", " a "),),),
     "CN=#0403": ((("cn", BER + "0403"),),),
     "CN= #0A0B ": ((("cn", BER + "0a0b"),),),
+    "CN=#0a0b": ((("cn", BER + "0a0b"),),),
     "CN=\\c3\\a9": ((("cn", "é"),),),
     "CN=ÉCOLE": ((("cn", "école"),),),
     "CN=a=b": ((("cn", "a=b"),),),
     "A-1=x": ((("a-1", "x"),),),
+    "XCN=x": ((("xcn", "x"),),),
+    "CNX=x": ((("cnx", "x"),),),
     "CN=\\#a": ((("cn", "#a"),),),
     "CN=a#": ((("cn", "a#"),),),
     "CN=x" + "y" * 16380: ((("cn", "x" + "y" * 16380),),),  # 16,384 characters: the longest DN read
@@ -146,6 +149,11 @@ PARSED = {
     "01.2=x": None,
     "1.02=x": None,
     "1=x": None,
+    "\t": None,  # only blanks make an empty DN; other white space is text
+    "\n": None,
+    "XX": None,
+    "\tCN=x": None,
+    "CN\t=x": None,
 }
 
 
