@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from audit.evaluate import evaluate
+from audit.evaluate.context import Context
+from audit.evaluate.directory import Directory
+from audit.evaluate.renamed import renamed_group
 from audit.findings import Finding, Status
 from audit.policy import LoadedPolicy, load_policy
 from audit.snapshot import Group, Recipient, Snapshot, load
@@ -110,5 +113,26 @@ def test_members_with_no_address_beyond_the_policys_are_a_match(policy: LoadedPo
         return dataclasses.replace(r, email_addresses=(f"SMTP:{r.primary_smtp_address}",))
 
     snap = dataclasses.replace(compliant, recipients=tuple(map(primary_only, compliant.recipients)))
+    found = _exa021(policy, _filter(snap, OLD_DN))
+    assert f"the group was probably renamed to '{GROUP}'" in found.message
+
+
+def _ctx(policy: LoadedPolicy, snap: Snapshot) -> Context:
+    return Context(policy=policy, snapshot=snap, directory=Directory(snap), now=NOW)
+
+
+def test_the_dns_own_group_is_never_the_renamed_one(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    """renamed_group's contract: the one group *other than the DN's* whose members match (compared ignoring case)."""
+    own = compliant.groups[0]
+    assert renamed_group(_ctx(policy, compliant), OLD_DN) == own
+    assert renamed_group(_ctx(policy, compliant), own.distinguished_name) is None
+    assert renamed_group(_ctx(policy, compliant), own.distinguished_name.upper()) is None
+
+
+def test_a_group_whose_dn_was_not_read_can_still_be_the_renamed_one(policy: LoadedPolicy, compliant: Snapshot) -> None:
+    """A snapshot may hold a group without a DN (the field is text, "" when not read): its members still decide."""
+    blank = dataclasses.replace(compliant.groups[0], distinguished_name="")
+    snap = dataclasses.replace(compliant, groups=(blank, *compliant.groups[1:]))
+    assert renamed_group(_ctx(policy, snap), OLD_DN) == blank
     found = _exa021(policy, _filter(snap, OLD_DN))
     assert f"the group was probably renamed to '{GROUP}'" in found.message
