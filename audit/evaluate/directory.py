@@ -107,6 +107,9 @@ class Directory:
         # may be listed by canonical name or by DN; both are normalized to the record's identity so that a chain
         # of nested groups is followed whichever form each group uses.
         self._parents: dict[str, list[str]] = defaultdict(list)
+        # Set before the membership walk: canonical() maps a member DN written another way (another forest's
+        # member, other spacing or case) through it, and read it unset before (AttributeError for such a member).
+        self._dn_forms: dict[str, str] | None = None  # canonical DN -> the DN as the records write it (lower case)
         for container_id, members in [(g.identity, g.members) for g in snapshot.groups] + [
             (rg.identity, rg.members) for rg in snapshot.role_groups
         ]:
@@ -115,7 +118,6 @@ class Directory:
                 parents = self._parents[self.canonical(member)]
                 if container not in parents:
                     parents.append(container)
-        self._dn_forms: dict[str, str] | None = None  # canonical DN -> the DN as the records write it (lower case)
         self.assignments_by_role: dict[str, list[RoleAssignment]] = defaultdict(list)
         for assignment in snapshot.role_assignments:
             self.assignments_by_role[key(assignment.role)].append(assignment)

@@ -557,13 +557,6 @@ def test_the_group_expanded_is_not_its_own_member(start: str) -> None:
     assert gid("Outer") not in nested
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="BUG (reported to the lead): Directory.__init__ canonicalizes group members before it sets _dn_forms, "
-    "so a member written as a DN no record writes that way (another forest's member, blanks after a comma) "
-    "raises AttributeError and evaluate() crashes instead of giving verdicts",
-)
 def test_a_member_dn_written_another_way_or_unknown_does_not_break_the_index() -> None:
     d = Directory(
         snapshot(
