@@ -118,6 +118,25 @@ def test_exa076_a_composite_role_row_answers_for_the_role(exo_policy: LoadedPoli
     assert verdict.evidence[0] == line(MEMBERS[0], "True", role=FULL)
 
 
+def test_exa076_a_row_of_the_role_without_permissions_answers(exo_policy: LoadedPolicy, online: Snapshot) -> None:
+    # Matched by RoleName alone: GrantedPermissions may be empty (InScope still answers for the role).
+    bare = row(MEMBERS[0], True, granted_permissions=())
+    verdict = exo.exa076(ctx(exo_policy, rows(online, bare, drop=(MEMBERS[0],))))
+    assert verdict.status is Status.PASS, verdict.message
+
+
+def test_exa076_tests_the_members_that_must_be_in_scope(tmp_path: Path, online: Snapshot) -> None:
+    # atLeast: the members that must be reachable; atMost only bounds the group (EXA033), it expects nobody.
+    policy = with_policy(
+        tmp_path, "    exactly:\n", "    atLeast: [ad.viseur@contoso.com, bea.buiten@contoso.com]\n    atMost:\n"
+    )
+    verdict = exo.exa076(ctx(policy, online))
+    assert verdict.status is Status.PASS
+    assert verdict.expected == "InScope True for 2 expected mailbox(es), False for 2 canary(ies)"
+    assert verdict.evidence[:2] == (line(MEMBERS[0], "True"), line(MEMBERS[1], "True"))
+    assert len(verdict.evidence) == 4
+
+
 def test_exa076_a_row_of_another_permission_does_not_answer(exo_policy: LoadedPolicy, online: Snapshot) -> None:
     mail = row(MEMBERS[0], True, role="Application Mail.Read")
     verdict = exo.exa076(ctx(exo_policy, rows(online, mail, drop=(MEMBERS[0],))))
