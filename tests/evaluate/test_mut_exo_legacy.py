@@ -159,6 +159,15 @@ def test_exa077_before_the_phase_off(needs_ews: LoadedPolicy, online: Snapshot) 
     assert verdict.remediation == f"Set-OrganizationConfig -EwsEnabled $true -EwsAllowedAppIDs '{APP_ID}'"
 
 
+def test_exa077_before_the_phase_off_both_problems(needs_ews: LoadedPolicy, online: Snapshot) -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    verdict = exo.exa077(ctx(needs_ews, _ews(online, False, ()), now))
+    assert verdict.message == (
+        "EWSEnabled is False and the app is not in EwsAllowedAppIDs: from 1 October 2026 (in 122 days) EWS is "
+        "blocked for every app not on the allow list."
+    )
+
+
 @pytest.mark.parametrize(("enabled", "problem"), [(False, "EWSEnabled is False"), (None, "EWSEnabled is None")])
 def test_exa077_ews_off_for_a_listed_app(
     needs_ews: LoadedPolicy, online: Snapshot, enabled: bool | None, problem: str
@@ -294,6 +303,17 @@ def test_exa078_nothing_left(legacy_policy: LoadedPolicy, online: Snapshot) -> N
             + _assignment_line("ApplicationImpersonation-Hygiene Management", RG + "Hygiene Management"),
             USER_LINE.format(True),
         ),
+    )
+
+
+def test_exa078_a_tenant_without_the_role_at_all(exo_policy: LoadedPolicy, online: Snapshot) -> None:
+    # Exchange Online removed ApplicationImpersonation in February 2025: no assignment of it at all is the goal.
+    kept = tuple(a for a in online.role_assignments if a.role != "ApplicationImpersonation")
+    assert exo.exa078(ctx(exo_policy, dataclasses.replace(online, role_assignments=kept))) == Verdict(
+        Status.PASS,
+        "Nothing of the ApplicationImpersonation setup is left.",
+        expected=EXPECTED_078,
+        actual="none left",
     )
 
 
