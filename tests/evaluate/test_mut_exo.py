@@ -197,6 +197,16 @@ def test_exa076_everything_wrong_at_once(exo_policy: LoadedPolicy, online: Snaps
     )
 
 
+def test_exa076_a_member_row_without_any_in_scope_text(exo_policy: LoadedPolicy, online: Snapshot) -> None:
+    blank = tuple(
+        dataclasses.replace(r, in_scope=None, raw_in_scope="") if r.resource == MEMBERS[0] else r
+        for r in online.authorizations
+    )
+    verdict = exo.exa076(ctx(exo_policy, dataclasses.replace(online, authorizations=blank)))
+    assert verdict.status is Status.ERROR
+    assert verdict.message == f"{CHECK} gave no usable answer for {MEMBERS[0]} (InScope 'unreadable')."
+
+
 def test_exa076_expected_mailbox_out_of_scope_alone_is_high(exo_policy: LoadedPolicy, online: Snapshot) -> None:
     verdict = exo.exa076(ctx(exo_policy, rows(online, cor_veld=False)))
     assert verdict.status is Status.FAIL
