@@ -41,7 +41,9 @@ def _when(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # RFC 3339 allows a lower-case "z" too; Python 3.11's fromisoformat reads only "Z". A change time that was
+        # not read would hide a propagating change (the probe check's FAIL instead of its "propagating" ERROR).
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text)
     except ValueError:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

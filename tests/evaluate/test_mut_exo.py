@@ -456,7 +456,6 @@ def test_propagation_collection_time_with_an_offset_or_without_a_zone(
     assert _until(exo_policy, naive) == at("2026-11-26T12:30")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: RFC 3339 allows a lower-case 'z'; Python 3.11's fromisoformat refuses it")
 def test_propagation_reads_a_lower_case_z(exo_policy: LoadedPolicy, online: Snapshot) -> None:
     assert _until(exo_policy, _changed(online, assignment="2026-11-26T10:30:00z")) == at("2026-11-26T12:30")
 
