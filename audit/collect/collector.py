@@ -21,6 +21,7 @@ from typing import Any
 from audit.collect import mapping
 from audit.collect.interface import CmdletResult, CmdletRunner, ErrorKind, TransportFailure, require_read_only
 from audit.errors import CmdletUnavailableError, CollectionError
+from audit.snappack import pack
 from audit.snapshot import (
     AdministrativeUnit,
     ApplicationAccessPolicy,
@@ -319,5 +320,7 @@ def collect_state(
         calls=(),
         evidence=(),
     )
-    # Calls and evidence last: mapping may have turned a call into a failure.
-    return dataclasses.replace(state, calls=tuple(s.calls), evidence=tuple(s.evidence))
+    # Calls and evidence last: mapping may have turned a call into a failure. The evidence is only written (after
+    # probing and evaluating): a large output is held packed from here on, and its dicts are freed on return.
+    evidence = tuple(dataclasses.replace(raw, objects=pack(raw.objects)) for raw in s.evidence)
+    return dataclasses.replace(state, calls=tuple(s.calls), evidence=evidence)

@@ -9,8 +9,9 @@ import pytest
 
 from audit.collect import BASE_CALL_COUNT, CmdletResult, ErrorKind, TransportFailure, call_count, collect_state
 from audit.collect.interface import require_read_only
-from audit.collect.mapping import parse_server_version, to_bool, to_list, to_unlimited_int
+from audit.collect.mapping import keep_properties, parse_server_version, to_bool, to_list, to_unlimited_int
 from audit.errors import CmdletUnavailableError, CollectionError
+from audit.snappack import PACK_MIN, PackedObjects
 
 GROUP_DN = "CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com"
 RA = "Microsoft.Exchange.Data.Directory.Management.ExchangeRoleAssignmentPresentation"
@@ -340,3 +341,14 @@ def test_fast_deserializer_reads_partial_exchange_objects() -> None:
     assert (
         fast_output_object('<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T></TN><DCT /></Obj>') is None
     )
+
+
+def test_large_outputs_are_held_packed_as_evidence_with_the_same_objects() -> None:
+    outputs = canned(PACK_MIN + 50)
+    state = collect_state(FakeRunner(outputs), ["svcServiceAccount@contoso.com"])
+    evidence = {e.cmdlet: e.objects for e in state.evidence}
+    for cmdlet in ("Get-Recipient", "Get-Mailbox"):
+        assert isinstance(evidence[cmdlet], PackedObjects)
+        assert evidence[cmdlet] == tuple(keep_properties(cmdlet, outputs[cmdlet]))
+    assert type(evidence["Get-Group"]) is tuple
+    assert len(state.recipients) == PACK_MIN + 50
