@@ -249,6 +249,37 @@ def _run_plan(s: _Session, plan: Sequence[tuple[str, Mapping[str, object]]], wor
         return [first, *(s.record(*rest[i], futures[i].result()) for i in range(len(rest)))]
 
 
+def shared_strings(mailboxes: Sequence[Mailbox], recipients: Sequence[Recipient]) -> tuple[Mailbox, ...]:
+    """The mailboxes, each string equal to its recipient's (same DN) replaced by the recipient's string object.
+
+    Get-Mailbox repeats the name, identity, DN and address Get-Recipient sent for the same mailbox, read apart
+    into new strings: 40 MiB at 100,000 mailboxes. Equal values, so nothing a reader sees changes.
+    """
+    by_dn = {r.distinguished_name: r for r in recipients if r.distinguished_name}
+    out: list[Mailbox] = []
+    for m in mailboxes:
+        r = by_dn.get(m.distinguished_name)
+        if r is None:
+            out.append(m)
+            continue
+        out.append(
+            dataclasses.replace(
+                m,
+                name=_same(m.name, r.name),
+                identity=_same(m.identity, r.identity),
+                distinguished_name=r.distinguished_name,
+                primary_smtp_address=_same(m.primary_smtp_address, r.primary_smtp_address),
+                user_principal_name=_same(m.user_principal_name, r.primary_smtp_address),
+                recipient_type_details=_same(m.recipient_type_details, r.recipient_type_details),
+            )
+        )
+    return tuple(out)
+
+
+def _same(value: str, other: str) -> str:
+    return other if value == other else value
+
+
 def collect_state(
     runner: CmdletRunner,
     principals: Sequence[str],
@@ -293,6 +324,15 @@ def collect_state(
         (),
     )
     recipient_objects = objs("Get-Recipient")
+    recipient_list: tuple[Recipient, ...] = s.mapped(
+        "Get-Recipient",
+        lambda: mapping.recipients(recipient_objects, mapping.direct_memberships(recipient_objects, group_list)),
+        (),
+    )
+
+    def _recipient_strings(mailboxes: tuple[Mailbox, ...]) -> tuple[Mailbox, ...]:
+        return shared_strings(mailboxes, recipient_list)
+
     state = CollectedState(
         organization=s.mapped(
             "Get-OrganizationConfig", lambda: mapping.organization(objs("Get-OrganizationConfig")), None
@@ -307,12 +347,8 @@ def collect_state(
         roles=s.mapped("Get-ManagementRole", lambda: mapping.management_roles(objs("Get-ManagementRole")), ()),
         role_groups=s.mapped("Get-RoleGroup", lambda: mapping.role_groups(objs("Get-RoleGroup")), ()),
         groups=group_list,
-        recipients=s.mapped(
-            "Get-Recipient",
-            lambda: mapping.recipients(recipient_objects, mapping.direct_memberships(recipient_objects, group_list)),
-            (),
-        ),
-        mailboxes=s.mapped("Get-Mailbox", lambda: mapping.mailboxes(objs("Get-Mailbox")), ()),
+        recipients=recipient_list,
+        mailboxes=_recipient_strings(s.mapped("Get-Mailbox", lambda: mapping.mailboxes(objs("Get-Mailbox")), ())),
         users=s.mapped("Get-User", lambda: mapping.users(user_objects), ()),
         throttling_policies=s.mapped(
             "Get-ThrottlingPolicy", lambda: mapping.throttling_policies(objs("Get-ThrottlingPolicy")), ()

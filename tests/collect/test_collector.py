@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -352,3 +353,45 @@ def test_large_outputs_are_held_packed_as_evidence_with_the_same_objects() -> No
         assert evidence[cmdlet] == tuple(keep_properties(cmdlet, outputs[cmdlet]))
     assert type(evidence["Get-Group"]) is tuple
     assert len(state.recipients) == PACK_MIN + 50
+
+
+def test_mailboxes_share_their_recipients_strings_with_the_same_values() -> None:
+    from audit.collect.collector import shared_strings
+    from audit.snapshot import Mailbox, Recipient
+
+    def text(*parts: str) -> str:
+        return "".join(parts)  # a new string object each time, as read off the wire
+
+    dn = text("CN=Ad,", "DC=contoso,DC=com")
+    recipient = Recipient(
+        text("A", "d"), text("contoso.com/Users/", "Ad"), dn, "g", "ad", "Ad", text("ad@", "contoso.com"),
+        "UserMailbox", text("User", "Mailbox"),
+    )  # fmt: skip
+    same = Mailbox(
+        text("A", "d"), text("contoso.com/Users/", "Ad"), text("CN=Ad,", "DC=contoso,DC=com"),
+        text("ad@", "contoso.com"), text("ad@", "contoso.com"), text("User", "Mailbox"), True, "Svc",
+    )  # fmt: skip
+    other = Mailbox("Bo", "contoso.com/Users/Bo", text("CN=Bo,", "DC=contoso,DC=com"), "bo@contoso.com", "bo@c", "x")
+    renamed = dataclasses.replace(same, name="Ad (old)", user_principal_name="ad@upn.contoso.com")
+    shared, alone, partly = shared_strings([same, other, renamed], [recipient])
+    assert (shared, alone, partly) == (same, other, renamed)
+    assert shared.name is recipient.name
+    assert shared.identity is recipient.identity
+    assert shared.distinguished_name is recipient.distinguished_name
+    assert shared.primary_smtp_address is recipient.primary_smtp_address
+    assert shared.user_principal_name is recipient.primary_smtp_address
+    assert shared.recipient_type_details is recipient.recipient_type_details
+    assert alone is other
+    assert partly.name == "Ad (old)"
+    assert partly.user_principal_name == "ad@upn.contoso.com"
+    assert partly.identity is recipient.identity
+
+
+def test_equal_custom_attributes_and_memberships_are_one_tuple() -> None:
+    state = collect_state(FakeRunner(canned(50)), ["svcServiceAccount@contoso.com"])
+    members = [r for r in state.recipients if r.member_of]
+    assert len(members) > 1
+    assert len({id(r.member_of) for r in members}) == len({r.member_of for r in members})
+    assert len({id(r.custom_attributes) for r in state.recipients}) == len(
+        {r.custom_attributes for r in state.recipients}
+    )
