@@ -152,7 +152,8 @@ class _Session:
         self.timeout = timeout
         self.listener = listener
         self.calls: list[CollectionCall] = []
-        self.evidence: list[RawOutput] = []
+        # Each call's output as received (cmdlet, parameters, objects, properties kept); see evidence().
+        self.outputs: list[tuple[str, dict[str, str], Sequence[Mapping[str, Any]], tuple[str, ...] | None]] = []
         self.fatal: TransportFailure | None = None
 
     def _record(self, call: CollectionCall) -> None:
@@ -199,7 +200,7 @@ class _Session:
         if result is not None:
             result = dataclasses.replace(result, objects=mapping.keep_properties(cmdlet, result.objects))
             kept = mapping.ORGANIZATION_SCALE.get(cmdlet)
-            self.evidence.append(RawOutput(cmdlet, shown, tuple(result.objects), tuple(kept) if kept else None))
+            self.outputs.append((cmdlet, shown, result.objects, tuple(kept) if kept else None))
             if not result.ok:
                 error = "; ".join(result.errors) or f"{cmdlet} failed"
                 kind = result.error_kind or ErrorKind.NON_TERMINATING
@@ -212,6 +213,13 @@ class _Session:
         count = len(result.objects) if result is not None else 0
         self._record(CollectionCall(cmdlet, shown, error is None, count, round(elapsed, 3), error, kind))
         return result if error is None else None
+
+    def evidence(self) -> tuple[RawOutput, ...]:
+        """Every output as evidence, plain dicts, a large one packed (audit.snappack): it is only written.
+
+        Called once mapping is done, so that the objects received (and the runner's rows) are freed after it.
+        """
+        return tuple(RawOutput(cmdlet, shown, pack(objects), kept) for cmdlet, shown, objects, kept in self.outputs)
 
     def mapped(self, cmdlet: str, mapper: Callable[[], Any], empty: Any) -> Any:
         """Apply ``mapper``; an object the mapper cannot read marks the call failed instead of half-mapping it."""
@@ -304,7 +312,7 @@ def collect_state(
     width = workers if workers is not None else int(getattr(runner, "pools", 1) or 1)
     results = _run_plan(s, plan, max(1, width))
     outputs: dict[str, CmdletResult | None] = {}
-    user_objects: list[dict[str, Any]] = []
+    user_objects: list[Mapping[str, Any]] = []
     for (cmdlet, _params), result in zip(plan, results, strict=True):
         if cmdlet == "Get-User":
             if result is not None:
@@ -312,7 +320,7 @@ def collect_state(
         else:
             outputs[cmdlet] = result
 
-    def objs(cmdlet: str) -> list[dict[str, Any]]:
+    def objs(cmdlet: str) -> Sequence[Mapping[str, Any]]:
         result = outputs.get(cmdlet)
         return result.objects if result is not None else []
 
@@ -358,5 +366,4 @@ def collect_state(
     )
     # Calls and evidence last: mapping may have turned a call into a failure. The evidence is only written (after
     # probing and evaluating): a large output is held packed from here on, and its dicts are freed on return.
-    evidence = tuple(dataclasses.replace(raw, objects=pack(raw.objects)) for raw in s.evidence)
-    return dataclasses.replace(state, calls=tuple(s.calls), evidence=evidence)
+    return dataclasses.replace(state, calls=tuple(s.calls), evidence=s.evidence())

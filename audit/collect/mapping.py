@@ -289,7 +289,7 @@ def check_not_empty(cmdlet: str, count: int) -> None:
         raise CollectionError(f"{cmdlet} returned no object, but {why}: the session cannot see them")
 
 
-def keep_properties(cmdlet: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def keep_properties(cmdlet: str, objects: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     """The objects of an organization-scale cmdlet reduced to the properties the snapshot uses; others as they are."""
     names = ORGANIZATION_SCALE.get(cmdlet)
     if names is None:
@@ -297,7 +297,7 @@ def keep_properties(cmdlet: str, objects: list[dict[str, Any]]) -> list[dict[str
     exact = frozenset(names)
     wanted = {n.lower() for n in names}
     # A runner that already dropped the others (audit.collect.psrp) sends objects whose keys are all wanted.
-    return [o if o.keys() <= exact else {k: v for k, v in o.items() if k.lower() in wanted} for o in objects]
+    return [o if exact.issuperset(o) else {k: v for k, v in o.items() if k.lower() in wanted} for o in objects]
 
 
 def _objects(cmdlet: str, objects: Iterable[Mapping[str, Any]]) -> list[Props]:

@@ -522,7 +522,7 @@ class PsrpRunner:
             if _is_command_not_found(record):
                 role, group = missing_role(cmdlet)
                 raise CmdletUnavailableError(cmdlet, role, group)
-        objects: list[dict[str, Any]] = []
+        objects: list[Mapping[str, Any]] = []
         type_names: list[tuple[str, ...]] = []
         chains: dict[int, tuple[str, ...]] = {}  # skimmed objects share their chain's list: one tuple per chain
         for item in output or []:

@@ -6,7 +6,7 @@ import pytest
 
 from audit.collect.mapping import ORGANIZATION_SCALE
 from audit.collect.psrp import fast_output_object, plain
-from audit.collect.psrp_clixml import SHARED_DISTINCT, Shared, skim_output_object
+from audit.collect.psrp_clixml import SHARED_DISTINCT, Row, Shared, skim_output_object
 from audit.lab.clixml import serialize
 from audit.lab.cmdlets import CommandCall, Output, run_pipeline
 from audit.lab.generate import generate
@@ -140,3 +140,38 @@ def test_a_property_with_many_distinct_values_is_no_longer_looked_up() -> None:
     items = ["a"]
     assert shared.value("EmailAddresses", items) is items
     assert shared.value("Count", 3) == 3
+
+
+def test_a_row_reads_as_the_dict_it_stands_for() -> None:
+    shared = Shared()
+    row = shared.row(["Name", "Count", "List"], ["x", 3, ["a"]])
+    assert isinstance(row, Row)
+    same = {"Name": "x", "Count": 3, "List": ["a"]}
+    assert row == same
+    assert same == row
+    assert list(row) == list(same)
+    assert list(row.items()) == list(same.items())
+    assert len(row) == 3
+    assert "Count" in row
+    assert "count" not in row
+    assert row.get("Count") == 3
+    assert row.get("Missing") is None
+    assert row.get("Missing", "d") == "d"
+    assert row["List"] == ["a"]
+    with pytest.raises(KeyError):
+        row["Missing"]
+    assert dict(row) == same
+    other = shared.row(["Name", "Count", "List"], ["y", 4, []])
+    assert other._index is row._index  # one name table for the answer's objects of one layout
+    assert other != row
+
+
+def test_a_repeated_name_or_too_many_layouts_give_a_plain_dict() -> None:
+    shared = Shared()
+    twice = shared.row(["Name", "Name"], ["first", "last"])
+    assert type(twice) is dict
+    assert twice == {"Name": "last"}  # as a dict built from the wire would hold it
+    rows = [shared.row([f"P{n}"], [n]) for n in range(SHARED_DISTINCT + 5)]
+    assert all(type(r) is Row for r in rows[:SHARED_DISTINCT])
+    assert all(type(r) is dict for r in rows[SHARED_DISTINCT:])
+    assert [dict(r) for r in rows] == [{f"P{n}": n} for n in range(SHARED_DISTINCT + 5)]
