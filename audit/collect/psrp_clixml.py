@@ -179,14 +179,16 @@ class Shared:
     def row(self, names: list[str], values: list[Any]) -> Mapping[str, Any]:
         """The properties as a :class:`Row` sharing its name table with the answer's other objects, or a dict.
 
-        A dict when a name repeats (the last value counts, as in a dict) or the answer has shown more than
-        :data:`SHARED_DISTINCT` layouts: a row is only worth it for the same few layouts over and over.
+        A dict when the answer has shown more than :data:`SHARED_DISTINCT` layouts: a row is only worth it for
+        the same few layouts over and over.
         """
         layout = tuple(names)
         index = self._layouts.get(layout)
         if index is None:
+            # A name sent twice (Get-Recipient sends Name twice) keeps its first place and its last value, as
+            # a dict filled from the wire does.
             index = {name: i for i, name in enumerate(names)}
-            if len(index) != len(names) or len(self._layouts) >= SHARED_DISTINCT:
+            if len(self._layouts) >= SHARED_DISTINCT:
                 return dict(zip(names, values, strict=True))
             self._layouts[layout] = index
         return Row(index, tuple(values))
@@ -245,7 +247,7 @@ class Row(Mapping[str, Any]):
         return iter(self._index)
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._index)
 
     def __repr__(self) -> str:
         return f"Row({dict(self)!r})"
