@@ -433,19 +433,23 @@ def direct_memberships(
     Get-Recipient does not return memberships; Get-Group's ``Members`` does (canonical names, or DNs). AD's
     ``memberOf``, which the MemberOfGroup filter reads, holds direct memberships only, so nothing is expanded.
     """
-    index: dict[str, int] = {}
+    groups = list(group_list)
+    # Only the keys some group names are looked up (the first recipient holding a key wins): an index of every
+    # recipient's three keys would be 300,000 lower-cased strings at 100,000 recipients, all alive at once.
+    index: dict[str, int] = dict.fromkeys((m.lower() for g in groups for m in g.members), -1)
     for i, obj in enumerate(recipient_objects):
         p = Props("Get-Recipient", obj)
         for key in (p.text("Identity"), p.text("DistinguishedName"), p.text("Guid")):
             if key:
-                index.setdefault(key.lower(), i)
+                low = key.lower()
+                if index.get(low) == -1:
+                    index[low] = i
     member_of: dict[int, list[str]] = {}
-    for group in group_list:
+    for group in groups:
         for member in group.members:
-            found = index.get(member.lower())
-            if found is None:
+            i = index[member.lower()]
+            if i < 0:
                 continue
-            i = found
             if group.distinguished_name not in member_of.setdefault(i, []):
                 member_of[i].append(group.distinguished_name)
     shared = _Shared()  # most recipients are in the same few groups: one tuple per distinct membership

@@ -395,3 +395,30 @@ def test_equal_custom_attributes_and_memberships_are_one_tuple() -> None:
     assert len({id(r.custom_attributes) for r in state.recipients}) == len(
         {r.custom_attributes for r in state.recipients}
     )
+
+
+def test_direct_memberships_match_members_by_identity_dn_or_guid_first_recipient_first() -> None:
+    from audit.collect.mapping import direct_memberships
+    from audit.snapshot import Group
+
+    recipients = [
+        {"Identity": "contoso.com/Users/A", "DistinguishedName": "CN=A,DC=contoso", "Guid": "ga"},
+        {"Identity": "contoso.com/Users/B", "DistinguishedName": "CN=B,DC=contoso", "Guid": "gb"},
+        {"Identity": "contoso.com/Users/A", "DistinguishedName": "CN=A2,DC=contoso", "Guid": "GB"},  # clashes
+        {"Identity": "", "DistinguishedName": "CN=C,DC=contoso", "Guid": ""},
+    ]
+
+    def group(dn: str, *members: str) -> Group:
+        return Group(dn, dn, dn, dn, "g-" + dn, "UniversalSecurityGroup", "Universal", members)
+
+    groups = [
+        group("CN=G1", "CONTOSO.COM/users/a", "cn=c,dc=contoso", "nobody"),
+        group("CN=G2", "gB", "CN=A2,DC=contoso", "ga"),
+        group("CN=G3", "contoso.com/Users/B", "contoso.com/Users/B"),
+    ]
+    assert direct_memberships(recipients, groups) == {
+        0: ("CN=G1", "CN=G2"),  # by identity (any case), then by GUID; the clashing identity is the first's
+        1: ("CN=G2", "CN=G3"),  # "gB" is B's GUID before it is the third's; listed twice, counted once
+        2: ("CN=G2",),  # its own DN
+        3: ("CN=G1",),
+    }
