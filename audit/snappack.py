@@ -100,17 +100,21 @@ def pack(objects: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...] | P
     the collector makes them): a block that does not come back equal (a tuple value, a NaN) leaves the whole
     output as it was, so what the snapshot holds never depends on the packing.
     """
-    plain: tuple[dict[str, Any], ...] = tuple(o if isinstance(o, dict) else dict(o) for o in objects)
-    if len(plain) < PACK_MIN:
-        return plain
+    if len(objects) < PACK_MIN:
+        return _plain(objects)
     blocks: list[bytes] = []
-    for start in range(0, len(plain), BLOCK):
-        chunk = list(plain[start : start + BLOCK])
+    for start in range(0, len(objects), BLOCK):
+        # A block at a time: the dicts of a whole answer (a collector's rows made plain) never exist all at once.
+        chunk = list(_plain(objects[start : start + BLOCK]))
         try:
             text = json.dumps(chunk, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError):
-            return plain
+            return _plain(objects)
         if json.loads(text) != chunk:
-            return plain
+            return _plain(objects)
         blocks.append(zlib.compress(text.encode("utf-8"), _LEVEL))
-    return PackedObjects(tuple(blocks), len(plain))
+    return PackedObjects(tuple(blocks), len(objects))
+
+
+def _plain(objects: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+    return tuple(o if isinstance(o, dict) else dict(o) for o in objects)

@@ -111,3 +111,20 @@ def test_a_packed_output_cannot_be_read_into_a_snapshot(tmp_path: Path) -> None:
     snapshot, _sha = s.load(path, evidence=True)
     assert type(snapshot.evidence[1].objects) is tuple
     assert dataclasses.replace(snapshot, evidence=()) == s.load(path)[0]
+
+
+def test_mappings_other_than_dicts_are_packed_or_kept_as_plain_dicts() -> None:
+    from types import MappingProxyType
+
+    objects = _objects(PACK_MIN + 1)
+    views = [MappingProxyType(o) for o in objects]
+    packed = pack(views)
+    assert isinstance(packed, PackedObjects)
+    assert packed == objects
+    small = pack(views[:3])
+    assert isinstance(small, tuple)
+    assert all(type(o) is dict for o in small)
+    assert small == objects[:3]
+    odd = pack([*views, MappingProxyType({"Value": ("a", "tuple")})])
+    assert isinstance(odd, tuple)
+    assert all(type(o) is dict for o in odd)

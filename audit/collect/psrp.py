@@ -515,6 +515,9 @@ class PsrpRunner:
                     self._cond.notify_all()
             raise failure
         assert pool is not None
+        # pypsrp keeps every pipeline (and its output objects) in the pool until the pipeline is closed, which
+        # would cost a round trip: forget the finished one, so that its objects go with this call's result.
+        pool.pipelines.pop(ps.id, None)
         self._release(pool, broken=False)
         self._timeouts = 0
         records = list(ps.streams.error or [])
