@@ -338,9 +338,6 @@ def collect_state(
         (),
     )
 
-    def _recipient_strings(mailboxes: tuple[Mailbox, ...]) -> tuple[Mailbox, ...]:
-        return shared_strings(mailboxes, recipient_list)
-
     state = CollectedState(
         organization=s.mapped(
             "Get-OrganizationConfig", lambda: mapping.organization(objs("Get-OrganizationConfig")), None
@@ -356,7 +353,9 @@ def collect_state(
         role_groups=s.mapped("Get-RoleGroup", lambda: mapping.role_groups(objs("Get-RoleGroup")), ()),
         groups=group_list,
         recipients=recipient_list,
-        mailboxes=_recipient_strings(s.mapped("Get-Mailbox", lambda: mapping.mailboxes(objs("Get-Mailbox")), ())),
+        mailboxes=shared_strings(
+            s.mapped("Get-Mailbox", lambda: mapping.mailboxes(objs("Get-Mailbox")), ()), recipient_list
+        ),
         users=s.mapped("Get-User", lambda: mapping.users(user_objects), ()),
         throttling_policies=s.mapped(
             "Get-ThrottlingPolicy", lambda: mapping.throttling_policies(objs("Get-ThrottlingPolicy")), ()
