@@ -24,6 +24,7 @@ import pydantic
 
 from audit.errors import SnapshotError
 from audit.files import DEFAULT_FILE_MODE
+from audit.snappack import Objects
 
 SCHEMA_VERSION = 2
 """The snapshot schema this exaudit writes and the newest it reads (2 added the Exchange Online records)."""
@@ -63,7 +64,9 @@ class RawOutput:
 
     cmdlet: str
     parameters: dict[str, str]
-    objects: tuple[dict[str, Any], ...]
+    # A live run holds a large output packed until the snapshot is written (audit.snappack); read back from a
+    # file it is always the tuple. Either way the same objects, the same JSON.
+    objects: Objects
     # The properties kept of each object when exaudit dropped the others on receipt (the server sent them all:
     # Exchange's no-language session has no Select-Object to ask for fewer); None: every property as received.
     kept_properties: tuple[str, ...] | None = None

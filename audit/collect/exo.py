@@ -9,7 +9,7 @@ like on premises, so a failed read turns exactly the checks that need it into ER
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -82,7 +82,7 @@ def collect_exo_state(
     for cmdlet, params in EXCHANGE_ONLINE.calls:
         outputs[cmdlet] = s.run(cmdlet, params)
 
-    def objs(cmdlet: str) -> list[dict[str, Any]]:
+    def objs(cmdlet: str) -> Sequence[Mapping[str, Any]]:
         result = outputs.get(cmdlet)
         return result.objects if result is not None else []
 
@@ -160,7 +160,7 @@ def collect_exo_state(
         administrative_units=tuple(entra.administrative_units),
     )
     # Calls and evidence last: mapping may have turned a call into a failure.
-    return dataclasses.replace(state, calls=(*s.calls, *entra.calls), evidence=(*s.evidence, *entra.evidence))
+    return dataclasses.replace(state, calls=(*s.calls, *entra.calls), evidence=(*s.evidence(), *entra.evidence))
 
 
 def _test_authorization(

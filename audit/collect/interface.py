@@ -6,7 +6,7 @@ The collector never sees pypsrp: it talks to a :class:`CmdletRunner`. The real r
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,7 +38,7 @@ class ErrorKind:
 class CmdletResult:
     """What one cmdlet call returned: adapted properties per object, error texts, and the kind of failure."""
 
-    objects: list[dict[str, Any]]
+    objects: Sequence[Mapping[str, Any]]  # dicts, or rows sharing their name table (audit.collect.psrp_clixml.Row)
     errors: list[str] = field(default_factory=list)
     error_kind: str | None = None
     type_names: list[tuple[str, ...]] = field(default_factory=list)  # per object, as sent (maybe "Deserialized.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from audit.errors import CollectionError
 from audit.snapshot import (
@@ -27,6 +27,8 @@ from audit.snapshot import (
     ThrottlingPolicy,
     User,
 )
+
+T = TypeVar("T")
 
 EXPECTED_TYPES: dict[str, str] = {
     "Get-ManagementRoleAssignment": "ExchangeRoleAssignmentPresentation",
@@ -287,7 +289,7 @@ def check_not_empty(cmdlet: str, count: int) -> None:
         raise CollectionError(f"{cmdlet} returned no object, but {why}: the session cannot see them")
 
 
-def keep_properties(cmdlet: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def keep_properties(cmdlet: str, objects: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     """The objects of an organization-scale cmdlet reduced to the properties the snapshot uses; others as they are."""
     names = ORGANIZATION_SCALE.get(cmdlet)
     if names is None:
@@ -295,7 +297,7 @@ def keep_properties(cmdlet: str, objects: list[dict[str, Any]]) -> list[dict[str
     exact = frozenset(names)
     wanted = {n.lower() for n in names}
     # A runner that already dropped the others (audit.collect.psrp) sends objects whose keys are all wanted.
-    return [o if o.keys() <= exact else {k: v for k, v in o.items() if k.lower() in wanted} for o in objects]
+    return [o if exact.issuperset(o) else {k: v for k, v in o.items() if k.lower() in wanted} for o in objects]
 
 
 def _objects(cmdlet: str, objects: Iterable[Mapping[str, Any]]) -> list[Props]:
@@ -431,22 +433,51 @@ def direct_memberships(
     Get-Recipient does not return memberships; Get-Group's ``Members`` does (canonical names, or DNs). AD's
     ``memberOf``, which the MemberOfGroup filter reads, holds direct memberships only, so nothing is expanded.
     """
-    index: dict[str, int] = {}
+    groups = list(group_list)
+    # Only the keys some group names are looked up (the first recipient holding a key wins): an index of every
+    # recipient's three keys would be 300,000 lower-cased strings at 100,000 recipients, all alive at once.
+    index: dict[str, int] = dict.fromkeys((m.lower() for g in groups for m in g.members), -1)
     for i, obj in enumerate(recipient_objects):
         p = Props("Get-Recipient", obj)
         for key in (p.text("Identity"), p.text("DistinguishedName"), p.text("Guid")):
             if key:
-                index.setdefault(key.lower(), i)
+                low = key.lower()
+                if index.get(low) == -1:
+                    index[low] = i
     member_of: dict[int, list[str]] = {}
-    for group in group_list:
+    for group in groups:
         for member in group.members:
-            found = index.get(member.lower())
-            if found is None:
+            i = index[member.lower()]
+            if i < 0:
                 continue
-            i = found
             if group.distinguished_name not in member_of.setdefault(i, []):
                 member_of[i].append(group.distinguished_name)
-    return {i: tuple(dns) for i, dns in member_of.items()}
+    shared = _Shared()  # most recipients are in the same few groups: one tuple per distinct membership
+    return {i: shared(tuple(dns)) for i, dns in member_of.items()}
+
+
+class _Shared:
+    """One object per distinct value among the first :data:`_SHARED_MAX` distinct ones (a bounded memo).
+
+    The 15 custom attributes of 100,000 recipients are mostly all empty, and their memberships the same group:
+    as many equal tuples, 10-20 MiB. Equal values, so nothing a reader sees changes.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+
+    def __call__(self, value: T) -> T:
+        found: T | None = self._seen.get(value)
+        if found is not None:
+            return found
+        if len(self._seen) < _SHARED_MAX:
+            self._seen[value] = value
+        return value
+
+
+_SHARED_MAX = 1024
 
 
 def recipients(
@@ -454,6 +485,7 @@ def recipients(
 ) -> tuple[Recipient, ...]:
     """Map Get-Recipient output (ReducedRecipient) with each recipient's direct group DNs."""
     memberships = member_of or {}
+    shared = _Shared()
     out = []
     for i, obj in enumerate(objects):
         p = Props("Get-Recipient", obj)
@@ -473,7 +505,7 @@ def recipients(
                 member_of=memberships.get(i, ()),
                 department=p.text("Department"),
                 company=p.text("Company"),
-                custom_attributes=tuple(p.text(f"CustomAttribute{n}") for n in range(1, 16)),
+                custom_attributes=shared(tuple(p.text(f"CustomAttribute{n}") for n in range(1, 16))),
                 hidden_from_address_lists_enabled=bool(p.flag("HiddenFromAddressListsEnabled")),
             )
         )

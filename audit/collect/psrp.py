@@ -26,7 +26,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from audit.collect.interface import CmdletResult, ErrorKind, TransportFailure, require_read_only
-from audit.collect.psrp_clixml import Skimmed, _ExchangeSerializer, fast_output_object, plain
+from audit.collect.psrp_clixml import Shared, Skimmed, _ExchangeSerializer, fast_output_object, plain
 from audit.errors import CmdletUnavailableError, redact
 from audit.replies import MIB, ReplyLimits, ReplyRefused, ReplyTooSlow, call_deadline, guard_session
 
@@ -484,12 +484,14 @@ class PsrpRunner:
         keep = frozenset(p.lower() for p in properties) if properties is not None else None
         failure: TransportFailure | None = None
         pool: RunspacePool | None = None
+        shared = Shared()
         try:
             pool = self._checkout(timeout)
             serializer = pool._serializer
             if isinstance(serializer, _ExchangeSerializer):
                 serializer.keep = keep
                 serializer.skim = self.skim
+                serializer.shared = shared
             ps = PowerShell(pool).add_cmdlet(cmdlet)
             for name, value in params.items():
                 # A True value is a switch parameter (e.g. -GetEffectiveUsers); pypsrp sends a name-only argument.
@@ -513,6 +515,9 @@ class PsrpRunner:
                     self._cond.notify_all()
             raise failure
         assert pool is not None
+        # pypsrp keeps every pipeline (and its output objects) in the pool until the pipeline is closed, which
+        # would cost a round trip: forget the finished one, so that its objects go with this call's result.
+        pool.pipelines.pop(ps.id, None)
         self._release(pool, broken=False)
         self._timeouts = 0
         records = list(ps.streams.error or [])
@@ -520,7 +525,7 @@ class PsrpRunner:
             if _is_command_not_found(record):
                 role, group = missing_role(cmdlet)
                 raise CmdletUnavailableError(cmdlet, role, group)
-        objects: list[dict[str, Any]] = []
+        objects: list[Mapping[str, Any]] = []
         type_names: list[tuple[str, ...]] = []
         chains: dict[int, tuple[str, ...]] = {}  # skimmed objects share their chain's list: one tuple per chain
         for item in output or []:
@@ -532,7 +537,7 @@ class PsrpRunner:
                 wanted = item.adapted_properties
                 if keep is not None:
                     wanted = {k: v for k, v in wanted.items() if k.lower() in keep}
-                objects.append({str(k): plain(v) for k, v in wanted.items()})
+                objects.append({shared.name(str(k)): shared.value(str(k), plain(v)) for k, v in wanted.items()})
                 type_names.append(tuple(str(t) for t in item.types))
             else:
                 objects.append({"Value": plain(item)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,8 +10,9 @@ import pytest
 
 from audit.collect import BASE_CALL_COUNT, CmdletResult, ErrorKind, TransportFailure, call_count, collect_state
 from audit.collect.interface import require_read_only
-from audit.collect.mapping import parse_server_version, to_bool, to_list, to_unlimited_int
+from audit.collect.mapping import keep_properties, parse_server_version, to_bool, to_list, to_unlimited_int
 from audit.errors import CmdletUnavailableError, CollectionError
+from audit.snappack import PACK_MIN, PackedObjects
 
 GROUP_DN = "CN=SecurityGroup-CallPro Calendar Access,OU=Groups,DC=contoso,DC=com"
 RA = "Microsoft.Exchange.Data.Directory.Management.ExchangeRoleAssignmentPresentation"
@@ -340,3 +342,83 @@ def test_fast_deserializer_reads_partial_exchange_objects() -> None:
     assert (
         fast_output_object('<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T></TN><DCT /></Obj>') is None
     )
+
+
+def test_large_outputs_are_held_packed_as_evidence_with_the_same_objects() -> None:
+    outputs = canned(PACK_MIN + 50)
+    state = collect_state(FakeRunner(outputs), ["svcServiceAccount@contoso.com"])
+    evidence = {e.cmdlet: e.objects for e in state.evidence}
+    for cmdlet in ("Get-Recipient", "Get-Mailbox"):
+        assert isinstance(evidence[cmdlet], PackedObjects)
+        assert evidence[cmdlet] == tuple(keep_properties(cmdlet, outputs[cmdlet]))
+    assert type(evidence["Get-Group"]) is tuple
+    assert len(state.recipients) == PACK_MIN + 50
+
+
+def test_mailboxes_share_their_recipients_strings_with_the_same_values() -> None:
+    from audit.collect.collector import shared_strings
+    from audit.snapshot import Mailbox, Recipient
+
+    def text(*parts: str) -> str:
+        return "".join(parts)  # a new string object each time, as read off the wire
+
+    dn = text("CN=Ad,", "DC=contoso,DC=com")
+    recipient = Recipient(
+        text("A", "d"), text("contoso.com/Users/", "Ad"), dn, "g", "ad", "Ad", text("ad@", "contoso.com"),
+        "UserMailbox", text("User", "Mailbox"),
+    )  # fmt: skip
+    same = Mailbox(
+        text("A", "d"), text("contoso.com/Users/", "Ad"), text("CN=Ad,", "DC=contoso,DC=com"),
+        text("ad@", "contoso.com"), text("ad@", "contoso.com"), text("User", "Mailbox"), True, "Svc",
+    )  # fmt: skip
+    other = Mailbox("Bo", "contoso.com/Users/Bo", text("CN=Bo,", "DC=contoso,DC=com"), "bo@contoso.com", "bo@c", "x")
+    renamed = dataclasses.replace(same, name="Ad (old)", user_principal_name="ad@upn.contoso.com")
+    shared, alone, partly = shared_strings([same, other, renamed], [recipient])
+    assert (shared, alone, partly) == (same, other, renamed)
+    assert shared.name is recipient.name
+    assert shared.identity is recipient.identity
+    assert shared.distinguished_name is recipient.distinguished_name
+    assert shared.primary_smtp_address is recipient.primary_smtp_address
+    assert shared.user_principal_name is recipient.primary_smtp_address
+    assert shared.recipient_type_details is recipient.recipient_type_details
+    assert alone is other
+    assert partly.name == "Ad (old)"
+    assert partly.user_principal_name == "ad@upn.contoso.com"
+    assert partly.identity is recipient.identity
+
+
+def test_equal_custom_attributes_and_memberships_are_one_tuple() -> None:
+    state = collect_state(FakeRunner(canned(50)), ["svcServiceAccount@contoso.com"])
+    members = [r for r in state.recipients if r.member_of]
+    assert len(members) > 1
+    assert len({id(r.member_of) for r in members}) == len({r.member_of for r in members})
+    assert len({id(r.custom_attributes) for r in state.recipients}) == len(
+        {r.custom_attributes for r in state.recipients}
+    )
+
+
+def test_direct_memberships_match_members_by_identity_dn_or_guid_first_recipient_first() -> None:
+    from audit.collect.mapping import direct_memberships
+    from audit.snapshot import Group
+
+    recipients = [
+        {"Identity": "contoso.com/Users/A", "DistinguishedName": "CN=A,DC=contoso", "Guid": "ga"},
+        {"Identity": "contoso.com/Users/B", "DistinguishedName": "CN=B,DC=contoso", "Guid": "gb"},
+        {"Identity": "contoso.com/Users/A", "DistinguishedName": "CN=A2,DC=contoso", "Guid": "GB"},  # clashes
+        {"Identity": "", "DistinguishedName": "CN=C,DC=contoso", "Guid": ""},
+    ]
+
+    def group(dn: str, *members: str) -> Group:
+        return Group(dn, dn, dn, dn, "g-" + dn, "UniversalSecurityGroup", "Universal", members)
+
+    groups = [
+        group("CN=G1", "CONTOSO.COM/users/a", "cn=c,dc=contoso", "nobody"),
+        group("CN=G2", "gB", "CN=A2,DC=contoso", "ga"),
+        group("CN=G3", "contoso.com/Users/B", "contoso.com/Users/B"),
+    ]
+    assert direct_memberships(recipients, groups) == {
+        0: ("CN=G1", "CN=G2"),  # by identity (any case), then by GUID; the clashing identity is the first's
+        1: ("CN=G2", "CN=G3"),  # "gB" is B's GUID before it is the third's; listed twice, counted once
+        2: ("CN=G2",),  # its own DN
+        3: ("CN=G1",),
+    }

@@ -6,7 +6,7 @@ import pytest
 
 from audit.collect.mapping import ORGANIZATION_SCALE
 from audit.collect.psrp import fast_output_object, plain
-from audit.collect.psrp_clixml import skim_output_object
+from audit.collect.psrp_clixml import SHARED_DISTINCT, Row, Shared, skim_output_object
 from audit.lab.clixml import serialize
 from audit.lab.cmdlets import CommandCall, Output, run_pipeline
 from audit.lab.generate import generate
@@ -97,3 +97,105 @@ def test_unwanted_properties_are_not_read() -> None:
     skimmed = skim_output_object(xml, frozenset({"name"}))
     assert skimmed is not None
     assert skimmed.adapted_properties == {"Name": "x"}
+
+
+def _recipient(n: int, department: str) -> str:
+    # The name is built at run time (not a literal the compiler would share), as it comes off the wire.
+    name = "".join(["Na", "me"])
+    return (
+        HEAD
+        + f'<S N="{name}">user {n}</S><S N="Department">{department}</S><B N="AccountDisabled">false</B>'
+        + f'<Obj N="EmailAddresses" RefId="1"><TNRef RefId="0" /><LST><S>SMTP:u{n}@b.c</S></LST></Obj>'
+        + TAIL
+    )
+
+
+def test_shared_names_and_repeated_values_are_one_object_each_with_the_same_content() -> None:
+    shared = Shared()
+    keep = frozenset({"name", "department", "accountdisabled", "emailaddresses"})
+    blobs = [_recipient(n, f"Dept {n % 3}") for n in range(200)]
+    objects = [skim_output_object(xml, keep, shared) for xml in blobs]
+    alone = [skim_output_object(xml, keep) for xml in blobs]
+    assert all(o is not None for o in objects)
+    props = [o.adapted_properties for o in objects if o is not None]
+    assert props == [o.adapted_properties for o in alone if o is not None]
+    names = [next(iter(p)) for p in props]
+    assert all(name is names[0] for name in names)  # one "Name" string for every object
+    departments = {id(p["Department"]) for p in props}
+    assert len(departments) == 3  # three distinct values, three string objects
+    assert len({id(p["Name"]) for p in props}) == 200  # unique values stay unique
+
+
+def test_a_property_with_many_distinct_values_is_no_longer_looked_up() -> None:
+    shared = Shared()
+    values = [f"user {n}" for n in range(SHARED_DISTINCT + 10)]
+    kept = [shared.value("Name", v) for v in values]
+    assert kept == values
+    # Past SHARED_DISTINCT distinct values the property counts as per-object: an equal value is not replaced.
+    again = "".join(["user ", str(SHARED_DISTINCT + 5)])
+    assert shared.value("Name", again) is again
+    # A few-valued property keeps being shared, and values other than strings pass through.
+    first = shared.value("Company", "".join(["Con", "toso"]))
+    assert shared.value("Company", "".join(["Cont", "oso"])) is first
+    items = ["a"]
+    assert shared.value("EmailAddresses", items) is items
+    assert shared.value("Count", 3) == 3
+
+
+def test_a_row_reads_as_the_dict_it_stands_for() -> None:
+    shared = Shared()
+    row = shared.row(["Name", "Count", "List"], ["x", 3, ["a"]])
+    assert isinstance(row, Row)
+    same = {"Name": "x", "Count": 3, "List": ["a"]}
+    assert row == same
+    assert same == row
+    assert list(row) == list(same)
+    assert list(row.items()) == list(same.items())
+    assert len(row) == 3
+    assert "Count" in row
+    assert "count" not in row
+    assert row.get("Count") == 3
+    assert row.get("Missing") is None
+    assert row.get("Missing", "d") == "d"
+    assert row["List"] == ["a"]
+    with pytest.raises(KeyError):
+        row["Missing"]
+    assert dict(row) == same
+    other = shared.row(["Name", "Count", "List"], ["y", 4, []])
+    assert other._index is row._index  # one name table for the answer's objects of one layout
+    assert other != row
+
+
+def test_a_repeated_name_reads_as_in_a_dict_and_too_many_layouts_give_a_plain_dict() -> None:
+    shared = Shared()
+    twice = shared.row(["Name", "Alias", "Name"], ["first", "a", "last"])
+    assert type(twice) is Row
+    built: dict[str, str] = {}
+    for name, value in (("Name", "first"), ("Alias", "a"), ("Name", "last")):
+        built[name] = value  # as a dict filled from the wire holds it: first place, last value
+    assert twice == built
+    assert list(twice.items()) == list(built.items())
+    assert len(twice) == 2
+    shared = Shared()
+    rows = [shared.row([f"P{n}"], [n]) for n in range(SHARED_DISTINCT + 5)]
+    assert all(type(r) is Row for r in rows[:SHARED_DISTINCT])
+    assert all(type(r) is dict for r in rows[SHARED_DISTINCT:])
+    assert [dict(r) for r in rows] == [{f"P{n}": n} for n in range(SHARED_DISTINCT + 5)]
+
+
+@pytest.mark.parametrize("cmdlet", ["Get-Recipient", "Get-Mailbox"])
+def test_the_labs_objects_come_as_rows_with_the_full_parsers_values(cmdlet: str) -> None:
+    # Get-Recipient sends Name twice: still one row layout for the whole answer, read as a dict would be.
+    tenant = generate(load_tenant(scenario_path("compliant")), 30).with_generated_passwords()
+    auditor = tenant.account_with_role("auditor")
+    assert auditor is not None
+    keep = frozenset(p.lower() for p in ORGANIZATION_SCALE[cmdlet])
+    calls = [[CommandCall(cmdlet, False, [("ResultSize", "Unlimited")])]]
+    blobs = [serialize(e.obj).decode() for e in run_pipeline(tenant, auditor.username, calls) if isinstance(e, Output)]
+    shared = Shared()
+    for xml in blobs:
+        skimmed = skim_output_object(xml, keep, shared)
+        assert skimmed is not None
+        assert type(skimmed.adapted_properties) is Row
+        assert dict(skimmed.adapted_properties) == _full(xml, keep)
+        assert list(skimmed.adapted_properties) == list(_full(xml, keep))
