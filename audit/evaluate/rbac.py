@@ -171,7 +171,19 @@ def exa010(ctx: Context) -> Verdict:
             evidence=evidence,
             remediation=add,
         )
-    path = ctx.reaches(on_path[0]) or ""
+    path = next((p for p in map(ctx.reaches, on_path) if p), None)
+    if path is None:
+        # Named on the path, yet none reaches the principal (a RoleAssigneeType RoleAssignmentPolicy record naming
+        # the role group: Exchange writes no such record). A PASS here would vouch for a path nobody can show.
+        return Verdict(
+            Status.ERROR,
+            f"The assignment(s) of {ctx.role} to {via.kind} '{via.label}' reach {ctx.principal.label} by no path "
+            "exaudit can follow (their RoleAssigneeType contradicts the assignee): re-collect, or check them in "
+            "Exchange with Get-ManagementRoleAssignment.",
+            expected=expected,
+            actual="assignment(s) on the path that reach nothing",
+            evidence=evidence,
+        )
     return Verdict(
         Status.PASS,
         f"{ctx.role} reaches {ctx.principal.label} as the policy says: {path}.",

@@ -440,3 +440,24 @@ def test_exa015_an_allowed_other_role_is_no_finding(tmp_path: Path, compliant: S
     assert found.actual == "extra roles: Mailbox Search"
     only_allowed = dataclasses.replace(compliant, role_assignments=(*compliant.role_assignments, grants[0]))
     assert run(policy, only_allowed)["EXA015"].status is Status.PASS
+
+
+def test_exa010_an_on_path_assignment_that_reaches_nobody_is_error_not_pass(
+    policy: LoadedPolicy, compliant: Snapshot
+) -> None:
+    # RoleAssignee names the policy's role group but RoleAssigneeType says RoleAssignmentPolicy (Exchange writes no
+    # such record; a hostile or broken reply can): it reaches the account by no path, so EXA010 cannot vouch for one.
+    ours = [a for a in compliant.role_assignments if a.role == "ApplicationImpersonation"]
+    assert ours
+    broken = tuple(
+        dataclasses.replace(a, role_assignee_type="RoleAssignmentPolicy") if a in ours else a
+        for a in compliant.role_assignments
+    )
+    found = run(policy, dataclasses.replace(compliant, role_assignments=broken))["EXA010"]
+    assert found.status is Status.ERROR
+    assert found.message == (
+        "The assignment(s) of ApplicationImpersonation to roleGroup 'CallPro Calendar Access' reach svcServiceAccount "
+        "by no path exaudit can follow (their RoleAssigneeType contradicts the assignee): re-collect, or check them "
+        "in Exchange with Get-ManagementRoleAssignment."
+    )
+    assert found.actual == "assignment(s) on the path that reach nothing"
