@@ -461,3 +461,8 @@ def test_exa010_an_on_path_assignment_that_reaches_nobody_is_error_not_pass(
         "in Exchange with Get-ManagementRoleAssignment."
     )
     assert found.actual == "assignment(s) on the path that reach nothing"
+    assert found.expected == (
+        "ApplicationImpersonation assigned to roleGroup 'CallPro Calendar Access', reaching svcServiceAccount"
+    )
+    assert found.evidence
+    assert any("RoleAssigneeType=RoleAssignmentPolicy" in line for line in found.evidence)
